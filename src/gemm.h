@@ -1,0 +1,29 @@
+/* gemm.h — the matrix kernels the engine is built on.
+ *
+ * All matrices are row-major floats. op(A) is A or A^T, op(B) likewise:
+ *   C[M,N] = beta * C + op(A)[M,K] * op(B)[K,N]
+ * where op(A) = A (M x K, leading dimension lda) when ta == 0, or A^T with A
+ * stored K x M when ta == 1; the same for B (K x N, or N x K when tb == 1).
+ * beta is 0 (C is overwritten, its old contents may be NaN) or 1 (accumulate).
+ * No function here allocates; none keeps a pointer after returning.
+ */
+#ifndef RNNLAB_GEMM_H
+#define RNNLAB_GEMM_H
+
+#include <stddef.h>
+
+void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
+          const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Plain triple loop, the reference the fast kernels are tested against. */
+void gemm_reference(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc);
+
+/* A right-hand matrix packed once and multiplied many times (the recurrent
+ * weights inside the time loop). gemm_packed_size gives the floats needed. */
+size_t gemm_packed_size(int K, int N);
+void gemm_pack_b(int tb, int K, int N, const float *B, int ldb, float *packed);
+void gemm_packed(int M, int N, int K, const float *A, int lda,
+                 const float *packed, float beta, float *C, int ldc);
+
+#endif
