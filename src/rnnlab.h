@@ -22,7 +22,9 @@
  *   flow_h   (L, T)       float  g_t = sqrt(sum_b |dh_{t,b}|^2), SPEC §4
  *   flow_c   (L, T)       float  the same for the LSTM cell state
  *   gates    (L, T, B, G*H) float post-activation gates of the last forward
- *   cells    (L, T, B, H) float  LSTM c_t of the last forward
+ *                        (RNN: h_t; LSTM: i,f,g,o; GRU: r,z,n)
+ *   hidden   (L, T+1, B, H) float h_0 .. h_T of the last forward
+ *   cells    (L, T+1, B, H) float LSTM c_0 .. c_T of the last forward
  *
  * Parameters, gradients and optimiser moments share one flat layout; per
  * layer l (input size X_l = X for l = 0, else H):
@@ -103,7 +105,7 @@ typedef enum {
     RNNLAB_BUF_X = 0, RNNLAB_BUF_Y, RNNLAB_BUF_LABELS, RNNLAB_BUF_MASK,
     RNNLAB_BUF_H0, RNNLAB_BUF_C0, RNNLAB_BUF_OUT, RNNLAB_BUF_HT, RNNLAB_BUF_CT,
     RNNLAB_BUF_DX, RNNLAB_BUF_DH0, RNNLAB_BUF_DC0, RNNLAB_BUF_FLOW_H,
-    RNNLAB_BUF_FLOW_C, RNNLAB_BUF_GATES, RNNLAB_BUF_CELLS, RNNLAB_BUF_PARAMS,
+    RNNLAB_BUF_FLOW_C, RNNLAB_BUF_GATES, RNNLAB_BUF_HIDDEN, RNNLAB_BUF_CELLS, RNNLAB_BUF_PARAMS,
     RNNLAB_BUF_GRADS, RNNLAB_BUF_OPT_M, RNNLAB_BUF_OPT_V, RNNLAB_BUF_STATS,
     RNNLAB_BUF_COUNT
 } rnnlab_buffer_id;
@@ -141,6 +143,10 @@ rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
 rnnlab_status rnnlab_set_batch(rnnlab_model *m, int B, int T);
 /* Pointer and length (in elements) of a buffer; NULL when it has none. */
 void *rnnlab_buffer(rnnlab_model *m, int id, size_t *count);
+
+/* Call after writing parameters through RNNLAB_BUF_PARAMS: the engine
+ * repacks its copies of the recurrent weights. */
+void rnnlab_params_changed(rnnlab_model *m);
 
 rnnlab_status rnnlab_set_optimizer(rnnlab_model *m, const rnnlab_optimizer *opt);
 rnnlab_status rnnlab_get_optimizer(const rnnlab_model *m, rnnlab_optimizer *out);

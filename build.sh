@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# build.sh — builds rnnlab.
+#
+#   bash build.sh            wasm (SIMD and fallback) into web/dist/, native
+#                            C tests into build/native/
+#   bash build.sh wasm       only the two .wasm files
+#   bash build.sh native     only the native C tests (gcc, with sanitizers)
+#   bash build.sh ensure     install what is missing (as root: apt packages;
+#                            npm packages), then build only what is out of date
+#   bash build.sh setup      like ensure, with the test tools too (chromium,
+#                            python3-torch) — what `npm test` runs first
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SRC=(src/gemm.c src/vmath.c src/model.c src/init.c src/forward.c src/backward.c
+     src/optim.c src/diag.c src/serialize.c)
+WASM_SRC=("${SRC[@]}" src/wasm_api.c)
+OUT=web/dist
+NATIVE=build/native
+CFLAGS_COMMON=(-std=c11 -Wall -Wextra -Wno-unused-parameter -Isrc)
+
+say() { printf 'build.sh: %s\n' "$*" >&2; }
+
+apt_install() { # packages...
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    say "missing Debian packages: ${missing[*]}"
+    say "install them with: sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  say "installing ${missing[*]} (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+npm_install() {
+  if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm packages"
+    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error
+    else npm install --no-audit --no-fund --loglevel=error; fi
+  fi
+}
+
+need() { # command, package
+  command -v "$1" >/dev/null 2>&1 && return 0
+  say "'$1' not found: install it with: sudo apt-get install -y $2"
+  exit 1
+}
+
+exports_flag() {
+  local list
+  list=$(grep -v '^#' src/exports.txt | grep -v '^$' | sed 's/^/_/' | paste -sd, -)
+  printf -- '-sEXPORTED_FUNCTIONS=%s' "$list"
+}
+
+build_wasm() {
+  need emcc emscripten
+  mkdir -p "$OUT"
+  # Standalone .wasm files loaded by our own ESM loader (web/engine.js): the
+  # Emscripten 3.1.6 JS glue does not load as ESM in Node 20.
+  local common=(-O3 "${CFLAGS_COMMON[@]}" --no-entry -sSTANDALONE_WASM
+                -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB -sMAXIMUM_MEMORY=2GB
+                -sABORTING_MALLOC=0 -sTOTAL_STACK=1MB "$(exports_flag)")
+  say "wasm SIMD build"
+  NODE_PATH=/usr/share/nodejs emcc "${common[@]}" -msimd128 "${WASM_SRC[@]}" -o "$OUT/rnnlab-simd.wasm"
+  say "wasm fallback build (no SIMD)"
+  NODE_PATH=/usr/share/nodejs emcc "${common[@]}" "${WASM_SRC[@]}" -o "$OUT/rnnlab.wasm"
+}
+
+build_native() {
+  need gcc gcc
+  mkdir -p "$NATIVE"
+  local san=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  for t in tests/c/test_*.c; do
+    [ -e "$t" ] || continue
+    local name
+    name=$(basename "$t" .c)
+    say "native $name (ASan + UBSan)"
+    gcc "${CFLAGS_COMMON[@]}" "${san[@]}" "$t" "${SRC[@]}" -lm -o "$NATIVE/$name"
+  done
+}
+
+up_to_date() { # output, inputs...
+  local out=$1; shift
+  [ -e "$out" ] || return 1
+  for f in "$@"; do [ "$f" -nt "$out" ] && return 1; done
+  return 0
+}
+
+ensure() {
+  apt_install emscripten
+  npm_install
+  local inputs=("${WASM_SRC[@]}" src/*.h src/exports.txt build.sh)
+  if ! up_to_date "$OUT/rnnlab-simd.wasm" "${inputs[@]}" || ! up_to_date "$OUT/rnnlab.wasm" "${inputs[@]}"; then
+    build_wasm
+  fi
+  local stale=0
+  for t in tests/c/test_*.c; do
+    [ -e "$t" ] || continue
+    up_to_date "$NATIVE/$(basename "$t" .c)" "$t" "${SRC[@]}" src/*.h build.sh || stale=1
+  done
+  [ $stale = 0 ] || build_native
+}
+
+case "${1:-all}" in
+  all) build_wasm; build_native ;;
+  wasm) build_wasm ;;
+  native) build_native ;;
+  ensure) ensure ;;
+  setup) apt_install emscripten gcc chromium python3-torch; ensure ;;
+  *) say "unknown command '$1': expected all, wasm, native, ensure or setup"; exit 2 ;;
+esac

@@ -1,0 +1,138 @@
+/* serialize.c — the saved-model format, version 1. All integers and floats
+ * little-endian:
+ *   0   magic "RNNLAB\x1a\n"        8 bytes
+ *   8   format version (u32) = 1
+ *   12  flags (u32): bit 0 = optimiser state follows the parameters
+ *   16  config: 14 x 4 bytes in the field order of rnnlab_config
+ *   72  optimiser settings: 10 x 4 bytes in the field order of rnnlab_optimizer
+ *   112 optimiser step count (f64)
+ *   120 parameter count n (u64)
+ *   128 parameters (n x f32), then with flag bit 0: moments m and v (n x f32 each)
+ *   end CRC-32 (IEEE 802.3) of every byte before it (u32)
+ * A file is rejected whole, before any model exists, if any check fails. */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEADER_BYTES 128
+static const uint8_t MAGIC[8] = {'R', 'N', 'N', 'L', 'A', 'B', 0x1a, '\n'};
+
+static uint32_t crc32_ieee(const uint8_t *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void put_f32(uint8_t *p, float f) { uint32_t v; memcpy(&v, &f, 4); put_u32(p, v); }
+static float get_f32(const uint8_t *p) { uint32_t v = get_u32(p); float f; memcpy(&f, &v, 4); return f; }
+static void put_u64(uint8_t *p, uint64_t v) { put_u32(p, (uint32_t)v); put_u32(p + 4, (uint32_t)(v >> 32)); }
+static uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+static void put_floats(uint8_t *p, const float *f, size_t n) {
+    for (size_t i = 0; i < n; i++) put_f32(p + 4 * i, f[i]);
+}
+
+/* rnnlab_config and rnnlab_optimizer are all 4-byte fields, in order */
+static void put_words(uint8_t *p, const void *s, int words) {
+    const uint8_t *b = s;
+    for (int i = 0; i < words; i++) { uint32_t v; memcpy(&v, b + 4 * i, 4); put_u32(p + 4 * i, v); }
+}
+static void get_words(void *s, const uint8_t *p, int words) {
+    uint8_t *b = s;
+    for (int i = 0; i < words; i++) { uint32_t v = get_u32(p + 4 * i); memcpy(b + 4 * i, &v, 4); }
+}
+_Static_assert(sizeof(rnnlab_config) == 56, "rnnlab_config is 14 words");
+_Static_assert(sizeof(rnnlab_optimizer) == 40, "rnnlab_optimizer is 10 words");
+
+rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, size_t *len) {
+    if (!m || !bytes || !len) return RNNLAB_E_INVALID;
+    *bytes = NULL;
+    *len = 0;
+    size_t n = m->n_params, blocks = with_optimizer ? 3 : 1;
+    size_t total = HEADER_BYTES + blocks * n * 4 + 4;
+    uint8_t *p = malloc(total);
+    if (!p) return set_error(m, RNNLAB_E_NOMEM, "out of memory saving %zu bytes", total);
+    memcpy(p, MAGIC, 8);
+    put_u32(p + 8, 1);
+    put_u32(p + 12, with_optimizer ? 1u : 0u);
+    put_words(p + 16, &m->cfg, 14);
+    put_words(p + 72, &m->opt, 10);
+    uint64_t step_bits;
+    memcpy(&step_bits, &m->step, 8);
+    put_u64(p + 112, step_bits);
+    put_u64(p + 120, n);
+    put_floats(p + HEADER_BYTES, m->params, n);
+    if (with_optimizer) {
+        put_floats(p + HEADER_BYTES + 4 * n, m->opt_m, n);
+        put_floats(p + HEADER_BYTES + 8 * n, m->opt_v, n);
+    }
+    put_u32(p + total - 4, crc32_ieee(p, total - 4));
+    *bytes = p;
+    *len = total;
+    return RNNLAB_OK;
+}
+
+static rnnlab_status reject(const char *what) {
+    return set_error(NULL, RNNLAB_E_FORMAT, "not a valid rnnlab model file: %s", what);
+}
+
+rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
+    if (!out) return set_error(NULL, RNNLAB_E_INVALID, "load: out is NULL");
+    *out = NULL;
+    if (!p) return set_error(NULL, RNNLAB_E_INVALID, "load: bytes are NULL");
+    if (len < HEADER_BYTES + 4) return reject("shorter than the 132-byte minimum");
+    if (memcmp(p, MAGIC, 8) != 0) return reject("wrong magic bytes (expected \"RNNLAB\\x1a\\n\")");
+    uint32_t version = get_u32(p + 8);
+    if (version != 1) return set_error(NULL, RNNLAB_E_FORMAT, "model file format version %u: this build reads version 1", version);
+    if (get_u32(p + len - 4) != crc32_ieee(p, len - 4)) return reject("checksum mismatch (the file is truncated or altered)");
+    uint32_t flags = get_u32(p + 12);
+    if (flags > 1) return reject("unknown flags");
+    rnnlab_config cfg;
+    rnnlab_optimizer opt;
+    get_words(&cfg, p + 16, 14);
+    get_words(&opt, p + 72, 10);
+    uint64_t step_bits = get_u64(p + 112), n = get_u64(p + 120);
+    double step;
+    memcpy(&step, &step_bits, 8);
+    if (!(step >= 0.0 && step < 1e15) || step != floor(step)) return reject("bad optimiser step count");
+
+    rnnlab_model *m;
+    rnnlab_status st = model_alloc(&cfg, &m); /* validates the config */
+    if (st) return set_error(NULL, RNNLAB_E_FORMAT, "bad configuration: %s", rnnlab_global_error());
+    uint64_t blocks = flags & 1u ? 3 : 1;
+    if (n != m->n_params || (uint64_t)len != HEADER_BYTES + blocks * n * 4 + 4) {
+        rnnlab_free(m);
+        return reject("the parameter count does not match the configuration or the file size");
+    }
+    /* settings first: changing the optimiser type resets the moments */
+    if (rnnlab_set_optimizer(m, &opt) != RNNLAB_OK) {
+        rnnlab_status e = set_error(NULL, RNNLAB_E_FORMAT, "bad optimiser settings: %s", m->err);
+        rnnlab_free(m);
+        return e;
+    }
+    float *dst[3] = {m->params, m->opt_m, m->opt_v};
+    for (uint64_t k = 0; k < blocks; k++)
+        for (size_t i = 0; i < n; i++) {
+            float v = get_f32(p + HEADER_BYTES + 4 * (k * n + i));
+            if (!isfinite(v) || (k == 2 && v < 0.0f)) { /* second moments are >= 0 */
+                rnnlab_free(m);
+                return reject("non-finite parameter or optimiser value");
+            }
+            dst[k][i] = v;
+        }
+    m->step = flags & 1u ? step : 0.0;
+    m->stats[RNNLAB_STAT_STEP] = (float)m->step;
+    *out = m;
+    return RNNLAB_OK;
+}

@@ -1,0 +1,54 @@
+/* simd.h — one float vector type for every build, via GCC/Clang vector
+ * extensions. clang lowers it to WebAssembly SIMD128 under -msimd128, gcc to
+ * SSE, or to AVX when the target has it (native -march=native builds).
+ * Without SIMD (plain wasm) clang splits each operation into scalar ones.
+ *
+ * VW is the number of floats per vector. Loads and stores go through memcpy,
+ * so any float-aligned address works and no code path depends on alignment.
+ */
+#ifndef RNNLAB_SIMD_H
+#define RNNLAB_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__AVX__)
+#define VW 8
+#else
+#define VW 4
+#endif
+
+typedef float vf __attribute__((vector_size(VW * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VW * sizeof(int32_t))));
+
+static inline vf vf_load(const float *p) {
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void vf_store(float *p, vf v) { memcpy(p, &v, sizeof v); }
+
+/* A broadcast that does no arithmetic (0 + x would turn -0 into +0). */
+static inline vf vf_splat(float x) {
+#if VW == 8
+    return (vf){x, x, x, x, x, x, x, x};
+#else
+    return (vf){x, x, x, x};
+#endif
+}
+
+static inline vi vi_splat(int32_t x) {
+#if VW == 8
+    return (vi){x, x, x, x, x, x, x, x};
+#else
+    return (vi){x, x, x, x};
+#endif
+}
+
+/* Lanes where mask is all ones take a, the others b. */
+static inline vf vf_select(vi mask, vf a, vf b) {
+    return (vf)(((vi)a & mask) | ((vi)b & ~mask));
+}
+
+#endif

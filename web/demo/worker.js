@@ -1,0 +1,542 @@
+// The training worker: owns the models and the task data, trains in slices of
+// about 30 ms, and posts what the page plots. The main thread never trains.
+//
+// Protocol (main → worker): init, text, build, run, pause, step, hyper,
+// sample, save, export, load. Worker → main: ready, text-ready, built,
+// progress, diag, running, sampled, file, notice, error. See app.js.
+
+import { init, createModel, loadModel, Vocabulary } from '../rnnlab.js';
+import { createTask, splitWindows } from './tasks.js';
+import { generateCorpus } from './corpus.js';
+import { prepareText, MAX_TEXT_FILE_BYTES } from './text.js';
+
+const SLICE_MS = 30;          // train this long between looks at the mailbox
+const DIAG_INTERVAL_MS = 500; // validation, spectral norms, gate traces
+const MAX_MODEL_FILE_BYTES = 256 * 1024 * 1024;
+const GIVE_UP_AFTER_SKIPS = 10;
+const FLOW_SMOOTHING = 0.2;   // weight of the newest step in the flow average
+const SCATTER_EXAMPLES = 64;  // adding problem: predictions shown against targets
+
+const CELL_LABELS = { rnn: 'RNN', lstm: 'LSTM', gru: 'GRU' };
+
+let settings = null;  // structural settings of the current run
+let hyper = null;     // live settings: optimiser, lr, clipping, batch, TBPTT
+let task = null;
+let entries = [];     // one per model: { id, cell, label, model, ...running stats }
+let steps = 0;        // optimiser steps taken by each model
+let running = false;
+let pending = null;   // step records since the last progress message
+let lastDiag = 0;
+let corpus = null;    // the built-in text, prepared once
+let userText = null;  // the user's text, prepared
+let scatterBatch = null;
+
+// ---- mailbox ---------------------------------------------------------------
+
+const handlers = {
+  async init() {
+    const { simd } = await init();
+    post({ type: 'ready', simd });
+  },
+  async text({ text, file }) {
+    userText = null;
+    let raw = text;
+    if (file) {
+      if (file.size > MAX_TEXT_FILE_BYTES) {
+        throw new Error(`${file.name} is ${formatBytes(file.size)}; text files up to ${formatBytes(MAX_TEXT_FILE_BYTES)} are read`);
+      }
+      raw = await file.text();
+    }
+    userText = prepareCharacters(raw);
+    post({ type: 'text-ready', info: describeText(userText), preview: userText.text.slice(0, 4000) });
+  },
+  build({ settings: next, hyper: nextHyper }) {
+    stop();
+    settings = next;
+    hyper = nextHyper;
+    buildTask();
+    return buildModels();
+  },
+  run() {
+    if (!running && entries.length) { running = true; post({ type: 'running', running }); loop(); }
+  },
+  pause() { stop(); },
+  step() {
+    if (!entries.length) return;
+    stop();
+    trainRound();
+    flush();
+    diagnose();
+  },
+  hyper({ hyper: next }) { hyper = next; },
+  sample({ id, temperature, length, prime }) {
+    const entry = findEntry(id);
+    if (!task?.vocab) throw new Error('sampling needs the character language model task');
+    const known = [...prime].filter((ch) => task.vocab.chars.includes(ch)).join('');
+    const text = entry.model.sample({
+      prime: known || task.vocab.decode([task.example.y[0]]),
+      length, temperature, vocab: task.vocab, seed: steps + 1,
+    });
+    post({ type: 'sampled', id, text, prime: known });
+  },
+  save({ id }) {
+    const entry = findEntry(id);
+    const bytes = entry.model.save({ optimizer: true });
+    const name = `rnnlab-${entry.cell}-${settings.task}-step${steps}.rnnlab`;
+    post({ type: 'file', name, mime: 'application/octet-stream', bytes }, [bytes.buffer]);
+  },
+  export({ id }) {
+    const entry = findEntry(id);
+    const dict = entry.model.exportWeights();
+    const out = {};
+    for (const [name, tensor] of Object.entries(dict)) {
+      out[name] = { shape: tensor.shape, data: Array.from(tensor.data) };
+    }
+    const config = entry.model.config;
+    const json = JSON.stringify({
+      format: 'pytorch-state-dict',
+      module: { rnn: 'nn.RNN', lstm: 'nn.LSTM', gru: 'nn.GRU' }[config.cell],
+      config,
+      weights: out,
+    });
+    const bytes = new TextEncoder().encode(json);
+    const name = `rnnlab-${entry.cell}-${settings.task}-weights.json`;
+    post({ type: 'file', name, mime: 'application/json', bytes }, [bytes.buffer]);
+  },
+  async load({ file, settings: current, hyper: nextHyper }) {
+    if (file.size > MAX_MODEL_FILE_BYTES) {
+      throw new Error(`${file.name} is ${formatBytes(file.size)}; model files up to ${formatBytes(MAX_MODEL_FILE_BYTES)} are read`);
+    }
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const model = await loadModel(bytes); // the library checks the file
+    const config = model.config;
+    const fits = taskFor(config, current);
+    if (!fits) {
+      model.dispose();
+      throw new Error(`${file.name} holds a ${CELL_LABELS[config.cell]} with ${config.inputSize} inputs and ${config.outputSize} outputs (${config.loss}, ${config.output}); no task here has that shape`);
+    }
+    stop();
+    settings = { ...current, ...fits, cell: config.cell, hiddenSize: config.hiddenSize, layers: config.layers };
+    hyper = nextHyper;
+    buildTask();
+    if (task.model.inputSize !== config.inputSize || task.model.outputSize !== config.outputSize) {
+      model.dispose();
+      throw new Error(`${file.name} expects an alphabet of ${config.inputSize} characters; the current text has ${task.model.inputSize}`);
+    }
+    disposeModels();
+    entries = [makeEntry(model, config.cell, `${CELL_LABELS[config.cell]} (loaded)`)];
+    steps = 0;
+    announceBuilt(file.name);
+  },
+};
+
+self.onmessage = async (event) => {
+  const message = event.data;
+  const handler = handlers[message?.type];
+  if (!handler) { post({ type: 'error', message: `unknown message ${message?.type}` }); return; }
+  try {
+    await handler(message);
+  } catch (error) {
+    if (message.type !== 'pause') stop();
+    post({
+      type: 'error', during: message.type,
+      code: error?.code ?? null,
+      message: String(error?.message ?? error),
+    });
+  }
+};
+
+function post(message, transfer) {
+  self.postMessage(message, transfer ?? []);
+}
+
+// ---- building --------------------------------------------------------------
+
+function prepareCharacters(raw) {
+  const prepared = prepareText(raw);
+  const vocab = Vocabulary.fromText(prepared.text);
+  return { ...prepared, vocab, ids: vocab.encode(prepared.text) };
+}
+
+function describeText(prepared) {
+  return {
+    length: prepared.text.length,
+    originalLength: prepared.originalLength,
+    truncated: prepared.truncated,
+    replacedKinds: prepared.replacedKinds,
+    vocabSize: prepared.vocab.size,
+  };
+}
+
+function buildTask() {
+  let text = null;
+  if (settings.task === 'chars') {
+    if (settings.textSource === 'user') {
+      if (!userText) throw new Error('paste or drop a text first, or choose the built-in corpus');
+      text = userText;
+    } else {
+      corpus ??= prepareCharacters(generateCorpus({ length: 80000, seed: 7 }));
+      text = corpus;
+    }
+  }
+  task = createTask({ ...settings, ids: text?.ids, vocabSize: text?.vocab.size });
+  if (text) { task.vocab = text.vocab; task.textInfo = describeText(text); }
+  scatterBatch = null;
+  if (task.name === 'adding') {
+    scatterBatch = sliceBatch(task.validation, SCATTER_EXAMPLES);
+  }
+}
+
+async function buildModels() {
+  disposeModels();
+  steps = 0;
+  const cells = settings.cell === 'all' ? ['rnn', 'lstm', 'gru'] : [settings.cell];
+  const made = [];
+  try {
+    for (const cell of cells) {
+      const model = await createModel({
+        cell,
+        inputSize: task.model.inputSize,
+        hiddenSize: settings.hiddenSize,
+        outputSize: task.model.outputSize,
+        layers: settings.layers,
+        output: task.model.output,
+        loss: task.model.loss,
+        activation: settings.activation,
+        gruVariant: settings.gruVariant,
+        recurrentInit: settings.recurrentInit,
+        recurrentScale: settings.recurrentScale,
+        forgetBiasOne: settings.forgetBiasOne,
+        seed: settings.seed,
+      });
+      made.push(makeEntry(model, cell, CELL_LABELS[cell]));
+    }
+  } catch (error) {
+    for (const entry of made) entry.model.dispose();
+    throw error;
+  }
+  entries = made;
+  announceBuilt(null);
+}
+
+function makeEntry(model, cell, label) {
+  return {
+    id: `${cell}-${Math.random().toString(36).slice(2, 8)}`,
+    cell, label, model,
+    msPerStep: null, clippedCount: 0, skippedCount: 0, skipsInARow: 0,
+    diverged: false, firstLoss: null, lossAverage: null, reachedAt: null,
+    flowLog: null, flowLogC: null, val: null,
+  };
+}
+
+function announceBuilt(loadedFrom) {
+  pending = null;
+  post({
+    type: 'built',
+    loadedFrom,
+    settings,
+    task: {
+      name: task.name, T: task.model.T,
+      inputSize: task.model.inputSize, outputSize: task.model.outputSize,
+      output: task.model.output, loss: task.model.loss,
+      target: task.target, baseline: task.baseline,
+      patternLength: task.patternLength ?? null, gap: task.gap ?? null, horizon: task.horizon ?? null,
+      text: task.textInfo ?? null,
+    },
+    cells: entries.map((entry) => ({
+      id: entry.id, cell: entry.cell, label: entry.label,
+      params: entry.model.parameterCount(),
+      layers: entry.model.config.layers,
+      hiddenSize: entry.model.config.hiddenSize,
+    })),
+  });
+  diagnose();
+}
+
+function disposeModels() {
+  for (const entry of entries) entry.model.dispose();
+  entries = [];
+}
+
+function taskFor(config, current) {
+  const { inputSize: X, outputSize: Y, output, loss } = config;
+  if (loss === 'mse' && output === 'last' && X === 2 && Y === 1) return { task: 'adding' };
+  if (loss === 'mse' && output === 'sequence' && X === 1 && Y === 1) return { task: 'sines' };
+  if (loss === 'cross-entropy' && output === 'sequence' && X === 9 && Y === 8) return { task: 'copy' };
+  if (loss === 'cross-entropy' && output === 'sequence' && X === Y) return { task: 'chars', textSource: current.textSource };
+  return null;
+}
+
+function findEntry(id) {
+  const entry = entries.find((e) => e.id === id) ?? entries[0];
+  if (!entry) throw new Error('there is no model yet: press Reset or Train');
+  return entry;
+}
+
+// ---- training --------------------------------------------------------------
+
+function stop() {
+  if (running) { running = false; flush(); post({ type: 'running', running }); }
+}
+
+const yieldChannel = new MessageChannel();
+const yieldWaiters = [];
+yieldChannel.port1.onmessage = () => yieldWaiters.shift()?.();
+// Lets queued messages (pause, hyper, ...) in without the 4 ms setTimeout clamp.
+function yieldToMailbox() {
+  return new Promise((resolve) => { yieldWaiters.push(resolve); yieldChannel.port2.postMessage(0); });
+}
+
+async function loop() {
+  while (running) {
+    const sliceStart = performance.now();
+    try {
+      do { trainRound(); } while (running && performance.now() - sliceStart < SLICE_MS);
+      flush();
+      if (performance.now() - lastDiag > DIAG_INTERVAL_MS) diagnose();
+      if (entries.every((e) => e.diverged)) {
+        stop();
+        post({ type: 'notice', message: 'every model diverged: lower the learning rate or turn clipping on, then Reset' });
+      }
+    } catch (error) {
+      stop();
+      post({ type: 'error', during: 'training', code: error?.code ?? null, message: String(error?.message ?? error) });
+      return;
+    }
+    await yieldToMailbox();
+  }
+}
+
+function optimizerOptions() {
+  return { type: hyper.optimizer, lr: hyper.lr };
+}
+
+/** One batch for every model: the same data, one optimiser step per TBPTT window. */
+function trainRound() {
+  const batch = task.batch(hyper.batchSize);
+  const windows = splitWindows(task, batch, hyper.tbptt);
+  const learning = windows.filter((w) => w.learns).length;
+  pending ??= newPending();
+  for (let i = 1; i <= learning; i++) pending.steps.push(steps + i);
+  const options = { optimizer: optimizerOptions() };
+  if (hyper.clip) options.clipNorm = hyper.tau;
+  for (const entry of entries) {
+    const record = pending.cells[entry.id] ??= newRecord();
+    if (entry.diverged) { for (let i = 0; i < learning; i++) pushStep(record, null); continue; }
+    let state;
+    for (const window of windows) {
+      const data = window.batch;
+      if (!window.learns) {
+        state = entry.model.predict(data.x, { shape: data.shape, state }).state;
+        continue;
+      }
+      const started = performance.now();
+      let info = null;
+      try {
+        info = entry.model.trainStep(data, state ? { ...options, state } : options);
+      } catch (error) {
+        if (error?.code !== 'E_NONFINITE') throw error;
+      }
+      const ms = performance.now() - started;
+      if (!info || info.skipped) {
+        entry.skippedCount++;
+        entry.skipsInARow++;
+        if (entry.skipsInARow >= GIVE_UP_AFTER_SKIPS && !entry.diverged) {
+          entry.diverged = true;
+          post({ type: 'notice', message: `${entry.label} diverged at step ${steps}: its loss or gradients are no longer finite. Try clipping, a smaller learning rate or a smaller init scale.` });
+        }
+        pushStep(record, null);
+        state = info?.state;
+        continue;
+      }
+      entry.skipsInARow = 0;
+      state = info.state;
+      entry.msPerStep = entry.msPerStep === null ? ms : 0.9 * entry.msPerStep + 0.1 * ms;
+      if (info.clipped) entry.clippedCount++;
+      if (entry.firstLoss === null) entry.firstLoss = info.loss;
+      entry.lossAverage = entry.lossAverage === null ? info.loss : 0.95 * entry.lossAverage + 0.05 * info.loss;
+      pushStep(record, info);
+      mixFlow(entry, info);
+    }
+  }
+  steps += learning;
+  pending.trainSteps += learning * entries.filter((e) => !e.diverged).length;
+}
+
+function newPending() {
+  return { since: performance.now(), trainSteps: 0, steps: [], cells: {} };
+}
+
+function newRecord() {
+  return { loss: [], gradNorm: [], gradNormAfter: [], clipped: [], accuracy: [] };
+}
+
+function pushStep(record, info) {
+  record.loss.push(info ? info.loss : null);
+  record.gradNorm.push(info ? info.gradNorm : null);
+  record.gradNormAfter.push(info ? info.gradNormAfter : null);
+  record.clipped.push(info ? (info.clipped ? 1 : 0) : null);
+  record.accuracy.push(info?.accuracy ?? null);
+}
+
+// Gradient flow: g_t / g_T against lag T - t, averaged over recent steps in
+// log space so one noisy batch does not make the curve jump.
+function mixFlow(entry, info) {
+  entry.flowLog = mixFlowLayers(entry.flowLog, info.flow);
+  if (info.flowC) entry.flowLogC = mixFlowLayers(entry.flowLogC, info.flowC);
+}
+
+function mixFlowLayers(average, layers) {
+  if (!layers?.length) return average;
+  if (!average || average.length !== layers.length || average[0].length !== layers[0].length) {
+    average = layers.map((g) => new Float64Array(g.length).fill(NaN));
+  }
+  layers.forEach((g, l) => {
+    const T = g.length;
+    const reference = g[T - 1] > 0 ? g[T - 1] : Math.max(...g);
+    if (!(reference > 0)) return;
+    const row = average[l];
+    for (let lag = 0; lag < T; lag++) {
+      const value = Math.log(Math.max(g[T - 1 - lag] / reference, 1e-30));
+      row[lag] = Number.isNaN(row[lag]) ? value : (1 - FLOW_SMOOTHING) * row[lag] + FLOW_SMOOTHING * value;
+    }
+  });
+  return average;
+}
+
+function flowOut(average) {
+  return average?.map((row) => Float32Array.from(row, (v) => (Number.isNaN(v) ? NaN : Math.exp(v))));
+}
+
+function flush() {
+  if (!pending || !pending.steps.length) return;
+  const elapsed = performance.now() - pending.since;
+  post({
+    type: 'progress',
+    steps: pending.steps,
+    stepsPerSecond: elapsed > 0 ? (1000 * pending.trainSteps) / elapsed : null,
+    cells: entries.map((entry) => ({
+      id: entry.id,
+      record: pending.cells[entry.id] ?? newRecord(),
+      msPerStep: entry.msPerStep,
+      clippedCount: entry.clippedCount,
+      skippedCount: entry.skippedCount,
+      diverged: entry.diverged,
+      firstLoss: entry.firstLoss,
+      lossAverage: entry.lossAverage,
+      flow: flowOut(entry.flowLog),
+      flowC: flowOut(entry.flowLogC),
+    })),
+    totalSteps: steps,
+  });
+  pending = newPending();
+}
+
+// ---- diagnostics -----------------------------------------------------------
+
+function diagnose() {
+  lastDiag = performance.now();
+  if (!task || !entries.length) return;
+  const cells = entries.map((entry) => {
+    const val = entry.model.evaluate(task.validation, { batchSize: 128 });
+    const reached = task.target.metric === 'loss'
+      ? val.loss < task.target.value
+      : (val.accuracy ?? 0) >= task.target.value;
+    if (reached && entry.reachedAt === null && steps > 0) entry.reachedAt = steps;
+    entry.val = val;
+    return {
+      id: entry.id,
+      val,
+      reachedAt: entry.reachedAt,
+      spectral: entry.model.spectralNorms(),
+      trace: gateTrace(entry),
+      prediction: prediction(entry),
+    };
+  });
+  const transfer = [];
+  for (const cell of cells) {
+    for (const layer of cell.trace.layers) {
+      for (const array of Object.values(layer)) transfer.push(array.buffer);
+    }
+  }
+  post({ type: 'diag', step: steps, cells }, transfer);
+}
+
+// Activations of one example, per layer: the sigmoid gates and the states.
+function gateTrace(entry) {
+  const { shape } = task.example;
+  const trace = entry.model.gateTrace(task.example.x, { shape });
+  const [, T, H] = trace.shape;
+  return {
+    T, H,
+    layers: trace.layers.map((layer) => {
+      const out = {};
+      for (const [name, values] of Object.entries(layer.gates)) out[name] = values.slice();
+      out.h = layer.h.slice();
+      if (layer.c) out.c = layer.c.slice();
+      return out;
+    }),
+    saturation: trace.layers.map((layer) => layer.saturation),
+  };
+}
+
+// The example's prediction next to its target, in whatever form the task suits.
+function prediction(entry) {
+  const T = task.model.T;
+  if (task.name === 'adding') {
+    const out = entry.model.predict(scatterBatch.x, { shape: scatterBatch.shape }).output;
+    return { kind: 'scatter', target: Array.from(scatterBatch.y), output: Array.from(out) };
+  }
+  const { x, shape, y } = task.example;
+  const out = entry.model.predict(x, { shape }).output;
+  if (task.name === 'sines') {
+    return { kind: 'series', input: Array.from(x), target: Array.from(y), output: Array.from(out) };
+  }
+  const classes = task.model.outputSize;
+  if (task.name === 'copy') {
+    const predicted = [];
+    const target = [];
+    for (let t = 0; t < T; t++) {
+      const counts = task.example.mask[t] > 0;
+      predicted.push(counts ? argmax(out, t * classes, classes) : null);
+      target.push(counts ? y[t] : null);
+    }
+    return { kind: 'classes', target, output: predicted, classes };
+  }
+  // Character model: probability given to the character that actually came next.
+  const probability = [];
+  for (let t = 0; t < T; t++) probability.push(softmaxAt(out, t * classes, classes, y[t]));
+  const text = task.vocab.decode(Array.from(x.length ? argmaxRows(x, T, classes) : []));
+  return { kind: 'chars', probability, text, next: task.vocab.decode(Array.from(y)) };
+}
+
+function argmax(values, offset, n) {
+  let best = 0;
+  for (let k = 1; k < n; k++) if (values[offset + k] > values[offset + best]) best = k;
+  return best;
+}
+
+function argmaxRows(values, rows, n) {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) out[r] = argmax(values, r * n, n);
+  return out;
+}
+
+function softmaxAt(logits, offset, n, k) {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[offset + i]);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.exp(logits[offset + i] - max);
+  return Math.exp(logits[offset + k] - max) / sum;
+}
+
+function sliceBatch(batch, count) {
+  const [N, T, X] = batch.shape;
+  const n = Math.min(N, count);
+  const perY = batch.y.length / N;
+  return { x: batch.x.slice(0, n * T * X), shape: [n, T, X], y: batch.y.slice(0, n * perY) };
+}
+
+function formatBytes(n) {
+  return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.ceil(n / 1024)} kB`;
+}

@@ -1,0 +1,127 @@
+// engine.js — loads the rnnlab WebAssembly engine, once, and gives the
+// library typed access to it. Picks the SIMD build when the runtime validates
+// a tiny SIMD probe module, the fallback build otherwise. Works in Node 20,
+// browsers, Web Workers and bundlers (the .wasm URLs use the
+// `new URL(..., import.meta.url)` form that bundlers understand).
+
+import { RnnlabError } from './errors.js';
+
+// (module (func (result v128) (v128.const i32x4 0 0 0 0)))
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0x0b,
+]);
+
+export function simdSupported() {
+  try {
+    return WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+const SIMD_URL = new URL('./dist/rnnlab-simd.wasm', import.meta.url);
+const PLAIN_URL = new URL('./dist/rnnlab.wasm', import.meta.url);
+
+async function readUrl(url) {
+  if (url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    return readFile(url);
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function compile(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof URL || typeof source === 'string') {
+    source = await readUrl(source instanceof URL ? source : new URL(source, import.meta.url));
+  }
+  return WebAssembly.compile(source);
+}
+
+// A loaded engine: the raw exports plus views of its memory.
+export class Engine {
+  constructor(instance, simd) {
+    this.exports = instance.exports;
+    this.memory = instance.exports.memory;
+    this.simd = simd;
+    this._buffer = null;
+  }
+
+  _refresh() {
+    if (this._buffer !== this.memory.buffer) {
+      this._buffer = this.memory.buffer;
+      this._f32 = new Float32Array(this._buffer);
+      this._i32 = new Int32Array(this._buffer);
+      this._u8 = new Uint8Array(this._buffer);
+    }
+  }
+
+  // Views are made fresh after any call that can grow memory.
+  f32(ptr, length) {
+    this._refresh();
+    return this._f32.subarray(ptr >>> 2, (ptr >>> 2) + length);
+  }
+
+  i32(ptr, length) {
+    this._refresh();
+    return this._i32.subarray(ptr >>> 2, (ptr >>> 2) + length);
+  }
+
+  u8(ptr, length) {
+    this._refresh();
+    return this._u8.subarray(ptr >>> 0, (ptr >>> 0) + length);
+  }
+
+  cString(ptr) {
+    this._refresh();
+    let end = ptr >>> 0;
+    while (this._u8[end] !== 0) end++;
+    return new TextDecoder().decode(this._u8.subarray(ptr >>> 0, end));
+  }
+
+  memoryBytes() {
+    return this.memory.buffer.byteLength;
+  }
+}
+
+let enginePromise = null;
+
+// Loads the engine once; later calls return the same promise.
+export function init(options = {}) {
+  if (enginePromise) return enginePromise.then((e) => ({ simd: e.simd }));
+  if (options === null || typeof options !== 'object') {
+    return Promise.reject(new RnnlabError('E_TYPE', `init options: expected an object, got ${typeof options}`));
+  }
+  enginePromise = (async () => {
+    const simd = options.simd ?? simdSupported();
+    if (simd && !simdSupported()) {
+      throw new RnnlabError('E_LOAD', 'init: the SIMD build was requested but this runtime does not support WebAssembly SIMD');
+    }
+    const source = options.wasm ?? (simd ? SIMD_URL : PLAIN_URL);
+    let instance;
+    try {
+      const module = await compile(source);
+      instance = await WebAssembly.instantiate(module, {
+        env: { emscripten_notify_memory_growth() {} },
+      });
+    } catch (err) {
+      throw new RnnlabError('E_LOAD', `could not load the rnnlab WebAssembly module (${simd ? 'SIMD' : 'fallback'} build): ${err.message}`);
+    }
+    if (instance.exports._initialize) instance.exports._initialize();
+    return new Engine(instance, simd);
+  })();
+  enginePromise.catch(() => { enginePromise = null; });
+  return enginePromise.then((e) => ({ simd: e.simd }));
+}
+
+export async function getEngine() {
+  if (!enginePromise) await init();
+  return enginePromise;
+}

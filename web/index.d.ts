@@ -1,0 +1,205 @@
+// Type declarations for rnnlab, written by hand. See README.md for examples.
+
+export type CellType = 'rnn' | 'lstm' | 'gru';
+
+export type ErrorCode =
+  | 'E_SHAPE'      // sizes do not fit each other or the model
+  | 'E_INVALID'    // an option or value is out of range, or unknown
+  | 'E_TYPE'       // a value has the wrong type
+  | 'E_NONFINITE'  // NaN or Infinity in data, loss or gradients
+  | 'E_NOMEM'      // wasm memory could not be grown
+  | 'E_FORMAT'     // a saved model or weight file is corrupt or foreign
+  | 'E_STATE'      // a call out of order
+  | 'E_DISPOSED'   // the model was disposed
+  | 'E_BUSY'       // a fit() is running on this model
+  | 'E_ABORTED'    // fit() was stopped through its AbortSignal
+  | 'E_LOAD';      // the WebAssembly module could not be loaded
+
+export class RnnlabError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string);
+}
+
+export interface ModelConfig {
+  cell: CellType;
+  inputSize: number;
+  hiddenSize: number;
+  outputSize: number;
+  /** Stacked layers, default 1. */
+  layers?: number;
+  /** 'sequence' (many-to-many, default) or 'last' (many-to-one). */
+  output?: 'sequence' | 'last';
+  /** 'mse' (default) or 'cross-entropy' (targets are class indices). */
+  loss?: 'mse' | 'cross-entropy';
+  /** Vanilla RNN nonlinearity, default 'tanh'. */
+  activation?: 'tanh' | 'relu';
+  /** GRU candidate, default 'reset-before' (SPEC §1); PyTorch uses 'reset-after'. */
+  gruVariant?: 'reset-before' | 'reset-after';
+  /** 'glorot' (default: Glorot W, orthogonal U) or 'pytorch' (U(±1/sqrt(H)) everywhere). */
+  init?: 'glorot' | 'pytorch';
+  /** Recurrent weights: 'orthogonal' (default) or 'gaussian'. */
+  recurrentInit?: 'orthogonal' | 'gaussian';
+  /** Scale of the recurrent weights, i.e. their spectral radius; default 1. */
+  recurrentScale?: number;
+  /** LSTM forget-gate bias 1 (default true) or 0. */
+  forgetBiasOne?: boolean;
+  /** Seed of every random choice; default 1. */
+  seed?: number;
+}
+
+export type FlatOrNested = Float32Array | Float64Array | ArrayLike<number> | number[][] | number[][][];
+
+/** A set of sequences. `x` is [N, T, X]; `y` is [N, T, Y] / [N, Y] for MSE or
+ *  class indices [N, T] / [N] for cross-entropy. Flat arrays need `shape`. */
+export interface DataSet {
+  x: FlatOrNested;
+  /** [N, T, X]; required when x is flat. */
+  shape?: [number, number, number];
+  y?: FlatOrNested | Int32Array;
+  /** [N, T] of 0/1: which positions count. */
+  mask?: FlatOrNested;
+  /** Per-sequence lengths, an alternative to mask (right-padded data). */
+  lengths?: ArrayLike<number>;
+}
+
+export type OptimizerType = 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop';
+
+export interface OptimizerOptions {
+  type: OptimizerType;
+  lr?: number;
+  momentum?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  rho?: number;
+  weightDecay?: number;
+}
+
+export interface State {
+  /** [L, B, H] */
+  h: Float32Array;
+  /** [L, B, H], LSTM only */
+  c?: Float32Array;
+}
+
+export interface StepInfo {
+  step: number;
+  epoch: number;
+  loss: number;
+  gradNorm: number;
+  gradNormAfter: number;
+  clipped: boolean;
+  /** The step was skipped for a non-finite loss or gradient. */
+  skipped: boolean;
+  /** Cross-entropy only: share of counted positions predicted right. */
+  accuracy?: number;
+  /** Gradient flow of this step per layer: ||dL/dh_t|| for t = 0..T-1. */
+  flow: Float32Array[];
+  /** LSTM only: ||dL/dc_t|| per layer. */
+  flowC?: Float32Array[];
+}
+
+export interface EpochInfo {
+  epoch: number;
+  loss: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  accuracy?: number;
+}
+
+export interface FitOptions {
+  epochs?: number;
+  batchSize?: number;
+  shuffle?: boolean;
+  optimizer?: OptimizerType | OptimizerOptions;
+  clipNorm?: number;
+  clipValue?: number;
+  validationData?: DataSet;
+  earlyStopping?: { patience: number; minDelta?: number; monitor?: 'loss' | 'valLoss' };
+  /** Truncated BPTT window k: sequences are trained k steps at a time, state carried over. */
+  tbptt?: number;
+  /** What a non-finite step does: 'stop' (default; fit rejects with E_NONFINITE) or 'skip'. */
+  onNonFinite?: 'stop' | 'skip';
+  /** Called after every step; return false to stop training. */
+  onStep?: (info: StepInfo) => void | boolean | Promise<void | boolean>;
+  onEpoch?: (info: EpochInfo) => void | boolean | Promise<void | boolean>;
+  signal?: AbortSignal;
+}
+
+/** Columnar training history. */
+export interface History {
+  steps: {
+    step: number[]; epoch: number[]; loss: number[]; gradNorm: number[];
+    gradNormAfter: number[]; clipped: boolean[]; skipped: boolean[];
+  };
+  epochs: { epoch: number[]; loss: number[]; valLoss: number[]; valAccuracy: number[]; accuracy: number[] };
+  stoppedEarly: boolean;
+}
+
+export interface Evaluation { loss: number; accuracy?: number; perplexity?: number; }
+
+export interface Prediction {
+  /** [B, T, Y] for 'sequence' output, [B, Y] for 'last'. Logits for cross-entropy. */
+  output: Float32Array;
+  shape: number[];
+  state: State;
+}
+
+export interface GateTraceLayer {
+  /** Gate activations, each [B, T, H]: i, f, g, o (LSTM); r, z, n (GRU); h (RNN). */
+  gates: Record<string, Float32Array>;
+  /** Hidden state h_t [B, T, H]. */
+  h: Float32Array;
+  /** LSTM cell state c_t [B, T, H]. */
+  c?: Float32Array;
+  /** Fraction of sigmoid gate values below 0.05 or above 0.95, per gate. */
+  saturation: Record<string, number>;
+}
+
+export interface GateTrace { shape: [number, number, number]; layers: GateTraceLayer[]; }
+
+export interface WeightTensor { shape: number[]; data: Float32Array; }
+export type WeightDict = Record<string, WeightTensor>;
+
+export interface Model {
+  readonly config: Readonly<Required<ModelConfig>>;
+  readonly disposed: boolean;
+  fit(data: DataSet, options?: FitOptions): Promise<History>;
+  trainStep(batch: DataSet, options?: { optimizer?: OptimizerType | OptimizerOptions; clipNorm?: number; clipValue?: number; state?: State }): StepInfo & { state: State };
+  evaluate(data: DataSet, options?: { batchSize?: number }): Evaluation;
+  predict(x: FlatOrNested, options?: { shape?: [number, number, number]; state?: State }): Prediction;
+  sample(options: { prime?: string | ArrayLike<number>; length: number; temperature?: number; vocab?: Vocabulary; seed?: number }): string | number[];
+  gradientFlow(): { h: Float32Array[]; c?: Float32Array[] } | null;
+  gateTrace(x: FlatOrNested, options?: { shape?: [number, number, number] }): GateTrace;
+  spectralNorms(): Record<string, number>[];
+  parameterCount(): { rnnlab: number; pytorch: number };
+  exportWeights(): WeightDict;
+  importWeights(dict: WeightDict | Record<string, { shape: number[]; data: ArrayLike<number> }>): void;
+  gradients(): WeightDict | null;
+  save(options?: { optimizer?: boolean }): Uint8Array;
+  dispose(): void;
+}
+
+export class Vocabulary {
+  static fromText(text: string): Vocabulary;
+  constructor(chars: string[]);
+  readonly chars: string[];
+  readonly size: number;
+  encode(text: string): Int32Array;
+  decode(ids: ArrayLike<number>): string;
+  /** Next-character training data: x one-hot [N, T, size], y [N, T] class indices. */
+  dataset(text: string, options: { seqLength: number; stride?: number }): DataSet;
+}
+
+export interface InitOptions {
+  /** A compiled module, the bytes, or a URL of the .wasm to use. */
+  wasm?: WebAssembly.Module | BufferSource | URL | string;
+  /** Force the SIMD (true) or the fallback (false) build. */
+  simd?: boolean;
+}
+
+/** Loads the engine once; later calls return the same promise. */
+export function init(options?: InitOptions): Promise<{ simd: boolean }>;
+export function createModel(config: ModelConfig): Promise<Model>;
+export function loadModel(bytes: Uint8Array | ArrayBuffer): Promise<Model>;
+export const version: string;

@@ -1,0 +1,10 @@
+// rnnlab — recurrent neural networks (RNN, LSTM, GRU) trained in WebAssembly.
+// The public entry point; see index.d.ts for the types and README.md for use.
+
+export { RnnlabError } from './errors.js';
+export { init } from './engine.js';
+export { createModel, loadModel } from './model.js';
+export { Vocabulary } from './vocab.js';
+export { encodeSafetensors, decodeSafetensors } from './safetensors.js';
+
+export const version = '0.1.0';

@@ -1,0 +1,294 @@
+// Weight exchange between rnnlab's flat parameter vector and PyTorch-style
+// state dicts (SPEC.md §2, §8). Pure functions, no wasm.
+//
+// Flat layout, per layer l (X_l = inputSize for l = 0, hiddenSize after):
+//   W_l (G*H, X_l), U_l (G*H, H), b_l (G*H), bhn_l (H, GRU reset-after only)
+// then the head V (Y, H), c (Y). Gate blocks in rows: LSTM i,f,g,o; GRU r,z,n.
+//
+// PyTorch names: rnn.weight_ih_l{k}, rnn.weight_hh_l{k}, rnn.bias_ih_l{k},
+// rnn.bias_hh_l{k}, head.weight, head.bias. PyTorch's GRU is reset-after and
+// writes h = z'h + (1-z')n with z' = 1 - z, so the z block is negated.
+
+import { RnnlabError } from './errors.js';
+
+const GATES = { rnn: 1, gru: 3, lstm: 4 };
+
+function err(code, message) {
+  return new RnnlabError(code, message);
+}
+
+function fmtShape(shape) {
+  return Array.isArray(shape) ? `[${shape.join(', ')}]` : String(shape);
+}
+
+function positiveInt(config, key, fallback) {
+  const v = config[key] === undefined ? fallback : config[key];
+  if (!Number.isInteger(v) || v < 1) {
+    throw err('E_INVALID', `config.${key} must be a positive integer, given ${String(v)}`);
+  }
+  return v;
+}
+
+// Normalised view of the fields that decide the layout.
+function normalise(config) {
+  if (config === null || typeof config !== 'object') {
+    throw err('E_INVALID', `config must be an object, given ${String(config)}`);
+  }
+  const cell = config.cell;
+  if (!Object.prototype.hasOwnProperty.call(GATES, cell)) {
+    throw err('E_INVALID', `config.cell must be 'rnn', 'lstm' or 'gru', given ${JSON.stringify(cell)}`);
+  }
+  const gruVariant = config.gruVariant === undefined ? 'reset-before' : config.gruVariant;
+  if (gruVariant !== 'reset-before' && gruVariant !== 'reset-after') {
+    throw err('E_INVALID', `config.gruVariant must be 'reset-before' or 'reset-after', given ${JSON.stringify(gruVariant)}`);
+  }
+  return {
+    cell,
+    G: GATES[cell],
+    resetAfter: cell === 'gru' && gruVariant === 'reset-after',
+    X: positiveInt(config, 'inputSize'),
+    H: positiveInt(config, 'hiddenSize'),
+    Y: positiveInt(config, 'outputSize'),
+    L: positiveInt(config, 'layers', 1),
+  };
+}
+
+/**
+ * The flat parameter layout of a model.
+ * Returns { cell, G, resetAfter, count, pytorchCount, tensors, layers, head }:
+ * tensors lists every slice in order as { name ('W', 'U', 'b', 'bhn', 'V', 'c'),
+ * layer (L for the head), offset, count, shape }; layers[l] = { W, U, b, bhn? }
+ * and head = { V, c } point at the same entries.
+ */
+export function paramLayout(config) {
+  const { cell, G, resetAfter, X, H, Y, L } = normalise(config);
+  const tensors = [];
+  let offset = 0;
+  const add = (name, layer, shape) => {
+    const count = shape.reduce((a, b) => a * b, 1);
+    const t = { name, layer, offset, count, shape };
+    tensors.push(t);
+    offset += count;
+    return t;
+  };
+  const layers = [];
+  for (let l = 0; l < L; l++) {
+    const Xl = l === 0 ? X : H;
+    const entry = {
+      inputSize: Xl,
+      W: add('W', l, [G * H, Xl]),
+      U: add('U', l, [G * H, H]),
+      b: add('b', l, [G * H]),
+    };
+    if (resetAfter) entry.bhn = add('bhn', l, [H]);
+    layers.push(entry);
+  }
+  const head = { V: add('V', L, [Y, H]), c: add('c', L, [Y]) };
+  let pytorchCount = Y * H + Y;
+  for (let l = 0; l < L; l++) pytorchCount += G * H * ((l === 0 ? X : H) + H + 2);
+  return { cell, G, resetAfter, inputSize: X, hiddenSize: H, outputSize: Y, layers: L,
+    count: offset, pytorchCount, tensors, layerSlices: layers, head };
+}
+
+/** Names and shapes of the PyTorch state dict of a model, in order. */
+export function stateDictShapes(config) {
+  const lay = paramLayout(config);
+  const H = lay.hiddenSize;
+  const out = [];
+  lay.layerSlices.forEach((s, k) => {
+    out.push({ name: `rnn.weight_ih_l${k}`, shape: [lay.G * H, s.inputSize] });
+    out.push({ name: `rnn.weight_hh_l${k}`, shape: [lay.G * H, H] });
+    out.push({ name: `rnn.bias_ih_l${k}`, shape: [lay.G * H] });
+    out.push({ name: `rnn.bias_hh_l${k}`, shape: [lay.G * H] });
+  });
+  out.push({ name: 'head.weight', shape: [lay.outputSize, H] });
+  out.push({ name: 'head.bias', shape: [lay.outputSize] });
+  return out;
+}
+
+function requirePytorchCompatible(lay, what) {
+  if (lay.cell === 'gru' && !lay.resetAfter) {
+    throw err('E_INVALID',
+      `cannot ${what} a GRU with gruVariant 'reset-before': PyTorch's nn.GRU is the reset-after ` +
+      `variant (r multiplies U_n h + b_hn), which a reset-before model cannot be written as; ` +
+      `use gruVariant 'reset-after' for weight exchange with PyTorch`);
+  }
+}
+
+function checkFlat(lay, flat, what) {
+  if (!flat || typeof flat.length !== 'number' || typeof flat === 'string') {
+    throw err('E_INVALID', `${what} must be an array of numbers, given ${flat === null ? 'null' : typeof flat}`);
+  }
+  if (flat.length !== lay.count) {
+    throw err('E_SHAPE', `${what} has ${flat.length} values, expected ${lay.count} for this model`);
+  }
+}
+
+// Copies rows of a (rows, cols) matrix, negating rows [negFrom, negTo).
+function copyRows(dst, dOff, src, sOff, rows, cols, negFrom, negTo) {
+  for (let r = 0; r < rows; r++) {
+    const s = r >= negFrom && r < negTo ? -1 : 1;
+    for (let j = 0; j < cols; j++) {
+      const v = src[sOff + r * cols + j];
+      dst[dOff + r * cols + j] = s === 1 ? v : -v;
+    }
+  }
+}
+
+function exportDict(config, flat, grads) {
+  const lay = paramLayout(config);
+  requirePytorchCompatible(lay, grads ? 'export gradients of' : 'export');
+  checkFlat(lay, flat, grads ? 'the gradient vector' : 'the parameter vector');
+  const { G } = lay;
+  const H = lay.hiddenSize;
+  // GRU: z is the second block, rows [H, 2H).
+  const zFrom = lay.cell === 'gru' ? H : 0;
+  const zTo = lay.cell === 'gru' ? 2 * H : 0;
+  const dict = {};
+  lay.layerSlices.forEach((s, k) => {
+    const wih = new Float32Array(G * H * s.inputSize);
+    copyRows(wih, 0, flat, s.W.offset, G * H, s.inputSize, zFrom, zTo);
+    const whh = new Float32Array(G * H * H);
+    copyRows(whh, 0, flat, s.U.offset, G * H, H, zFrom, zTo);
+    const bih = new Float32Array(G * H);
+    copyRows(bih, 0, flat, s.b.offset, G * H, 1, zFrom, zTo);
+    // Parameters: bias_hh is zero. Gradients: d/d bias_hh = d/d b (both add into b).
+    const bhh = grads ? Float32Array.from(bih) : new Float32Array(G * H);
+    if (lay.resetAfter) {
+      for (let j = 0; j < H; j++) bhh[2 * H + j] = flat[s.bhn.offset + j];
+    }
+    dict[`rnn.weight_ih_l${k}`] = { shape: [G * H, s.inputSize], data: wih };
+    dict[`rnn.weight_hh_l${k}`] = { shape: [G * H, H], data: whh };
+    dict[`rnn.bias_ih_l${k}`] = { shape: [G * H], data: bih };
+    dict[`rnn.bias_hh_l${k}`] = { shape: [G * H], data: bhh };
+  });
+  const { V, c } = lay.head;
+  dict['head.weight'] = { shape: V.shape.slice(), data: Float32Array.from(
+    { length: V.count }, (_, i) => flat[V.offset + i]) };
+  dict['head.bias'] = { shape: c.shape.slice(), data: Float32Array.from(
+    { length: c.count }, (_, i) => flat[c.offset + i]) };
+  return dict;
+}
+
+/**
+ * Flat parameters -> PyTorch state dict { name: { shape, data: Float32Array } }.
+ * Every bias goes into bias_ih; bias_hh is zero except the GRU b_hn (n rows).
+ */
+export function toStateDict(config, flat) {
+  return exportDict(config, flat, false);
+}
+
+/**
+ * Flat gradients -> PyTorch-named gradients. The gradient of bias_ih and of
+ * bias_hh both equal the gradient of the combined bias (GRU: n rows of
+ * bias_hh get the gradient of b_hn); the GRU z block is negated like the weights.
+ */
+export function gradsToStateDict(config, flatGrads) {
+  return exportDict(config, flatGrads, true);
+}
+
+const INT_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
+  Int32Array, Uint32Array];
+const FLOAT_DTYPES = new Set(['F32', 'F64', 'float32', 'float64', 'torch.float32', 'torch.float64']);
+
+// Checks one tensor of a state dict; returns its data as an indexable array.
+function readTensor(dict, name, shape) {
+  const t = dict[name];
+  const expected = fmtShape(shape);
+  if (t === null || typeof t !== 'object') {
+    throw err('E_INVALID', `tensor '${name}' must be an object { shape, data }, given ${t === null ? 'null' : typeof t} (expected shape ${expected})`);
+  }
+  if (t.dtype !== undefined && !FLOAT_DTYPES.has(t.dtype)) {
+    throw err('E_FORMAT', `tensor '${name}' has dtype ${JSON.stringify(t.dtype)}, expected F32 or F64 (shape ${expected})`);
+  }
+  const data = t.data;
+  if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
+    throw err('E_FORMAT', `tensor '${name}' has no data array (expected shape ${expected})`);
+  }
+  if (INT_ARRAYS.some((C) => data instanceof C) ||
+      (typeof BigInt64Array !== 'undefined' && (data instanceof BigInt64Array || data instanceof BigUint64Array))) {
+    throw err('E_FORMAT', `tensor '${name}' has data of type ${data.constructor.name}, expected floating point values (Float32Array, Float64Array or numbers) for shape ${expected}`);
+  }
+  if (!Array.isArray(t.shape)) {
+    throw err('E_SHAPE', `tensor '${name}': expected shape ${expected}, given no shape`);
+  }
+  const same = t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
+  if (!same) {
+    throw err('E_SHAPE', `tensor '${name}': expected shape ${expected}, given ${fmtShape(t.shape)}`);
+  }
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== n) {
+    throw err('E_SHAPE', `tensor '${name}' (shape ${expected}) has ${data.length} values, expected ${n}`);
+  }
+  for (let i = 0; i < n; i++) {
+    const v = data[i];
+    if (typeof v !== 'number') {
+      throw err('E_FORMAT', `tensor '${name}' (shape ${expected}) holds a ${typeof v} at index ${i}, expected numbers`);
+    }
+    if (!Number.isFinite(v)) {
+      throw err('E_NONFINITE', `tensor '${name}' (shape ${expected}) holds ${v} at index ${i}`);
+    }
+  }
+  return data;
+}
+
+/**
+ * PyTorch state dict -> flat Float32Array parameters. bias_ih + bias_hh add up,
+ * except the GRU reset-after b_hn (n rows of bias_hh); the z block is negated back.
+ * Missing or extra names and wrong shapes throw E_SHAPE, wrong dtypes E_FORMAT,
+ * NaN/Infinity (or values beyond float32) E_NONFINITE.
+ */
+export function fromStateDict(config, dict) {
+  const lay = paramLayout(config);
+  requirePytorchCompatible(lay, 'import PyTorch weights into');
+  if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) {
+    throw err('E_INVALID', `the state dict must be an object of tensors, given ${dict === null ? 'null' : typeof dict}`);
+  }
+  const shapes = stateDictShapes(config);
+  const known = new Set(shapes.map((s) => s.name));
+  for (const { name, shape } of shapes) {
+    if (!Object.prototype.hasOwnProperty.call(dict, name)) {
+      throw err('E_SHAPE', `tensor '${name}' is missing from the state dict: expected shape ${fmtShape(shape)}, given none`);
+    }
+  }
+  for (const name of Object.keys(dict)) {
+    if (!known.has(name)) {
+      const given = dict[name] && Array.isArray(dict[name].shape) ? fmtShape(dict[name].shape) : 'a tensor';
+      throw err('E_SHAPE', `unexpected tensor '${name}' in the state dict: expected no such tensor for this model ` +
+        `(${lay.cell}, ${lay.layers} layer${lay.layers > 1 ? 's' : ''}), given ${given}`);
+    }
+  }
+  const data = {};
+  for (const { name, shape } of shapes) data[name] = readTensor(dict, name, shape);
+
+  const { G } = lay;
+  const H = lay.hiddenSize;
+  const zFrom = lay.cell === 'gru' ? H : 0;
+  const zTo = lay.cell === 'gru' ? 2 * H : 0;
+  const flat = new Float32Array(lay.count);
+  lay.layerSlices.forEach((s, k) => {
+    copyRows(flat, s.W.offset, data[`rnn.weight_ih_l${k}`], 0, G * H, s.inputSize, zFrom, zTo);
+    copyRows(flat, s.U.offset, data[`rnn.weight_hh_l${k}`], 0, G * H, H, zFrom, zTo);
+    const bih = data[`rnn.bias_ih_l${k}`];
+    const bhh = data[`rnn.bias_hh_l${k}`];
+    for (let r = 0; r < G * H; r++) {
+      const keepApart = lay.resetAfter && r >= 2 * H;
+      const v = keepApart ? bih[r] : bih[r] + bhh[r];
+      flat[s.b.offset + r] = r >= zFrom && r < zTo ? -v : v;
+      if (keepApart) flat[s.bhn.offset + r - 2 * H] = bhh[r];
+    }
+  });
+  const { V, c } = lay.head;
+  flat.set(data['head.weight'], V.offset);
+  flat.set(data['head.bias'], c.offset);
+
+  // Finite doubles can still overflow float32 (or the sum of two biases can).
+  for (let i = 0; i < flat.length; i++) {
+    if (!Number.isFinite(flat[i])) {
+      const t = lay.tensors.find((e) => i >= e.offset && i < e.offset + e.count);
+      throw err('E_NONFINITE', `parameter ${t.name} of ${t.layer < lay.layers ? `layer ${t.layer}` : 'the head'} ` +
+        `(shape ${fmtShape(t.shape)}) becomes ${flat[i]} in float32: a value exceeds the float32 range`);
+    }
+  }
+  return flat;
+}
