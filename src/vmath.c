@@ -56,21 +56,21 @@ static inline vf sigmoid_vf(vf x) {
 }
 
 static inline vf tanh_vf(vf x) {
-    vi sign = (vi)x & vi_splat((int32_t)0x80000000u);
+    vi sign = (vi)x & vi_splat(INT32_MIN);
     vf a = (vf)((vi)x ^ sign);
 
-    vf x2 = x * x; /* small |x|: odd polynomial, accurate relative to x */
+    vf a2 = a * a; /* small |x|: odd polynomial, accurate relative to x */
     vf p = vf_splat(1.64376040689e-2f);
-    p = p * x2 - 5.26718275895e-2f;
-    p = p * x2 + 1.33207253216e-1f;
-    p = p * x2 - 3.33329466513e-1f;
-    vf small = x + x * x2 * p;
+    p = p * a2 - 5.26718275895e-2f;
+    p = p * a2 + 1.33207253216e-1f;
+    p = p * a2 - 3.33329466513e-1f;
+    vf small = a + a * a2 * p;
 
     vf e = exp_core(clamp_vf(a + a, -87.0f, 88.0f)); /* large |x| */
     vf large = 1.0f - 2.0f / (e + 1.0f);
-    large = (vf)((vi)large | sign);
 
-    return vf_select(a < vf_splat(0.55f), small, large);
+    vf t = vf_select(a < vf_splat(0.55f), small, large);
+    return (vf)((vi)t | sign); /* tanh is odd: sign(x) tanh|x| */
 }
 
 /* Applies f over x[0..n): whole vectors, then the tail through a padded

@@ -166,6 +166,20 @@ export interface Model {
   readonly disposed: boolean;
   fit(data: DataSet, options?: FitOptions): Promise<History>;
   trainStep(batch: DataSet, options?: { optimizer?: OptimizerType | OptimizerOptions; clipNorm?: number; clipValue?: number; state?: State }): StepInfo & { state: State };
+  /** Loss and all gradients for one batch; the weights do not change. */
+  computeGradients(batch: DataSet, options?: { state?: State }): {
+    loss: number; gradNorm: number; flow: Float32Array[]; flowC?: Float32Array[];
+    output: Float32Array; state: State;
+    /** Gradients in rnnlab's flat parameter layout (see getParameters). */
+    flatGradients: Float32Array;
+    /** dLoss/dx [B, T, X] */
+    dx: Float32Array;
+    /** dLoss/dh0 (and dc0) [L, B, H] */
+    dState: State;
+  };
+  /** A copy of the parameters in rnnlab's flat layout (README: "Parameter layout"). */
+  getParameters(): Float32Array;
+  setParameters(flat: Float32Array | ArrayLike<number>): void;
   evaluate(data: DataSet, options?: { batchSize?: number }): Evaluation;
   predict(x: FlatOrNested, options?: { shape?: [number, number, number]; state?: State }): Prediction;
   sample(options: { prime?: string | ArrayLike<number>; length: number; temperature?: number; vocab?: Vocabulary; seed?: number }): string | number[];

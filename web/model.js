@@ -192,6 +192,40 @@ export class Model {
     return info;
   }
 
+  // Loss and every gradient for one batch, without changing the weights.
+  computeGradients(batch, options = {}) {
+    this._idle('computeGradients');
+    checkObject(options, 'computeGradients options');
+    checkKeys(options, ['state'], 'computeGradients options');
+    const d = normalizeData(batch, this.config, { name: 'batch' });
+    this._setBatch(d.N, d.T, 'computeGradients');
+    let flags = this._writeRows(d, [...Array(d.N).keys()], 0, d.T);
+    if (options.state !== undefined) flags |= this._writeState(options.state, d.N, 'computeGradients options');
+    this._check(this._engine.exports.rnnlab_compute_gradients(this._handle, flags), 'computeGradients');
+    const info = this._stepInfo(this._stats()[STAT.STEP], 0, false);
+    const dState = { h: this._buffer(BUF.DH0).slice() };
+    if (this.config.cell === 'lstm') dState.c = this._buffer(BUF.DC0).slice();
+    return {
+      loss: info.loss, gradNorm: info.gradNorm, flow: info.flow, ...(info.flowC ? { flowC: info.flowC } : {}),
+      output: this._buffer(BUF.OUT).slice(), state: this._readState(),
+      flatGradients: this._buffer(BUF.GRADS).slice(), dx: this._buffer(BUF.DX).slice(), dState,
+    };
+  }
+
+  // The parameters in rnnlab's own flat layout (README, "Parameter layout").
+  getParameters() {
+    this._idle('getParameters');
+    return this._buffer(BUF.PARAMS).slice();
+  }
+
+  setParameters(flat) {
+    this._idle('setParameters');
+    const n = this._engine.exports.rnnlab_param_count(this._handle) >>> 0;
+    const t = toTensor(flat, 'setParameters', [n], { flatShape: [n] });
+    this._buffer(BUF.PARAMS).set(t.data);
+    this._engine.exports.rnnlab_params_changed(this._handle);
+  }
+
   async fit(data, options = {}) {
     this._idle('fit');
     checkObject(options, 'fit options');

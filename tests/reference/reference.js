@@ -4,7 +4,7 @@
 // and obvious correctness are the only goals here.
 //
 // Exports: layout, run, spectralNorm, recurrentSpectralNorms, clipGradients,
-// optimizerStep.
+// optimizerStep, and the helper gateCount.
 
 // ===========================================================================
 // Parameter layout
@@ -142,7 +142,7 @@ function rnnForward(p, dims, x, h, activation) {
 
 function rnnBackward(p, dims, cache, dh, _dc, grads, activation) {
   const { x, hPrev, a, hNew } = cache;
-  // da = dh ⊙ act'(a)
+  // da = dh ⊙ act'(a); relu'(0) is taken as 0
   const da = dh.map((d, j) =>
     activation === 'relu' ? (a[j] > 0 ? d : 0) : d * (1 - hNew[j] * hNew[j]));
   return affineBackward(p, dims, grads, [da], x, hPrev, [0]);
