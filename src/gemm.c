@@ -130,6 +130,33 @@ static void micro_kernel(int kc, const float *pa, const float *pb, float *c,
     store_row(c + 3 * (size_t)ldc, c30, c31, accumulate);
 }
 
+#if defined(__wasm__) && !defined(__wasm_simd128__)
+#ifndef SC_ROWS
+#define SC_ROWS 4
+#endif
+#ifndef SC_COLS
+#define SC_COLS 2
+#endif
+static void micro_kernel_scalar(int kc, const float *pa, const float *pb, float *c,
+                         int ldc, int accumulate) {
+    for (int i0 = 0; i0 < MR; i0 += SC_ROWS)
+    for (int j0 = 0; j0 < NR; j0 += SC_COLS) {
+        float acc[SC_ROWS][SC_COLS] = {{0}};
+        const float *a = pa + i0, *b = pb + j0;
+        for (int k = 0; k < kc; k++, a += MR, b += NR) {
+            for (int i = 0; i < SC_ROWS; i++)
+                for (int j = 0; j < SC_COLS; j++) acc[i][j] += a[i] * b[j];
+        }
+        for (int i = 0; i < SC_ROWS; i++)
+            for (int j = 0; j < SC_COLS; j++) {
+                float *d = c + (size_t)(i0 + i) * ldc + j0 + j;
+                *d = accumulate ? *d + acc[i][j] : acc[i][j];
+            }
+    }
+}
+#define micro_kernel micro_kernel_scalar
+#endif
+
 /* An edge tile (mr < MR or nr < NR): same kernel into a local tile. */
 static void edge_kernel(int mr, int nr, int kc, const float *pa, const float *pb,
                         float *c, int ldc, int accumulate) {
