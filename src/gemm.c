@@ -143,6 +143,9 @@ static void micro_kernel_scalar(int kc, const float *pa, const float *pb, float 
     for (int j0 = 0; j0 < NR; j0 += SC_COLS) {
         float acc[SC_ROWS][SC_COLS] = {{0}};
         const float *a = pa + i0, *b = pb + j0;
+#ifdef SC_UNROLL
+#pragma clang loop unroll_count(SC_UNROLL)
+#endif
         for (int k = 0; k < kc; k++, a += MR, b += NR) {
             for (int i = 0; i < SC_ROWS; i++)
                 for (int j = 0; j < SC_COLS; j++) acc[i][j] += a[i] * b[j];
