@@ -295,11 +295,14 @@ export class Model {
           for (let t0 = 0; t0 < d.T && !stopNow; t0 += tbptt) {
             if (signal?.aborted) throw stop('E_ABORTED', 'fit: stopped by its AbortSignal');
             const Tw = Math.min(tbptt, d.T - t0);
+            // the state, not its gradient, carries across windows (copied out
+            // first: a window of another length re-carves the batch buffers)
+            const carried = t0 > 0 ? this._readState() : null;
             this._setBatch(index.length, Tw, 'fit');
             let flags = this._writeRows(d, index, t0, Tw);
-            if (t0 > 0) { // the state, not its gradient, carries across windows
-              this._buffer(BUF.H0).set(this._buffer(BUF.HT));
-              if (this.config.cell === 'lstm') this._buffer(BUF.C0).set(this._buffer(BUF.CT));
+            if (carried) {
+              this._buffer(BUF.H0).set(carried.h);
+              if (carried.c) this._buffer(BUF.C0).set(carried.c);
               flags |= USE_H0;
             }
             const status = this._engine.exports.rnnlab_train_step(this._handle, flags);

@@ -1,0 +1,588 @@
+// The board: everything the page draws for one run. It keeps bounded stores
+// of what the worker reports and redraws at most once per animation frame.
+
+import { createChart, DecimatedSeries, joinTables, CELL_COLORS, MUTED, INK, fade, formatValue } from './plots.js';
+import { drawHeatmap, absMax } from './heatmap.js';
+
+const GATE_PANELS = {
+  lstm: [
+    ['i', 'input gate i', 'sequential'], ['f', 'forget gate f', 'sequential'],
+    ['o', 'output gate o', 'sequential'], ['c', 'cell state c', 'diverging'],
+  ],
+  gru: [['r', 'reset gate r', 'sequential'], ['z', 'update gate z', 'sequential'], ['h', 'hidden state h', 'diverging']],
+  rnn: [['h', 'hidden state h', 'diverging']],
+};
+const GATE_DASHES = [undefined, [6, 3], [2, 3], [10, 3, 2, 3]];
+const LAYER_ALPHA = [1, 0.6, 0.38];
+
+const $ = (id) => document.getElementById(id);
+
+export class Board {
+  constructor() {
+    this.charts = {};
+    this.cells = [];
+    this.history = [];
+    this.frame = 0;
+    this.dirty = new Set();
+    this.gateCell = null;
+    this.gateLayer = 0;
+    this.resizeObserver = new ResizeObserver((entries) => {
+      for (const entry of entries) this.pendingResize.set(entry.target, entry.contentRect.width);
+      this.request('resize');
+    });
+    this.pendingResize = new Map();
+    for (const id of ['plot-loss', 'plot-flow', 'plot-grad', 'plot-spectral', 'plot-prediction']) {
+      this.resizeObserver.observe($(id));
+    }
+    $('gate-layer').addEventListener('change', (e) => { this.gateLayer = Number(e.target.value); this.request('gates'); });
+  }
+
+  /** A new run: new stores, charts shaped for its cells and task. */
+  reset(built, hyper) {
+    this.archiveRun();
+    this.task = built.task;
+    this.settings = built.settings;
+    this.hyper = hyper;
+    this.cells = built.cells.map((c) => ({
+      ...c, color: CELL_COLORS[c.cell], summary: null, val: null, reachedAt: null,
+      flow: null, flowC: null, trace: null, prediction: null, spectral: null,
+    }));
+    this.totalSteps = 0;
+    const ids = this.cells.map((c) => c.id);
+    this.lossStore = new DecimatedSeries(ids);
+    this.accuracyStore = new DecimatedSeries(ids);
+    this.gradStore = new DecimatedSeries(ids.flatMap((id) => [`${id}:before`, `${id}:after`]));
+    this.valStore = new DecimatedSeries(ids, 600);
+    this.spectralKeys = this.cells.flatMap((c) => spectralNames(c).map((n) => `${c.id}:${n.key}`));
+    this.spectralStore = new DecimatedSeries(this.spectralKeys, 600);
+    this.buildCharts();
+    this.buildGateTabs();
+    this.buildTable();
+    this.request('loss', 'grad', 'flow', 'spectral', 'gates', 'prediction', 'table');
+  }
+
+  setHyper(hyper) {
+    this.hyper = hyper;
+    this.request('grad');
+  }
+
+  // ---- incoming data ---------------------------------------------------------
+
+  onProgress(message) {
+    const byId = new Map(message.cells.map((c) => [c.id, c]));
+    message.steps.forEach((step, i) => {
+      const losses = this.cells.map((c) => byId.get(c.id)?.record.loss[i] ?? null);
+      this.lossStore.push(step, losses);
+      if (this.task.loss === 'cross-entropy') {
+        this.accuracyStore.push(step, this.cells.map((c) => byId.get(c.id)?.record.accuracy[i] ?? null));
+      }
+      this.gradStore.push(step, this.cells.flatMap((c) => {
+        const r = byId.get(c.id)?.record;
+        return [r?.gradNorm[i] ?? null, r?.gradNormAfter[i] ?? null];
+      }));
+    });
+    for (const c of this.cells) {
+      const info = byId.get(c.id);
+      if (!info) continue;
+      c.summary = info;
+      if (info.flow) c.flow = info.flow;
+      if (info.flowC) c.flowC = info.flowC;
+    }
+    this.totalSteps = message.totalSteps;
+    this.request('loss', 'grad', 'flow', 'table');
+  }
+
+  onDiag(message) {
+    const byId = new Map(message.cells.map((c) => [c.id, c]));
+    for (const c of this.cells) {
+      const d = byId.get(c.id);
+      if (!d) continue;
+      c.val = d.val;
+      c.reachedAt = d.reachedAt;
+      c.spectral = d.spectral;
+      c.trace = d.trace;
+      c.prediction = d.prediction;
+    }
+    this.valStore.push(message.step, this.cells.map((c) => c.val?.loss ?? null));
+    const values = [];
+    for (const c of this.cells) {
+      for (const n of spectralNames(c)) values.push(c.spectral?.[n.layer]?.[n.gate] ?? null);
+    }
+    this.spectralStore.push(message.step, values);
+    this.request('loss', 'spectral', 'gates', 'prediction', 'table');
+  }
+
+  // ---- drawing ----------------------------------------------------------------
+
+  request(...parts) {
+    for (const p of parts) this.dirty.add(p);
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+  }
+
+  draw() {
+    this.frame = 0;
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    if (dirty.has('resize')) {
+      for (const [element, width] of this.pendingResize) {
+        const chart = Object.values(this.charts).find((c) => c && c.plot.root.parentElement === element);
+        chart?.resize(width);
+      }
+      this.pendingResize.clear();
+      dirty.add('gates');
+    }
+    if (!this.task) return;
+    if (dirty.has('loss')) this.drawLoss();
+    if (dirty.has('grad')) this.drawGrad();
+    if (dirty.has('flow')) this.drawFlow();
+    if (dirty.has('spectral')) this.drawSpectral();
+    if (dirty.has('prediction')) this.drawPrediction();
+    if (dirty.has('gates')) this.drawGates();
+    if (dirty.has('table')) this.updateTable();
+  }
+
+  buildCharts() {
+    for (const chart of Object.values(this.charts)) chart?.destroy();
+    const multi = this.cells.length > 1;
+    const name = (c, what) => (multi || what ? `${c.label}${what ? ` ${what}` : ''}` : c.label);
+    this.charts.loss = createChart($('plot-loss'), {
+      xLabel: 'step', yLabel: this.task.loss === 'mse' ? 'MSE' : 'cross-entropy', yLog: true,
+      series: [
+        ...this.cells.map((c) => ({ label: name(c, 'train'), stroke: c.color, width: 1.25 })),
+        ...this.cells.map((c) => ({ label: name(c, 'val'), stroke: c.color, dash: [6, 4], width: 2, spanGaps: true })),
+        { label: 'baseline', stroke: MUTED, dash: [2, 4], width: 1.25 },
+      ],
+    });
+    this.charts.grad = createChart($('plot-grad'), {
+      xLabel: 'step', yLabel: 'global gradient norm', yLog: true,
+      series: [
+        ...this.cells.flatMap((c) => [
+          { label: name(c, 'before'), stroke: c.color, width: 1.25 },
+          { label: name(c, 'after'), stroke: fade(c.color, 0.45), width: 2.5 },
+        ]),
+        { label: 'τ', stroke: MUTED, dash: [5, 4], width: 1.5 },
+      ],
+    });
+    const flowSeries = [];
+    this.flowKeys = [];
+    for (const c of this.cells) {
+      for (let l = 0; l < c.layers; l++) {
+        const layer = c.layers > 1 ? ` L${l + 1}` : '';
+        flowSeries.push({ label: `${c.label}${layer} h`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2 });
+        this.flowKeys.push({ id: c.id, layer: l, kind: 'h' });
+        if (c.cell === 'lstm') {
+          flowSeries.push({ label: `${c.label}${layer} c`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2, dash: [2, 3] });
+          this.flowKeys.push({ id: c.id, layer: l, kind: 'c' });
+        }
+      }
+    }
+    this.charts.flow = createChart($('plot-flow'), {
+      xLabel: 'steps back from the end (T − t)', yLabel: 'g_t / g_T', yLog: true, series: flowSeries,
+    });
+    const spectralSeries = [];
+    for (const c of this.cells) {
+      for (const n of spectralNames(c)) {
+        spectralSeries.push({
+          label: `${c.label}${c.layers > 1 ? ` L${n.layer + 1}` : ''} ${n.gate}`,
+          stroke: fade(c.color, LAYER_ALPHA[n.layer]), width: 1.5, dash: GATE_DASHES[n.index % 4],
+        });
+      }
+    }
+    this.charts.spectral = createChart($('plot-spectral'), {
+      xLabel: 'step', yLabel: 'largest singular value of U', series: spectralSeries,
+    });
+    this.buildPredictionChart();
+  }
+
+  buildPredictionChart() {
+    const task = this.task;
+    const cells = this.cells;
+    const title = $('prediction-title');
+    const note = $('prediction-note');
+    let options;
+    if (task.name === 'adding') {
+      title.textContent = 'Predicted sum against the true sum';
+      note.innerHTML = '<p>Each point is one of 64 validation sequences: the true sum of its two marked numbers across, the model\'s answer up. Perfect answers lie on the grey diagonal.</p><p>A model that only learnt the average answers about 1 whatever it is shown, a flat row of points — the baseline in the loss plot.</p>';
+      options = {
+        xLabel: 'true sum', yLabel: 'prediction',
+        series: [
+          { label: 'perfect', stroke: MUTED, dash: [4, 4], width: 1 },
+          ...cells.map((c) => ({ label: c.label, stroke: c.color, paths: 'none', points: 5 })),
+        ],
+      };
+    } else if (task.name === 'sines') {
+      title.textContent = `Forecast ${task.horizon} steps ahead, one sequence`;
+      note.innerHTML = `<p>The grey line is the noisy input the model reads; the black dashed line is the clean signal ${task.horizon} steps later, which it has to predict at every step.</p><p>Early steps are hard for every cell — it has not yet seen enough of the wave to know its frequencies; watch how quickly each one locks on.</p>`;
+      options = {
+        xLabel: 'time step t', yLabel: 'value',
+        series: [
+          { label: 'input', stroke: '#b7bdc6', width: 1 },
+          { label: 'target', stroke: INK, dash: [5, 4], width: 1.5 },
+          ...cells.map((c) => ({ label: c.label, stroke: c.color, width: 1.75 })),
+        ],
+      };
+    } else if (task.name === 'copy') {
+      title.textContent = 'Recalled symbols, one sequence';
+      note.innerHTML = `<p>After a gap of ${task.gap} steps the model has to replay the ${task.patternLength} symbols it saw. Black squares are the symbols it should say, coloured dots what each cell says (its most likely symbol).</p><p>Chance is one in eight. The gap is what makes it hard: the gradient must cross it (see the flow plot).</p>`;
+      options = {
+        xLabel: 'time step t', yLabel: 'symbol', yRange: [-0.5, 7.5],
+        series: [
+          { label: 'target', stroke: INK, paths: 'none', points: 9 },
+          ...cells.map((c) => ({ label: c.label, stroke: c.color, paths: 'none', points: 5 })),
+        ],
+      };
+    } else {
+      title.textContent = 'Probability of the actual next character';
+      note.innerHTML = '<p>For the first validation passage, the probability each model gave to the character that really came next; the x axis shows the characters read.</p><p>Inside a word the next letter is often certain; after a space it is a guess. A model that has learnt spelling shows high values mid-word.</p>';
+      options = {
+        xLabel: 'characters read', yLabel: 'p(next character)', yRange: [0, 1],
+        xValues: (u, splits) => splits.map((t) => {
+          const text = this.cells.find((c) => c.prediction?.text)?.prediction.text ?? '';
+          const ch = text[Math.round(t)] ?? '';
+          return ch === ' ' ? '␣' : ch === '\n' ? '↵' : ch;
+        }),
+        series: cells.map((c) => ({ label: c.label, stroke: c.color, width: 1.75, paths: 'stepped' })),
+      };
+    }
+    this.charts.prediction = createChart($('plot-prediction'), options);
+  }
+
+  drawLoss() {
+    const data = joinTables([this.lossStore.data(), this.valStore.data()]);
+    const baseline = this.task.baseline;
+    data.push(data[0].map(() => baseline));
+    this.setChart('loss', data);
+    const target = this.task.target;
+    $('loss-aside').textContent = `target: ${target.label}`;
+  }
+
+  drawGrad() {
+    const data = this.gradStore.data();
+    const tau = this.hyper.clip ? this.hyper.tau : null;
+    data.push(data[0].map(() => tau));
+    this.setChart('grad', data);
+    const steps = this.totalSteps || 0;
+    const parts = this.cells
+      .filter((c) => c.summary)
+      .map((c) => `${this.cells.length > 1 ? `${c.label} ` : ''}${steps ? Math.round((100 * c.summary.clippedCount) / steps) : 0}%`);
+    $('grad-aside').textContent = this.hyper.clip
+      ? `steps clipped at τ = ${formatValue(this.hyper.tau)}: ${parts.join(' · ') || '—'}`
+      : 'clipping off';
+  }
+
+  drawFlow() {
+    let T = 0;
+    for (const c of this.cells) T = Math.max(T, c.flow?.[0]?.length ?? 0);
+    const x = Array.from({ length: T }, (_, lag) => lag);
+    const columns = this.flowKeys.map(({ id, layer, kind }) => {
+      const c = this.cells.find((cell) => cell.id === id);
+      const row = (kind === 'c' ? c.flowC : c.flow)?.[layer];
+      return x.map((lag) => {
+        const v = row?.[lag];
+        return v > 0 && Number.isFinite(v) ? v : null;
+      });
+    });
+    this.setChart('flow', [x, ...columns]);
+    const decays = this.cells
+      .filter((c) => c.flow?.[0]?.length > 1)
+      .map((c) => {
+        const row = c.flow[0];
+        const far = row[row.length - 1];
+        return `${c.label} ${Number.isFinite(far) && far > 0 ? `×${formatRatio(far)}` : '—'}`;
+      });
+    $('flow-aside').textContent = decays.length ? `at the farthest lag: ${decays.join(' · ')}` : '';
+  }
+
+  drawSpectral() {
+    this.setChart('spectral', this.spectralStore.data());
+  }
+
+  drawPrediction() {
+    const task = this.task;
+    const cells = this.cells;
+    const ready = cells.filter((c) => c.prediction);
+    if (!ready.length) { this.setChart('prediction', [[], ...this.charts.prediction.plot.series.slice(1).map(() => [])]); return; }
+    let data;
+    if (task.name === 'adding') {
+      const target = ready[0].prediction.target;
+      const order = target.map((_, i) => i).sort((a, b) => target[a] - target[b]);
+      const x = order.map((i) => target[i]);
+      data = [x, x.slice(), ...cells.map((c) => order.map((i) => c.prediction?.output[i] ?? null))];
+    } else if (task.name === 'sines') {
+      const p = ready[0].prediction;
+      const x = p.target.map((_, t) => t);
+      data = [x, p.input, p.target, ...cells.map((c) => c.prediction?.output ?? x.map(() => null))];
+    } else if (task.name === 'copy') {
+      const p = ready[0].prediction;
+      const x = p.target.map((_, t) => t);
+      const start = p.target.findIndex((v) => v !== null);
+      const from = Math.max(0, start - 1);
+      data = [x.slice(from), p.target.slice(from), ...cells.map((c) => (c.prediction?.output ?? x.map(() => null)).slice(from))];
+    } else {
+      const p = ready[0].prediction;
+      const x = p.probability.map((_, t) => t);
+      data = [x, ...cells.map((c) => c.prediction?.probability ?? x.map(() => null))];
+    }
+    this.setChart('prediction', data);
+  }
+
+  setChart(name, data) {
+    const chart = this.charts[name];
+    if (!chart) return;
+    chart.setData(data);
+    const card = chart.plot.root.closest('.card');
+    const filled = data.slice(1).reduce((n, column) => n + column.filter((v) => v != null).length, 0);
+    card.dataset.points = String(filled);
+  }
+
+  // ---- gates ---------------------------------------------------------------------
+
+  buildGateTabs() {
+    const tabs = $('gate-cell');
+    tabs.replaceChildren();
+    const preferred = this.cells.find((c) => c.cell === 'lstm') ?? this.cells[0];
+    this.gateCell = preferred?.id ?? null;
+    if (this.cells.length > 1) {
+      for (const c of this.cells) {
+        const label = document.createElement('label');
+        const input = document.createElement('input');
+        input.type = 'radio';
+        input.name = 'gate-cell';
+        input.value = c.id;
+        input.checked = c.id === this.gateCell;
+        input.addEventListener('change', () => { this.gateCell = c.id; this.request('gates'); });
+        const span = document.createElement('span');
+        span.textContent = c.label;
+        label.append(input, span);
+        tabs.append(label);
+      }
+    }
+    tabs.hidden = this.cells.length < 2;
+    const layers = Math.max(...this.cells.map((c) => c.layers), 1);
+    const select = $('gate-layer');
+    select.replaceChildren(...Array.from({ length: layers }, (_, l) => new Option(`${l + 1}`, `${l}`)));
+    this.gateLayer = 0;
+    $('gate-layer-field').hidden = layers < 2;
+    this.gatePanels = null;
+  }
+
+  drawGates() {
+    const container = $('heatmaps');
+    const cell = this.cells.find((c) => c.id === this.gateCell);
+    const card = container.closest('.card');
+    if (!cell?.trace) {
+      if (!container.querySelector('.empty')) {
+        const empty = document.createElement('p');
+        empty.className = 'empty';
+        empty.textContent = 'The gates appear after the first evaluation.';
+        container.replaceChildren(empty);
+        this.gatePanels = null;
+      }
+      card.dataset.points = '0';
+      return;
+    }
+    const panels = GATE_PANELS[cell.cell];
+    const key = `${cell.id}:${this.gateLayer}`;
+    if (!this.gatePanels || this.gatePanels.key !== key) {
+      this.gatePanels = { key, canvases: panels.map(([name, caption, kind]) => this.makeHeatmap(container, name, caption, kind)) };
+      container.replaceChildren(...this.gatePanels.canvases.map((p) => p.figure));
+    }
+    const { T, H } = cell.trace;
+    const layer = cell.trace.layers[Math.min(this.gateLayer, cell.trace.layers.length - 1)];
+    const saturation = cell.trace.saturation[Math.min(this.gateLayer, cell.trace.saturation.length - 1)] ?? {};
+    let drawn = 0;
+    panels.forEach(([name, , kind], k) => {
+      const values = layer[name];
+      const panel = this.gatePanels.canvases[k];
+      if (!values) return;
+      const range = kind === 'sequential' ? [0, 1] : (() => { const m = absMax(values); return [-m, m]; })();
+      drawHeatmap(panel.canvas, values, T, H, { range, kind, markers: this.task.markers ?? [] });
+      panel.canvas.height = panel.canvas.height; // keep
+      if (kind === 'sequential') {
+        panel.detail.textContent = saturation[name] != null ? `${Math.round(100 * saturation[name])}% saturated` : '';
+        panel.low.textContent = '0';
+        panel.high.textContent = '1';
+      } else {
+        panel.detail.textContent = `|max| ${formatValue(range[1])}`;
+        panel.low.textContent = formatValue(range[0]);
+        panel.high.textContent = formatValue(range[1]);
+      }
+      drawn += values.length;
+    });
+    card.dataset.points = String(drawn);
+  }
+
+  makeHeatmap(container, name, caption, kind) {
+    const figure = document.createElement('figure');
+    figure.className = 'heatmap';
+    const figcaption = document.createElement('figcaption');
+    const title = document.createElement('b');
+    title.textContent = caption;
+    const detail = document.createElement('span');
+    figcaption.append(title, detail);
+    const canvas = document.createElement('canvas');
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', `${caption}: time across, hidden units down`);
+    const scale = document.createElement('div');
+    scale.className = 'scale';
+    const low = document.createElement('span');
+    const bar = document.createElement('span');
+    bar.className = `bar ${kind}`;
+    const high = document.createElement('span');
+    const axis = document.createElement('span');
+    axis.textContent = 'time →   units ↓';
+    axis.className = 'axis-note';
+    scale.append(low, bar, high, axis);
+    figure.append(figcaption, canvas, scale);
+    return { figure, canvas, detail, low, high, name };
+  }
+
+  // ---- comparison table -------------------------------------------------------------
+
+  buildTable() {
+    const body = $('comparison-rows');
+    body.replaceChildren();
+    const target = this.task.target;
+    $('target-header').textContent = `Steps to ${target.label}`;
+    $('val-header').textContent = this.task.loss === 'mse' ? 'Val MSE' : 'Val accuracy · ppl';
+    this.rows = new Map();
+    for (const c of this.cells) {
+      const tr = document.createElement('tr');
+      tr.dataset.cell = c.cell;
+      tr.dataset.id = c.id;
+      const cells = {};
+      for (const key of ['name', 'params', 'ms', 'steps', 'loss', 'val', 'target', 'files']) {
+        const td = document.createElement('td');
+        if (key !== 'name' && key !== 'files') td.className = 'num';
+        cells[key] = td;
+        tr.append(td);
+      }
+      const swatch = document.createElement('span');
+      swatch.className = `swatch ${c.cell}`;
+      cells.name.append(swatch, document.createTextNode(c.label));
+      cells.params.textContent = `${c.params.rnnlab.toLocaleString('en-US')} / ${c.params.pytorch.toLocaleString('en-US')}`;
+      for (const [action, text, title] of [
+        ['save', 'Save', 'Save this model to a file (weights and optimiser state)'],
+        ['export', 'PyTorch JSON', 'Export the weights as a PyTorch state dict in JSON'],
+      ]) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'link';
+        button.dataset.action = action;
+        button.dataset.id = c.id;
+        button.textContent = text;
+        button.title = title;
+        cells.files.append(button);
+      }
+      this.rows.set(c.id, { tr, cells });
+      body.append(tr);
+    }
+    this.renderHistory();
+    this.updateTable();
+  }
+
+  updateTable() {
+    if (!this.rows) return;
+    const ce = this.task.loss === 'cross-entropy';
+    for (const c of this.cells) {
+      const row = this.rows.get(c.id);
+      if (!row) continue;
+      const s = c.summary;
+      const { cells, tr } = row;
+      cells.ms.textContent = s?.msPerStep != null ? s.msPerStep.toFixed(2) : '—';
+      cells.steps.textContent = (this.totalSteps || 0).toLocaleString('en-US');
+      if (s?.firstLoss != null) {
+        cells.loss.textContent = `${formatValue(s.firstLoss)} → ${formatValue(s.lossAverage)}`;
+        tr.dataset.firstLoss = String(s.firstLoss);
+        tr.dataset.loss = String(s.lossAverage);
+      } else {
+        cells.loss.textContent = '—';
+      }
+      if (c.val) {
+        cells.val.textContent = ce
+          ? `${(100 * c.val.accuracy).toFixed(1)}% · ${c.val.perplexity.toFixed(2)}`
+          : formatValue(c.val.loss);
+        tr.dataset.valLoss = String(c.val.loss);
+      }
+      if (s?.diverged) {
+        cells.target.textContent = 'diverged';
+        cells.target.className = 'num bad';
+      } else if (c.reachedAt != null) {
+        cells.target.textContent = c.reachedAt.toLocaleString('en-US');
+        cells.target.className = 'num good';
+      } else {
+        cells.target.textContent = this.totalSteps ? 'not yet' : '—';
+        cells.target.className = 'num';
+      }
+      tr.dataset.steps = String(this.totalSteps || 0);
+    }
+    $('table-aside').textContent = this.cells.length > 1
+      ? 'same data, same seed, one step each in turn'
+      : '';
+  }
+
+  /** Moves the finished run's rows into the history list (newest first). */
+  archiveRun() {
+    if (!this.cells.length || !this.totalSteps) return;
+    const s = this.settings;
+    const h = this.hyper;
+    const describe = [
+      s.task === 'adding' ? `adding T=${s.seqLength}` : s.task === 'copy' ? `copy T=${s.seqLength} S=${s.patternLength}`
+        : s.task === 'sines' ? `sines T=${s.seqLength} h=${s.horizon}` : `chars T=${s.seqLength}`,
+      `H=${s.hiddenSize}${s.layers > 1 ? `×${s.layers}` : ''}`,
+      `${h.optimizer} η=${formatValue(h.lr)}`,
+      h.clip ? `τ=${formatValue(h.tau)}` : 'no clip',
+      s.recurrentInit === 'gaussian' ? `gaussian ×${s.recurrentScale}` : s.recurrentScale !== 1 ? `orth ×${s.recurrentScale}` : '',
+      !s.forgetBiasOne ? 'forget bias 0' : '', s.activation === 'relu' ? 'relu' : '',
+    ].filter(Boolean).join(', ');
+    const ce = this.task.loss === 'cross-entropy';
+    for (const c of this.cells) {
+      this.history.unshift({
+        label: c.label, cell: c.cell, settings: describe,
+        ms: c.summary?.msPerStep, steps: this.totalSteps,
+        loss: c.summary ? `${formatValue(c.summary.firstLoss)} → ${formatValue(c.summary.lossAverage)}` : '—',
+        val: c.val ? (ce ? `${(100 * c.val.accuracy).toFixed(1)}%` : formatValue(c.val.loss)) : '—',
+        target: c.summary?.diverged ? 'diverged' : c.reachedAt != null ? c.reachedAt.toLocaleString('en-US') : 'not reached',
+      });
+    }
+    this.history.length = Math.min(this.history.length, 12);
+  }
+
+  renderHistory() {
+    const body = $('comparison-history');
+    body.replaceChildren(...this.history.map((h) => {
+      const tr = document.createElement('tr');
+      const name = document.createElement('td');
+      const swatch = document.createElement('span');
+      swatch.className = `swatch ${h.cell}`;
+      name.append(swatch, document.createTextNode(h.label));
+      const settings = document.createElement('td');
+      settings.className = 'settings';
+      settings.textContent = h.settings;
+      const cells = [name, settings];
+      for (const text of [h.ms != null ? h.ms.toFixed(2) : '—', h.steps.toLocaleString('en-US'), h.loss, h.val, h.target]) {
+        const td = document.createElement('td');
+        td.className = 'num';
+        td.textContent = text;
+        cells.push(td);
+      }
+      cells.push(document.createElement('td'));
+      tr.append(...cells);
+      return tr;
+    }));
+  }
+}
+
+function spectralNames(cell) {
+  const gates = { rnn: ['h'], lstm: ['i', 'f', 'g', 'o'], gru: ['r', 'z', 'n'] }[cell.cell];
+  const names = [];
+  for (let layer = 0; layer < cell.layers; layer++) {
+    gates.forEach((gate, index) => names.push({ layer, gate, index, key: `${layer}:${gate}` }));
+  }
+  return names;
+}
+
+function formatRatio(v) {
+  if (v >= 0.01 && v < 1000) return v.toPrecision(2);
+  return v.toExponential(0);
+}
