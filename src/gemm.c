@@ -25,6 +25,13 @@
 #define MC 64       /* rows of A packed at a time (multiple of MR)       */
 #define NC 512      /* columns of B packed at a time (multiple of NR)    */
 
+/* Plain wasm (no SIMD128) gets its own scalar micro-kernel, see below. */
+#if defined(__wasm__) && !defined(__wasm_simd128__)
+#define SCALAR_KERNEL 1
+#else
+#define SCALAR_KERNEL 0
+#endif
+
 static float pack_a_buf[MC * KC];  /* (MC/MR strips, KC, MR) */
 static float pack_b_buf[KC * NC];  /* (NC/NR strips, KC, NR) */
 
@@ -102,10 +109,12 @@ static void pack_b(int tb, int kc, int nc, const float *B, int ldb, float *dst,
 
 /* ---- micro-kernel ------------------------------------------------------- */
 
+#if !SCALAR_KERNEL
+
 static inline void store_row(float *c, vf lo, vf hi, int accumulate) {
-    if (accumulate) {
-        lo += vf_load(c);
-        hi += vf_load(c + VW);
+    if (accumulate) { /* C + acc, the same order as every other path */
+        lo = vf_load(c) + lo;
+        hi = vf_load(c + VW) + hi;
     }
     vf_store(c, lo);
     vf_store(c + VW, hi);
@@ -130,61 +139,61 @@ static void micro_kernel(int kc, const float *pa, const float *pb, float *c,
     store_row(c + 3 * (size_t)ldc, c30, c31, accumulate);
 }
 
-#if defined(__wasm__) && !defined(__wasm_simd128__)
-#ifndef SC_ROWS
-#define SC_ROWS 4
-#endif
-#ifndef SC_COLS
-#define SC_COLS 2
-#endif
-static void micro_kernel_scalar(int kc, const float *pa, const float *pb, float *c,
+#else /* SCALAR_KERNEL */
+/* Plain wasm: clang would split the vector kernel into 32 scalar accumulators
+ * and V8 would spill them. Sweep the same tile in 4 x 2 pieces instead (8
+ * accumulators; 4 x 1, 2 x 4, 4 x 4 and 1 x 8 measured slower). Each element
+ * still sums in ascending k, so the results equal the SIMD build's. */
+static void micro_kernel(int kc, const float *pa, const float *pb, float *c,
                          int ldc, int accumulate) {
-    for (int i0 = 0; i0 < MR; i0 += SC_ROWS)
-    for (int j0 = 0; j0 < NR; j0 += SC_COLS) {
-        float acc[SC_ROWS][SC_COLS] = {{0}};
-        const float *a = pa + i0, *b = pb + j0;
-#ifdef SC_UNROLL
-#pragma clang loop unroll_count(SC_UNROLL)
-#endif
+    for (int j0 = 0; j0 < NR; j0 += 2) {
+        float c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0;
+        const float *a = pa, *b = pb + j0;
         for (int k = 0; k < kc; k++, a += MR, b += NR) {
-            for (int i = 0; i < SC_ROWS; i++)
-                for (int j = 0; j < SC_COLS; j++) acc[i][j] += a[i] * b[j];
+            float b0 = b[0], b1 = b[1];
+            c00 += a[0] * b0; c01 += a[0] * b1;
+            c10 += a[1] * b0; c11 += a[1] * b1;
+            c20 += a[2] * b0; c21 += a[2] * b1;
+            c30 += a[3] * b0; c31 += a[3] * b1;
         }
-        for (int i = 0; i < SC_ROWS; i++)
-            for (int j = 0; j < SC_COLS; j++) {
-                float *d = c + (size_t)(i0 + i) * ldc + j0 + j;
-                *d = accumulate ? *d + acc[i][j] : acc[i][j];
+        float tile[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < 2; j++) {
+                float *d = c + (size_t)i * ldc + j0 + j;
+                *d = accumulate ? *d + tile[i][j] : tile[i][j];
             }
     }
 }
-#define micro_kernel micro_kernel_scalar
-#endif
+#endif /* SCALAR_KERNEL */
 
-/* An edge tile (mr < MR or nr < NR): same kernel into a local tile. */
+/* An edge tile (mr < MR or nr < NR), or a C with column stride cs != 1:
+ * the same kernel into a local tile, then copied. */
 static void edge_kernel(int mr, int nr, int kc, const float *pa, const float *pb,
-                        float *c, int ldc, int accumulate) {
+                        float *c, size_t rs, size_t cs, int accumulate) {
     float tile[MR * NR];
     micro_kernel(kc, pa, pb, tile, NR, 0);
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) {
-            float *d = c + (size_t)i * ldc + j;
+            float *d = c + i * rs + j * cs;
             *d = accumulate ? *d + tile[i * NR + j] : tile[i * NR + j];
         }
 }
 
-/* C[mc, nc] (=|+=) packed A block x packed B strips (strip stride in floats). */
+/* C[mc, nc] (=|+=) packed A block x packed B strips (strip stride in floats).
+ * C element (i, j) is at C[i * rs + j * cs]. */
 static void macro_kernel(int mc, int nc, int kc, const float *pa, const float *pb,
-                         size_t strip_stride, float *C, int ldc, int accumulate) {
+                         size_t strip_stride, float *C, size_t rs, size_t cs,
+                         int accumulate) {
     for (int j0 = 0; j0 < nc; j0 += NR, pb += strip_stride) {
         int nr = min_int(NR, nc - j0);
         for (int i0 = 0; i0 < mc; i0 += MR) {
             int mr = min_int(MR, mc - i0);
             const float *a = pa + (size_t)i0 * kc;
-            float *c = C + (size_t)i0 * ldc + j0;
-            if (mr == MR && nr == NR)
-                micro_kernel(kc, a, pb, c, ldc, accumulate);
+            float *c = C + i0 * rs + j0 * cs;
+            if (mr == MR && nr == NR && cs == 1)
+                micro_kernel(kc, a, pb, c, (int)rs, accumulate);
             else
-                edge_kernel(mr, nr, kc, a, pb, c, ldc, accumulate);
+                edge_kernel(mr, nr, kc, a, pb, c, rs, cs, accumulate);
         }
     }
 }
@@ -196,12 +205,10 @@ static void scale_empty(int M, int N, float beta, float *C, int ldc) {
         for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
 }
 
-/* ---- public ------------------------------------------------------------- */
-
-void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
-          const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) { scale_empty(M, N, beta, C, ldc); return; }
+/* The blocked loops of gemm, C element (i, j) at C[i * rs + j * cs]. */
+static void gemm_blocked(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, size_t rs,
+                         size_t cs) {
     for (int jc = 0; jc < N; jc += NC) {
         int nc = min_int(NC, N - jc);
         for (int pc = 0; pc < K; pc += KC) {
@@ -214,10 +221,28 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
                 const float *a = ta ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc;
                 pack_a(ta, mc, kc, a, lda, pack_a_buf);
                 macro_kernel(mc, nc, kc, pack_a_buf, pack_b_buf, (size_t)kc * NR,
-                             C + (size_t)ic * ldc + jc, ldc, accumulate);
+                             C + ic * rs + jc * cs, rs, cs, accumulate);
             }
         }
     }
+}
+
+static size_t round_up(int n, int r) { return (size_t)(n + r - 1) / r * r; }
+
+/* ---- public ------------------------------------------------------------- */
+
+void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
+          const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { scale_empty(M, N, beta, C, ldc); return; }
+    /* A narrow C (N = 1 for a one-feature input) wastes most of an NR-wide
+     * tile; computing C^T = op(B)^T op(A)^T puts the narrow side on the
+     * MR-tall one. Each element's sum is the same either way (a*b == b*a),
+     * so the choice, made from the sizes alone, never changes the bits. */
+    if (round_up(N, MR) * round_up(M, NR) < round_up(M, MR) * round_up(N, NR))
+        gemm_blocked(!tb, !ta, N, M, K, B, ldb, A, lda, beta, C, 1, (size_t)ldc);
+    else
+        gemm_blocked(ta, tb, M, N, K, A, lda, B, ldb, beta, C, (size_t)ldc, 1);
 }
 
 size_t gemm_packed_size(int K, int N) {
@@ -243,7 +268,7 @@ void gemm_packed(int M, int N, int K, const float *A, int lda,
             int mc = min_int(MC, M - ic);
             pack_a(0, mc, kc, A + (size_t)ic * lda + pc, lda, pack_a_buf);
             macro_kernel(mc, N, kc, pack_a_buf, packed + (size_t)pc * NR, (size_t)K * NR,
-                         C + (size_t)ic * ldc, ldc, accumulate);
+                         C + (size_t)ic * ldc, (size_t)ldc, 1, accumulate);
         }
     }
 }

@@ -11,6 +11,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
 
 #if defined(__AVX__)
 #define VW 8
@@ -20,6 +23,7 @@
 
 typedef float vf __attribute__((vector_size(VW * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(VW * sizeof(int32_t))));
+typedef uint32_t vu __attribute__((vector_size(VW * sizeof(uint32_t))));
 
 static inline vf vf_load(const float *p) {
     vf v;
@@ -49,6 +53,25 @@ static inline vi vi_splat(int32_t x) {
 /* Lanes where mask is all ones take a, the others b. */
 static inline vf vf_select(vi mask, vf a, vf b) {
     return (vf)(((vi)a & mask) | ((vi)b & ~mask));
+}
+
+/* b < a ? b : a and a < b ? b : a, lane by lane, so a NaN in a passes
+ * through. On wasm these are f32x4.pmin/pmax (one instruction in V8), which
+ * clang does not pick by itself: its f32x4.min/max take several. */
+static inline vf vf_pmin(vf a, vf b) {
+#if defined(__wasm_simd128__)
+    return (vf)wasm_f32x4_pmin((v128_t)a, (v128_t)b);
+#else
+    return vf_select(b < a, b, a);
+#endif
+}
+
+static inline vf vf_pmax(vf a, vf b) {
+#if defined(__wasm_simd128__)
+    return (vf)wasm_f32x4_pmax((v128_t)a, (v128_t)b);
+#else
+    return vf_select(a < b, b, a);
+#endif
 }
 
 #endif

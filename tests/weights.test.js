@@ -1,14 +1,14 @@
-// Tests of web/weights.js and web/safetensors.js (SPEC.md §2, §8).
+// Tests of web/weights.js, web/safetensors.js and web/weights-json.js (SPEC.md §2, §8).
+// PyTorch itself reads and writes these files in tests/torch-roundtrip.test.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { spawnSync } from 'node:child_process';
 
 import { paramLayout, stateDictShapes, toStateDict, fromStateDict, gradsToStateDict } from '../web/weights.js';
 import { encodeSafetensors, decodeSafetensors, readSafetensors } from '../web/safetensors.js';
+import { weightsToJSON, weightsFromJSON, readWeightsJSON } from '../web/weights-json.js';
 import { RnnlabError } from '../web/errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -451,7 +451,8 @@ test('corrupt safetensors files throw E_FORMAT', () => {
   expectError(() => decodeSafetensors(build({ a: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, data8)), 'E_FORMAT', 'shape');
   expectError(() => decodeSafetensors(build({ a: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, data8)), 'E_FORMAT', 'bytes');
   expectError(() => decodeSafetensors(build({ a: { dtype: 'Q7', shape: [2], data_offsets: [0, 8] } }, data8)), 'E_FORMAT', 'unknown dtype', 'Q7');
-  expectError(() => decodeSafetensors(build({ a: { dtype: 'F16', shape: [4], data_offsets: [0, 8] } }, data8)), 'E_FORMAT', 'F16', 'only F32 and F64');
+  expectError(() => decodeSafetensors(build({ a: { dtype: 'F8_E4M3', shape: [8], data_offsets: [0, 8] } }, data8)), 'E_FORMAT', 'F8_E4M3', 'does not convert');
+  expectError(() => decodeSafetensors(build({ a: { dtype: 'F16', shape: [3], data_offsets: [0, 8] } }, data8)), 'E_FORMAT', "'a'", '6 bytes');
   expectError(() => decodeSafetensors(build({ a: { shape: [2], data_offsets: [0, 8] } }, data8)), 'E_FORMAT', 'dtype');
   expectError(() => decodeSafetensors(build({ a: 3 }, new Uint8Array(0))), 'E_FORMAT', "'a'");
   expectError(() => decodeSafetensors(build({ __metadata__: { v: 1 } }, new Uint8Array(0))), 'E_FORMAT', '__metadata__');
@@ -484,78 +485,198 @@ test('encodeSafetensors rejects bad input', () => {
   expectError(() => encodeSafetensors(null), 'E_INVALID');
 });
 
-// ---------------------------------------------------------------- PyTorch interop
+test('safetensors reads F16 and BF16 exactly, and integer dtypes as integer arrays', () => {
+  const halves = [0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x3555, 0x7c00, 0xfc00];
+  const data = new Uint8Array(2 * halves.length + 4 + 16);
+  const v = new DataView(data.buffer);
+  halves.forEach((h, i) => v.setUint16(2 * i, h, true));
+  const bf = 2 * halves.length;
+  v.setUint16(bf, 0x3f80, true); // 1.0
+  v.setUint16(bf + 2, 0xc040, true); // -3.0
+  v.setBigInt64(bf + 4, -5n, true);
+  v.setBigInt64(bf + 12, 7n, true);
+  const { tensors } = readSafetensors(build({
+    h: { dtype: 'F16', shape: [8], data_offsets: [0, bf] },
+    b: { dtype: 'BF16', shape: [2], data_offsets: [bf, bf + 4] },
+    n: { dtype: 'I64', shape: [2], data_offsets: [bf + 4, bf + 20] },
+  }, data));
+  assert.ok(tensors.h.data instanceof Float32Array);
+  assert.equal(tensors.h.dtype, 'F16');
+  assert.deepEqual(Array.from(tensors.h.data), [1, -2, 65504, 2 ** -24, -0, f32(1365 / 4096), Infinity, -Infinity]);
+  assert.ok(Object.is(tensors.h.data[4], -0));
+  assert.deepEqual(Array.from(tensors.b.data), [1, -3]);
+  assert.deepEqual(Array.from(tensors.n.data), [-5n, 7n]);
+});
 
-const PYTHON = '/usr/bin/python3';
-const hasTorch = existsSync(PYTHON) &&
-  spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+test('half-precision weights import; integer weights are a dtype error naming the tensor and both shapes', () => {
+  const config = { cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: 1, layers: 1 };
+  // W, U, b_ih, b_hh, head.weight, head.bias as F16: 0.5, -1, 2, 0.25, 1.5, -0.5
+  const values = [0x3800, 0xbc00, 0x4000, 0x3400, 0x3e00, 0xb800];
+  const names = ['rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_ih_l0', 'rnn.bias_hh_l0', 'head.weight', 'head.bias'];
+  const shapes = [[1, 1], [1, 1], [1], [1], [1, 1], [1]];
+  const header = {};
+  const data = new Uint8Array(12);
+  names.forEach((n, i) => {
+    header[n] = { dtype: 'F16', shape: shapes[i], data_offsets: [2 * i, 2 * i + 2] };
+    new DataView(data.buffer).setUint16(2 * i, values[i], true);
+  });
+  const dict = decodeSafetensors(build(header, data));
+  assert.deepEqual(Array.from(fromStateDict(config, dict)), [0.5, -1, 2.25, 1.5, -0.5]);
 
-// Reads the files with a small safetensors reader of its own, loads each
-// state dict into nn.RNN/LSTM/GRU + nn.Linear and runs the fixture's inputs.
-const PY_READER = String.raw`
-import json, struct, sys, torch, torch.nn as nn
-torch.set_default_dtype(torch.float64)
-def read(path):
-    raw = open(path, 'rb').read()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8:8 + n].decode('utf-8'))
-    meta = header.pop('__metadata__', None)
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        assert info['dtype'] == 'F32', info
-        b, e = info['data_offsets']
-        count = (e - b) // 4
-        vals = struct.unpack('<%df' % count, raw[base + b:base + e])
-        out[name] = (info['shape'], list(vals))
-    return meta, out
-results = {}
-for job in json.load(sys.stdin):
-    meta, tensors = read(job['file'])
-    fx = json.load(open(job['fixture']))
-    cfg, B, T = fx['config'], fx['shapes']['B'], fx['shapes']['T']
-    X, H, L = cfg['inputSize'], cfg['hiddenSize'], cfg['layers']
-    if cfg['cell'] == 'rnn': rnn = nn.RNN(X, H, L, nonlinearity=cfg['activation'], batch_first=True)
-    elif cfg['cell'] == 'lstm': rnn = nn.LSTM(X, H, L, batch_first=True)
-    else: rnn = nn.GRU(X, H, L, batch_first=True)
-    m = nn.ModuleDict({'rnn': rnn, 'head': nn.Linear(H, cfg['outputSize'])})
-    m.load_state_dict({k: torch.tensor(v).reshape(s) for k, (s, v) in tensors.items()})
-    x = torch.tensor(fx['x']).reshape(B, T, X)
-    h0 = torch.tensor(fx['h0']).reshape(L, B, H)
-    state = (h0, torch.tensor(fx['c0']).reshape(L, B, H)) if 'c0' in fx else h0
-    with torch.no_grad():
-        seq, _ = m['rnn'](x, state)
-        out = m['head'](seq).reshape(-1)
-    diff = (out - torch.tensor(fx['output'])).abs().max().item()
-    results[job['name']] = {'meta': meta, 'tensors': tensors, 'maxdiff': diff}
-json.dump(results, sys.stdout)
-`;
+  const ints = new Uint8Array(8);
+  const intHeader = { ...header, 'head.bias': { dtype: 'I64', shape: [1], data_offsets: [10, 18] } };
+  const withInt = decodeSafetensors(build(intHeader, new Uint8Array([...data.subarray(0, 10), ...ints])));
+  expectError(() => fromStateDict(config, withInt), 'E_FORMAT', "'head.bias'", 'I64', 'of shape [1]', 'given shape [1]');
+  withInt['head.bias'] = { shape: [2], data: new Int32Array(2) };
+  expectError(() => fromStateDict(config, withInt), 'E_FORMAT', "'head.bias'", 'Int32Array', 'of shape [1]', 'given shape [2]');
+});
 
-test('PyTorch reads JS-written safetensors and reproduces the fixture outputs', { skip: !hasTorch && 'no /usr/bin/python3 with torch' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rnnlab-st-'));
-  try {
-    const jobs = [];
-    const dicts = {};
-    for (const fx of fixtures) {
-      const dict = toStateDict(fx.config, fromStateDict(fx.config, fx.stateDict));
-      dicts[fx.name] = dict;
-      const file = join(dir, `${fx.name}.safetensors`);
-      writeFileSync(file, encodeSafetensors(dict, { format: 'pt', model: fx.name }));
-      jobs.push({ name: fx.name, file, fixture: join(fixtureDir, `${fx.name}.json`) });
+// ---------------------------------------------------------------- weights for another model
+
+test('weights for another cell, layer count, size or module names: the message says so', () => {
+  const cfg = (cell, layers = 1, H = 5, X = 3, Y = 2) => ({ cell, gruVariant: 'reset-after', inputSize: X, hiddenSize: H, outputSize: Y, layers });
+  const dictFor = (c) => toStateDict(c, randomFlat(c, 5));
+  // LSTM weights (4H rows) into a GRU, and the other way round.
+  expectError(() => fromStateDict(cfg('gru'), dictFor(cfg('lstm'))), 'E_SHAPE',
+    "'rnn.weight_ih_l0'", 'expected shape [15, 3]', 'given [20, 3]', 'for an LSTM', '4 gate blocks', 'the model is a GRU', '3 gate blocks');
+  expectError(() => fromStateDict(cfg('lstm'), dictFor(cfg('gru'))), 'E_SHAPE', '[20, 3]', '[15, 3]', 'for a GRU', 'the model is an LSTM');
+  expectError(() => fromStateDict(cfg('gru'), dictFor(cfg('rnn'))), 'E_SHAPE', 'for a vanilla RNN', 'the model is a GRU');
+  // Layer counts, both ways.
+  expectError(() => fromStateDict(cfg('lstm', 1), dictFor(cfg('lstm', 2))), 'E_SHAPE',
+    "unexpected tensor 'rnn.weight_ih_l1'", 'given [20, 5]', 'they have 2 layers, the model 1');
+  expectError(() => fromStateDict(cfg('gru', 3), dictFor(cfg('gru', 2))), 'E_SHAPE',
+    "'rnn.weight_ih_l2' is missing", 'expected shape [15, 5]', 'given none', 'they have 2 layers, the model 3');
+  // Another cell and layer count at once.
+  expectError(() => fromStateDict(cfg('gru', 2), dictFor(cfg('lstm', 1))), 'E_SHAPE', 'for an LSTM', 'they have 1 layer, the model 2');
+  // Sizes.
+  expectError(() => fromStateDict(cfg('lstm', 1, 8), dictFor(cfg('lstm', 1, 5))), 'E_SHAPE',
+    'expected shape [32, 3]', 'given [20, 3]', 'hiddenSize 5 in the weights, 8 in the model');
+  expectError(() => fromStateDict(cfg('rnn', 1, 5, 4, 3), dictFor(cfg('rnn'))), 'E_SHAPE',
+    'inputSize 3 in the weights, 4 in the model', 'outputSize 2 in the weights, 3 in the model');
+  // A PyTorch module whose attributes are not rnn and head, and a bare nn.GRU.
+  const renamed = Object.fromEntries(Object.entries(dictFor(cfg('lstm'))).map(([k, v]) => [k.replace(/^rnn\./, 'lstm.').replace(/^head\./, 'fc.'), v]));
+  expectError(() => fromStateDict(cfg('lstm'), renamed), 'E_SHAPE', "'rnn.weight_ih_l0' is missing", "'lstm.weight_ih_l0'", 'attributes rnn and head');
+  const bare = Object.fromEntries(Object.entries(dictFor(cfg('gru'))).filter(([k]) => k.startsWith('rnn.')).map(([k, v]) => [k.slice(4), v]));
+  expectError(() => fromStateDict(cfg('gru'), bare), 'E_SHAPE', 'no module prefix', 'bare nn.GRU');
+  const bareLstm = Object.fromEntries(Object.entries(dictFor(cfg('lstm'))).map(([k, v]) => [k.replace(/^rnn\./, ''), v]));
+  expectError(() => fromStateDict(cfg('gru'), bareLstm), 'E_SHAPE', 'bare nn.LSTM', 'for an LSTM', 'the model is a GRU');
+  // A single bad tensor in otherwise fitting weights: no whole-dict hint.
+  const one = dictFor(cfg('lstm'));
+  one['head.weight'] = { shape: [2, 4], data: new Float32Array(8) };
+  assert.throws(() => fromStateDict(cfg('lstm'), one), (e) => e.code === 'E_SHAPE' &&
+    e.message === "tensor 'head.weight': expected shape [2, 5], given [2, 4]");
+});
+
+// ---------------------------------------------------------------- JSON weights
+
+test('JSON weights: round trip is exact for every cell, 1-2 layers', () => {
+  configs.forEach((config, i) => {
+    const flat = randomFlat(config, 40 + i);
+    flat[0] = -0;
+    flat[1] = f32(1e-30);
+    flat[2] = f32(3e38);
+    const dict = toStateDict(config, flat);
+    const text = weightsToJSON(dict);
+    const back = weightsFromJSON(text);
+    assert.deepEqual(Object.keys(back), Object.keys(dict));
+    for (const [k, v] of Object.entries(dict)) {
+      assert.deepEqual(back[k].shape, v.shape, k);
+      assert.ok(back[k].data instanceof Float32Array);
+      assert.deepEqual(back[k].data, v.data, k); // bit for bit, -0 included
     }
-    const run = spawnSync(PYTHON, ['-c', PY_READER], { input: JSON.stringify(jobs), encoding: 'utf8' });
-    assert.equal(run.status, 0, run.stderr);
-    const results = JSON.parse(run.stdout);
-    for (const fx of fixtures) {
-      const res = results[fx.name];
-      assert.deepEqual(res.meta, { format: 'pt', model: fx.name });
-      for (const [k, v] of Object.entries(dicts[fx.name])) {
-        assert.deepEqual(res.tensors[k][0], v.shape, `${fx.name} ${k}`);
-        assert.deepEqual(res.tensors[k][1], Array.from(v.data), `${fx.name} ${k}`);
-      }
-      assert.ok(res.maxdiff < 2e-6, `${fx.name}: PyTorch output differs by ${res.maxdiff}`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    assert.deepEqual(fromStateDict(config, back), flat);
+    // Bytes read like text.
+    assert.deepEqual(weightsFromJSON(new TextEncoder().encode(text)), back);
+  });
+});
+
+test('JSON weights: header, state-dict order whatever the insertion order, shortest float32 numbers', () => {
+  const dict = {
+    'head.bias': { shape: [1], data: Float32Array.of(0.1) },
+    'rnn.bias_hh_l1': { shape: [1], data: [1 / 3] },
+    'rnn.weight_ih_l0': { shape: [1, 2], data: Float32Array.of(-2.5, 1e-7) },
+    extra: { shape: [], data: [16777217] },
+    'rnn.weight_ih_l1': { shape: [1, 1], data: [65504] },
+    'head.weight': { shape: [1, 1], data: [f32(0.3)] },
+    'rnn.bias_ih_l0': { shape: [0], data: [] },
+  };
+  const text = weightsToJSON(dict, { metadata: { cell: 'lstm' } });
+  const doc = JSON.parse(text);
+  assert.equal(doc.format, 'rnnlab-weights');
+  assert.equal(doc.version, 1);
+  assert.deepEqual(doc.metadata, { cell: 'lstm' });
+  assert.deepEqual(Object.keys(doc), ['format', 'version', 'metadata', 'tensors']);
+  assert.deepEqual(Object.keys(doc.tensors),
+    ['rnn.weight_ih_l0', 'rnn.bias_ih_l0', 'rnn.weight_ih_l1', 'rnn.bias_hh_l1', 'head.weight', 'head.bias', 'extra']);
+  // Each value is the shortest decimal that reads back as the same float32.
+  assert.match(text, /"head.bias": \{ "shape": \[1\], "data": \[0\.1\] \}/);
+  assert.match(text, /"data": \[0\.33333334\]/);
+  assert.match(text, /"data": \[-2\.5, 1e-7\]/);
+  assert.match(text, /"data": \[16777216\]/);
+  assert.match(text, /"data": \[0\.3\]/);
+  // One line per tensor, so a diff shows which tensor changed.
+  assert.equal(text.split('\n').filter((l) => l.includes('"shape"')).length, 7);
+  const { tensors, metadata } = readWeightsJSON(text);
+  assert.deepEqual(metadata, { cell: 'lstm' });
+  assert.deepEqual(Array.from(tensors['rnn.bias_hh_l1'].data), [f32(1 / 3)]);
+  // Writing a file read back gives the same text.
+  assert.equal(weightsToJSON(tensors, { metadata }), text);
+  assert.equal(readWeightsJSON(weightsToJSON({})).metadata, null);
+  // Python's json.dump of float64 values is read (rounded to float32).
+  const py = '{"format": "rnnlab-weights", "version": 1, "tensors": {"w": {"shape": [2], "data": [0.1, -7]}}}';
+  assert.deepEqual(Array.from(weightsFromJSON(py).w.data), [f32(0.1), -7]);
+});
+
+test('JSON weights: every malformed file is an error naming the tensor, the expected and the given', () => {
+  const file = (tensors, top = {}) => JSON.stringify({ format: 'rnnlab-weights', version: 1, ...top, tensors });
+  const w = (shape, data) => ({ w: { shape, data } });
+  // Not JSON, not an object, not ours.
+  expectError(() => weightsFromJSON('{"format": "rnnlab-weights",'), 'E_FORMAT', 'not valid JSON');
+  expectError(() => weightsFromJSON(''), 'E_FORMAT', 'not valid JSON');
+  expectError(() => weightsFromJSON('[1, 2]'), 'E_FORMAT', 'JSON object', 'an array');
+  expectError(() => weightsFromJSON(JSON.stringify({ version: 1, tensors: {} })), 'E_FORMAT', '"format"', 'rnnlab-weights', 'none');
+  expectError(() => weightsFromJSON(JSON.stringify({ format: 'safetensors', version: 1, tensors: {} })), 'E_FORMAT', '"safetensors"');
+  expectError(() => weightsFromJSON(file({}, { version: 2 })), 'E_FORMAT', '"version" must be 1', 'given 2', 'newer');
+  expectError(() => weightsFromJSON(file({}, { version: '1' })), 'E_FORMAT', 'given "1"');
+  expectError(() => weightsFromJSON(file({}, { dtype: 'F32' })), 'E_FORMAT', "unknown top-level key 'dtype'");
+  expectError(() => weightsFromJSON(file({}, { metadata: { n: 3 } })), 'E_FORMAT', 'metadata', 'strings');
+  expectError(() => weightsFromJSON(file([])), 'E_FORMAT', '"tensors"');
+  expectError(() => weightsFromJSON(JSON.stringify({ format: 'rnnlab-weights', version: 1 })), 'E_FORMAT', '"tensors"');
+  // Wrong types inside a tensor.
+  expectError(() => weightsFromJSON(file({ w: [1, 2] })), 'E_FORMAT', "tensor 'w'", '{ shape, data }', 'array');
+  expectError(() => weightsFromJSON(file({ w: { shape: [1], data: [1], dtype: 'F32' } })), 'E_FORMAT', "tensor 'w'", "unknown key 'dtype'");
+  expectError(() => weightsFromJSON(file(w([2.5], [1, 2]))), 'E_FORMAT', "tensor 'w'", 'shape', '[2.5]');
+  expectError(() => weightsFromJSON(file({ w: { data: [1] } })), 'E_FORMAT', "tensor 'w'", 'shape', 'none');
+  expectError(() => weightsFromJSON(file(w([2], '1,2'))), 'E_FORMAT', "tensor 'w'", 'array of numbers');
+  expectError(() => weightsFromJSON(file(w([2], [1, '2']))), 'E_FORMAT', "tensor 'w'", 'index 1', '"2"');
+  expectError(() => weightsFromJSON(file(w([2], [1, null]))), 'E_FORMAT', "tensor 'w'", 'index 1', 'null');
+  expectError(() => weightsFromJSON(file(w([2, 2], [[1, 2], [3, 4]]))), 'E_SHAPE', "tensor 'w'", '[2, 2]', '4 values', 'given 2');
+  expectError(() => weightsFromJSON(file(w([1, 2], [[1, 2]]))), 'E_SHAPE', "tensor 'w'");
+  expectError(() => weightsFromJSON(file(w([2], [[1], [2]]))), 'E_FORMAT', "tensor 'w'", 'flat', 'flatten');
+  // Shape and length.
+  expectError(() => weightsFromJSON(file(w([2, 3], [1, 2, 3, 4, 5]))), 'E_SHAPE', "tensor 'w'", 'shape [2, 3]', 'needs 6 values', 'given 5');
+  expectError(() => weightsFromJSON(file(w([], []))), 'E_SHAPE', "tensor 'w'", 'shape []', 'needs 1 value,', 'given 0');
+  // Non-finite: Python's json.dump writes NaN and Infinity; 1e999 parses as Infinity.
+  for (const token of ['NaN', 'Infinity', '-Infinity']) {
+    const text = `{"format": "rnnlab-weights", "version": 1, "tensors": {"Infinity NaN": {"shape": [1], "data": [1]}, "w": {"shape": [3], "data": [0.5, 2, ${token}]}}}`;
+    expectError(() => weightsFromJSON(text), 'E_NONFINITE', "tensor 'w'", 'shape [3]', token, 'index 2');
   }
+  const huge = '{"format": "rnnlab-weights", "version": 1, "tensors": {"w": {"shape": [1], "data": [1e999]}}}';
+  expectError(() => weightsFromJSON(huge), 'E_NONFINITE', "tensor 'w'", 'Infinity', 'index 0');
+  expectError(() => weightsFromJSON(file(w([2], [1, -1e39]))), 'E_NONFINITE', "tensor 'w'", '-1e+39', 'float32 range');
+  // Neither text nor bytes; bytes that are not UTF-8.
+  expectError(() => weightsFromJSON({ tensors: {} }), 'E_TYPE', 'JSON text');
+  expectError(() => weightsFromJSON(Uint8Array.of(0x7b, 0xff, 0x7d)), 'E_FORMAT', 'UTF-8');
+});
+
+test('weightsToJSON rejects what it cannot write', () => {
+  expectError(() => weightsToJSON(null), 'E_INVALID', 'object of tensors');
+  expectError(() => weightsToJSON({ w: { shape: [2], data: [1] } }), 'E_SHAPE', "'w'", 'shape [2]', 'needs 2 values', 'given 1');
+  expectError(() => weightsToJSON({ w: { shape: [-1], data: [] } }), 'E_SHAPE', "'w'");
+  expectError(() => weightsToJSON({ w: { data: [1] } }), 'E_INVALID', "'w'");
+  expectError(() => weightsToJSON({ w: { shape: [2], data: [1, NaN] } }), 'E_NONFINITE', "'w'", 'NaN', 'index 1');
+  expectError(() => weightsToJSON({ w: { shape: [1], data: Float64Array.of(1e39) } }), 'E_NONFINITE', "'w'", 'float32 range');
+  expectError(() => weightsToJSON({ w: { shape: [1], data: ['1'] } }), 'E_INVALID', "'w'", 'index 0');
+  expectError(() => weightsToJSON({}, { metadata: { n: 1 } }), 'E_INVALID', 'metadata');
+  expectError(() => weightsToJSON({}, { indent: 2 }), 'E_INVALID', "'indent'");
 });

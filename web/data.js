@@ -6,19 +6,14 @@ import { checkObject, checkKeys } from './options.js';
 
 const isArrayLike = (v) => Array.isArray(v) || ArrayBuffer.isView(v);
 
-// Shape of a rectangular nested array; throws on ragged input.
-function nestedShape(value, name, depth) {
+// Shape of a nested array, following first elements down to the numbers.
+function nestedShape(value) {
   const shape = [];
   let v = value;
-  for (let d = 0; d < depth; d++) {
-    if (!isArrayLike(v)) {
-      throw new RnnlabError('E_SHAPE', `${name}: expected ${depth} levels of nested arrays, got ${describe(v)} at level ${d + 1}`);
-    }
+  while (isArrayLike(v)) {
     shape.push(v.length);
-    if (d < depth - 1) {
-      if (v.length === 0) break;
-      v = v[0];
-    }
+    if (v.length === 0) break;
+    v = v[0];
   }
   return shape;
 }
@@ -85,7 +80,10 @@ export function toTensor(value, name, expected, { flatShape, Type = Float32Array
       throw new RnnlabError('E_SHAPE', `${name}: expected ${total} values for shape ${fmt(shape)}, got ${flat.length}`);
     }
   } else if (Array.isArray(value)) {
-    shape = nestedShape(value, name, expected.length);
+    shape = nestedShape(value);
+    if (shape.length !== expected.length) {
+      throw new RnnlabError('E_SHAPE', `${name}: expected shape ${fmt(expected.map((e) => e ?? '?'))}, got ${fmt(shape)}`);
+    }
     flat = flatten(value, name, shape);
   } else {
     throw new RnnlabError('E_TYPE', `${name}: expected nested arrays or a typed array, got ${describe(value)}`);
@@ -160,7 +158,15 @@ export function normalizeData(data, cfg, { needTargets = true, name = 'data' } =
     out.labels = Int32Array.from(t.data, (v) => (Number.isInteger(v) ? v : 0));
   } else {
     const shape = last ? [N, cfg.outputSize] : [N, T, cfg.outputSize];
-    out.y = toTensor(data.y, `${name}.y`, shape, { flatShape: shape }).data;
+    const y = toTensor(data.y, `${name}.y`, shape, { flatShape: shape, finite: false }).data;
+    const Y = cfg.outputSize;
+    for (let i = 0; i < y.length; i++) { // padding (mask 0) may hold anything
+      if (Number.isFinite(y[i])) continue;
+      const row = Math.floor(i / Y);
+      const counted = !out.mask || (last ? out.mask.subarray(row * T, (row + 1) * T).includes(1) : out.mask[row] === 1);
+      if (counted) throw new RnnlabError('E_NONFINITE', `${name}.y${position(i, shape)} is ${describe(y[i])}: expected finite numbers`);
+    }
+    out.y = y;
   }
   return out;
 }

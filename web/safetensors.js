@@ -4,15 +4,49 @@
 // UTF-8 JSON, then the raw data. The JSON maps each tensor name to
 // { dtype, shape, data_offsets: [begin, end] } (byte offsets into the data
 // that follows the header) and may hold "__metadata__": { string: string }.
-// Values are little-endian. We write F32 and read F32 and F64.
+// Values are little-endian. We write F32. We read F32, F64, and F16 and BF16
+// (into Float32Array: every half value is exactly a float32), and the integer
+// and BOOL dtypes into typed arrays of their own kind, so that whoever uses
+// the tensors can say which one has the wrong dtype.
 
 import { RnnlabError } from './errors.js';
 
-const DTYPE_SIZE = { F32: 4, F64: 8 };
+// Bytes per element and how to read one element at a byte offset.
+const DTYPES = {
+  F64: { size: 8, Array: Float64Array, get: (v, at) => v.getFloat64(at, true) },
+  F32: { size: 4, Array: Float32Array, get: (v, at) => v.getFloat32(at, true) },
+  F16: { size: 2, Array: Float32Array, get: (v, at) => halfToNumber(v.getUint16(at, true)) },
+  BF16: { size: 2, Array: Float32Array, get: (v, at) => bfloatToNumber(v.getUint16(at, true)) },
+  I64: { size: 8, Array: BigInt64Array, get: (v, at) => v.getBigInt64(at, true) },
+  U64: { size: 8, Array: BigUint64Array, get: (v, at) => v.getBigUint64(at, true) },
+  I32: { size: 4, Array: Int32Array, get: (v, at) => v.getInt32(at, true) },
+  U32: { size: 4, Array: Uint32Array, get: (v, at) => v.getUint32(at, true) },
+  I16: { size: 2, Array: Int16Array, get: (v, at) => v.getInt16(at, true) },
+  U16: { size: 2, Array: Uint16Array, get: (v, at) => v.getUint16(at, true) },
+  I8: { size: 1, Array: Int8Array, get: (v, at) => v.getInt8(at) },
+  U8: { size: 1, Array: Uint8Array, get: (v, at) => v.getUint8(at) },
+  BOOL: { size: 1, Array: Uint8Array, get: (v, at) => v.getUint8(at) },
+};
 // Dtypes the format defines that this reader does not convert.
-const OTHER_DTYPES = new Set(['BOOL', 'U8', 'I8', 'U16', 'I16', 'U32', 'I32', 'U64', 'I64',
-  'F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64']);
+const OTHER_DTYPES = new Set(['F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64']);
 const MAX_HEADER = 100 * 1024 * 1024;
+
+// bfloat16 is the top 16 bits of a float32.
+const bitsView = new DataView(new ArrayBuffer(4));
+function bfloatToNumber(bits) {
+  bitsView.setUint32(0, bits << 16 >>> 0);
+  return bitsView.getFloat32(0);
+}
+
+// IEEE 754 half precision: 1 sign bit, 5 exponent bits (bias 15), 10 fraction bits.
+function halfToNumber(bits) {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24; // zero and subnormals
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
 
 function formatError(message) {
   return new RnnlabError('E_FORMAT', `safetensors: ${message}`);
@@ -89,8 +123,9 @@ export function encodeSafetensors(dict, metadata) {
 
 /**
  * Decodes safetensors bytes into { tensors, metadata }: tensors maps names to
- * { shape, dtype ('F32' | 'F64'), data (Float32Array | Float64Array) };
- * metadata is the __metadata__ object or null. Every corruption is E_FORMAT.
+ * { shape, dtype, data }, data a Float64Array for F64, a Float32Array for
+ * F32, F16 and BF16, and an integer typed array for the integer dtypes and
+ * BOOL; metadata is the __metadata__ object or null. Every corruption is E_FORMAT.
  */
 export function readSafetensors(bytes) {
   if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
@@ -143,11 +178,12 @@ export function readSafetensors(bytes) {
     }
     const { dtype, shape, data_offsets: off } = info;
     if (typeof dtype !== 'string') throw formatError(`tensor '${name}' has no dtype`);
-    if (!(dtype in DTYPE_SIZE)) {
+    if (!Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
       if (OTHER_DTYPES.has(dtype)) {
-        throw formatError(`tensor '${name}' has dtype ${dtype}; only F32 and F64 tensors can be read`);
+        throw formatError(`tensor '${name}' has dtype ${dtype}, which this reader does not convert ` +
+          `(it reads F32, F64, F16, BF16 and the integer dtypes)`);
       }
-      throw formatError(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)} (expected F32 or F64)`);
+      throw formatError(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)} (expected F32, F64, F16 or BF16 for weights)`);
     }
     if (!Array.isArray(shape) || !shape.every(isNonNegInt)) {
       throw formatError(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
@@ -158,7 +194,7 @@ export function readSafetensors(bytes) {
     if (off[1] > dataLen) {
       throw formatError(`tensor '${name}' data_offsets [${off[0]}, ${off[1]}] run past the ${dataLen} data bytes (truncated file?)`);
     }
-    const width = DTYPE_SIZE[dtype];
+    const width = DTYPES[dtype].size;
     let n = 1;
     for (const d of shape) {
       n *= d;
@@ -189,14 +225,9 @@ export function readSafetensors(bytes) {
   const tensors = {};
   for (const { name, dtype, shape, begin, n } of entries) {
     const at = dataStart + begin;
-    let data;
-    if (dtype === 'F32') {
-      data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = view.getFloat32(at + 4 * i, true);
-    } else {
-      data = new Float64Array(n);
-      for (let i = 0; i < n; i++) data[i] = view.getFloat64(at + 8 * i, true);
-    }
+    const { size, Array: Out, get } = DTYPES[dtype];
+    const data = new Out(n);
+    for (let i = 0; i < n; i++) data[i] = get(view, at + size * i);
     setOwn(tensors, name, { shape: shape.slice(), dtype, data });
   }
   return { tensors, metadata };

@@ -189,32 +189,40 @@ export function gradsToStateDict(config, flatGrads) {
 
 const INT_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
   Int32Array, Uint32Array];
-const FLOAT_DTYPES = new Set(['F32', 'F64', 'float32', 'float64', 'torch.float32', 'torch.float64']);
+// Floating-point dtypes as safetensors, NumPy and PyTorch spell them; the
+// safetensors reader gives F16 and BF16 as exact Float32Array values.
+const FLOAT_DTYPES = new Set(['F32', 'F64', 'F16', 'BF16', 'float32', 'float64', 'float16', 'bfloat16',
+  'torch.float32', 'torch.float64', 'torch.float16', 'torch.bfloat16']);
+
+const givenShape = (t) => (Array.isArray(t.shape) ? fmtShape(t.shape) : 'no shape');
 
 // Checks one tensor of a state dict; returns its data as an indexable array.
-function readTensor(dict, name, shape) {
+// `why` adds what the dict as a whole looks like to shape errors.
+function readTensor(dict, name, shape, why) {
   const t = dict[name];
   const expected = fmtShape(shape);
   if (t === null || typeof t !== 'object') {
     throw err('E_INVALID', `tensor '${name}' must be an object { shape, data }, given ${t === null ? 'null' : typeof t} (expected shape ${expected})`);
   }
   if (t.dtype !== undefined && !FLOAT_DTYPES.has(t.dtype)) {
-    throw err('E_FORMAT', `tensor '${name}' has dtype ${JSON.stringify(t.dtype)}, expected F32 or F64 (shape ${expected})`);
+    throw err('E_FORMAT', `tensor '${name}' has dtype ${JSON.stringify(t.dtype)}, expected a floating-point tensor ` +
+      `(F32, F64, F16 or BF16) of shape ${expected}, given shape ${givenShape(t)}`);
   }
   const data = t.data;
   if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
-    throw err('E_FORMAT', `tensor '${name}' has no data array (expected shape ${expected})`);
+    throw err('E_FORMAT', `tensor '${name}' has no data array (expected shape ${expected}, given ${givenShape(t)})`);
   }
   if (INT_ARRAYS.some((C) => data instanceof C) ||
       (typeof BigInt64Array !== 'undefined' && (data instanceof BigInt64Array || data instanceof BigUint64Array))) {
-    throw err('E_FORMAT', `tensor '${name}' has data of type ${data.constructor.name}, expected floating point values (Float32Array, Float64Array or numbers) for shape ${expected}`);
+    throw err('E_FORMAT', `tensor '${name}' has data of type ${data.constructor.name}, expected floating point values ` +
+      `(Float32Array, Float64Array or numbers) of shape ${expected}, given shape ${givenShape(t)}`);
   }
   if (!Array.isArray(t.shape)) {
     throw err('E_SHAPE', `tensor '${name}': expected shape ${expected}, given no shape`);
   }
   const same = t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
   if (!same) {
-    throw err('E_SHAPE', `tensor '${name}': expected shape ${expected}, given ${fmtShape(t.shape)}`);
+    throw err('E_SHAPE', `tensor '${name}': expected shape ${expected}, given ${fmtShape(t.shape)}${why()}`);
   }
   const n = shape.reduce((a, b) => a * b, 1);
   if (data.length !== n) {
@@ -232,11 +240,76 @@ function readTensor(dict, name, shape) {
   return data;
 }
 
+// ---------------------------------------------------------------- mismatch hints
+
+const CELL_OF_GATES = { 1: 'rnn', 3: 'gru', 4: 'lstm' };
+const CELL_NAME = { rnn: 'a vanilla RNN', lstm: 'an LSTM', gru: 'a GRU' };
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function describeModel(lay) {
+  return `${lay.cell}, ${plural(lay.layers, 'layer')}, inputSize ${lay.inputSize}, hiddenSize ${lay.hiddenSize}, ` +
+    `outputSize ${lay.outputSize}`;
+}
+
+// What a state dict looks like from its names and shapes alone:
+// { prefix, layers, cell, G, H, X, Y }, each field only where it can be told.
+function inferFromDict(dict) {
+  const names = Object.keys(dict);
+  const has = (n) => Object.prototype.hasOwnProperty.call(dict, n);
+  const shapeOf = (n) => (has(n) && dict[n] && Array.isArray(dict[n].shape) ? dict[n].shape : null);
+  // The recurrent module's prefix: 'rnn.' for rnnlab, e.g. 'lstm.' or '' elsewhere.
+  const hh0 = has('rnn.weight_hh_l0') ? 'rnn.weight_hh_l0' : names.find((n) => n.endsWith('weight_hh_l0'));
+  const info = { prefix: hh0 === undefined ? 'rnn.' : hh0.slice(0, -'weight_hh_l0'.length) };
+  const p = info.prefix;
+  let L = 0;
+  while (has(`${p}weight_ih_l${L}`) || has(`${p}weight_hh_l${L}`)) L++;
+  if (L > 0) info.layers = L;
+  const hh = shapeOf(`${p}weight_hh_l0`);
+  if (hh && hh.length === 2 && hh[1] > 0 && hh[0] % hh[1] === 0 && CELL_OF_GATES[hh[0] / hh[1]]) {
+    info.H = hh[1];
+    info.G = hh[0] / hh[1];
+    info.cell = CELL_OF_GATES[info.G];
+  }
+  const ih = shapeOf(`${p}weight_ih_l0`);
+  if (ih && ih.length === 2) info.X = ih[1];
+  const head = shapeOf('head.weight');
+  if (head && head.length === 2) info.Y = head[0];
+  return info;
+}
+
+// ". These weights are for ...; the model is ..." when the dict as a whole
+// was made for another model (cell, layers, sizes or module names), else ''.
+function mismatchHint(lay, dict) {
+  const w = inferFromDict(dict);
+  const p = w.prefix;
+  const notes = [];
+  if (p !== 'rnn.') {
+    notes.push(p === ''
+      ? `the names have no module prefix ('weight_ih_l0' rather than 'rnn.weight_ih_l0', a bare nn.${(w.cell ?? lay.cell).toUpperCase()} state dict?)`
+      : `the recurrent tensors are named '${p}weight_ih_l0', …`);
+    notes[notes.length - 1] += `: rnnlab expects a module with attributes rnn and head ('rnn.weight_ih_l0', …, 'head.weight', 'head.bias')`;
+  }
+  if (w.cell !== undefined && w.cell !== lay.cell) {
+    notes.push(`they are for ${CELL_NAME[w.cell]} (${p}weight_hh_l0 is [${w.G * w.H}, ${w.H}]: ${plural(w.G, 'gate block')} of ${w.H} rows), ` +
+      `the model is ${CELL_NAME[lay.cell]} (${plural(lay.G, 'gate block')} of ${lay.hiddenSize} rows)`);
+  }
+  if (w.layers !== undefined && w.layers !== lay.layers) {
+    notes.push(`they have ${plural(w.layers, 'layer')}, the model ${lay.layers}`);
+  }
+  if (w.H !== undefined && w.H !== lay.hiddenSize) notes.push(`hiddenSize ${w.H} in the weights, ${lay.hiddenSize} in the model`);
+  if (w.X !== undefined && w.X !== lay.inputSize) notes.push(`inputSize ${w.X} in the weights, ${lay.inputSize} in the model`);
+  if (w.Y !== undefined && w.Y !== lay.outputSize) notes.push(`outputSize ${w.Y} in the weights, ${lay.outputSize} in the model`);
+  if (notes.length === 0) return '';
+  return `. These weights do not fit this model: ${notes.join('; ')}`;
+}
+
 /**
  * PyTorch state dict -> flat Float32Array parameters. bias_ih + bias_hh add up,
  * except the GRU reset-after b_hn (n rows of bias_hh); the z block is negated back.
  * Missing or extra names and wrong shapes throw E_SHAPE, wrong dtypes E_FORMAT,
- * NaN/Infinity (or values beyond float32) E_NONFINITE.
+ * NaN/Infinity (or values beyond float32) E_NONFINITE. When the dict as a whole
+ * was made for another model (cell, layer count, sizes, module names), the
+ * E_SHAPE message says so.
  */
 export function fromStateDict(config, dict) {
   const lay = paramLayout(config);
@@ -246,20 +319,21 @@ export function fromStateDict(config, dict) {
   }
   const shapes = stateDictShapes(config);
   const known = new Set(shapes.map((s) => s.name));
+  const why = () => mismatchHint(lay, dict);
   for (const { name, shape } of shapes) {
     if (!Object.prototype.hasOwnProperty.call(dict, name)) {
-      throw err('E_SHAPE', `tensor '${name}' is missing from the state dict: expected shape ${fmtShape(shape)}, given none`);
+      throw err('E_SHAPE', `tensor '${name}' is missing from the state dict: expected shape ${fmtShape(shape)}, given none${why()}`);
     }
   }
   for (const name of Object.keys(dict)) {
     if (!known.has(name)) {
       const given = dict[name] && Array.isArray(dict[name].shape) ? fmtShape(dict[name].shape) : 'a tensor';
       throw err('E_SHAPE', `unexpected tensor '${name}' in the state dict: expected no such tensor for this model ` +
-        `(${lay.cell}, ${lay.layers} layer${lay.layers > 1 ? 's' : ''}), given ${given}`);
+        `(${describeModel(lay)}), given ${given}${why()}`);
     }
   }
   const data = {};
-  for (const { name, shape } of shapes) data[name] = readTensor(dict, name, shape);
+  for (const { name, shape } of shapes) data[name] = readTensor(dict, name, shape, why);
 
   const { G } = lay;
   const H = lay.hiddenSize;

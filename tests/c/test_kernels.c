@@ -297,6 +297,16 @@ static void test_gemm_deterministic(void) {
             gemm(ta, tb, M, N, K, A + off, lda, B + off, ldb, 0.0f, C2 + off, N);
             CHECK(memcmp(C1, C2 + off, nc * sizeof(float)) == 0, "offset %d changes bits (t=%d)", off, t);
         }
+        if (!ta) { /* the packed path, with the packed buffer at an odd offset too */
+            size_t np = gemm_packed_size(K, N);
+            float *packed = malloc(sizeof(float) * (np + 1));
+            for (int off = 0; off <= 1; off++) {
+                gemm_pack_b(tb, K, N, B + 3, ldb, packed + off);
+                gemm_packed(M, N, K, A + 3, lda, packed + off, 0.0f, C2, N);
+                CHECK(memcmp(C1, C2, nc * sizeof(float)) == 0, "packed offset %d changes bits (tb=%d)", off, tb);
+            }
+            free(packed);
+        }
         free(A); free(B); free(C1); free(C2);
     }
 }
@@ -317,8 +327,8 @@ static float sample_input(int i) {
 }
 #define N_SAMPLES 1000000
 
-/* Stated bounds (vmath.c): absolute 1.2e-7 sigmoid, 2.4e-7 tanh; relative
- * 4e-7 for tanh near 0 and for sigmoid below 0. */
+/* The bounds stated in vmath.c (measured there over every float): absolute
+ * 1e-7 for both, relative 2e-7 for tanh near 0 and for sigmoid below 0. */
 static void test_vmath_accuracy(void) {
     double max_sig = 0, max_tanh = 0, max_tanh_rel = 0, max_sig_rel = 0;
     float at_sig = 0, at_tanh = 0;
@@ -340,10 +350,10 @@ static void test_vmath_accuracy(void) {
     printf("     max abs error: sigmoid %.3g (x=%g), tanh %.3g (x=%g); max rel error: "
            "tanh |x|<0.6 %.3g, sigmoid x<0 %.3g\n",
            max_sig, at_sig, max_tanh, at_tanh, max_tanh_rel, max_sig_rel);
-    CHECK(max_sig <= 1.2e-7, "sigmoid abs error %.3g", max_sig);
-    CHECK(max_tanh <= 2.4e-7, "tanh abs error %.3g", max_tanh);
-    CHECK(max_tanh_rel <= 4e-7, "tanh rel error %.3g", max_tanh_rel);
-    CHECK(max_sig_rel <= 4e-7, "sigmoid rel error %.3g", max_sig_rel);
+    CHECK(max_sig <= 1e-7, "sigmoid abs error %.3g", max_sig);
+    CHECK(max_tanh <= 1e-7, "tanh abs error %.3g", max_tanh);
+    CHECK(max_tanh_rel <= 2e-7, "tanh rel error %.3g", max_tanh_rel);
+    CHECK(max_sig_rel <= 2e-7, "sigmoid rel error %.3g", max_sig_rel);
 }
 
 static void test_vmath_edges(void) {

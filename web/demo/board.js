@@ -15,6 +15,9 @@ const GATE_PANELS = {
 const GATE_DASHES = [undefined, [6, 3], [2, 3], [10, 3, 2, 3]];
 const LAYER_ALPHA = [1, 0.6, 0.38];
 
+const MIN_INTERVAL = 200; // ms between redraws of one part
+const FRAME_BUDGET = 6;    // ms of drawing per animation frame
+
 const $ = (id) => document.getElementById(id);
 
 export class Board {
@@ -23,7 +26,9 @@ export class Board {
     this.cells = [];
     this.history = [];
     this.frame = 0;
+    this.timer = 0;
     this.dirty = new Set();
+    this.lastDrawn = {};
     this.gateCell = null;
     this.gateLayer = 0;
     this.resizeObserver = new ResizeObserver((entries) => {
@@ -48,6 +53,7 @@ export class Board {
       flow: null, flowC: null, trace: null, prediction: null, spectral: null,
     }));
     this.totalSteps = 0;
+    this.stepsPerSecond = null;
     const ids = this.cells.map((c) => c.id);
     this.lossStore = new DecimatedSeries(ids);
     this.accuracyStore = new DecimatedSeries(ids);
@@ -58,7 +64,7 @@ export class Board {
     this.buildCharts();
     this.buildGateTabs();
     this.buildTable();
-    this.request('loss', 'grad', 'flow', 'spectral', 'gates', 'prediction', 'table');
+    this.request('loss', 'grad', 'flow', 'spectral', 'gates', 'prediction', 'table', 'stats');
   }
 
   setHyper(hyper) {
@@ -89,7 +95,8 @@ export class Board {
       if (info.flowC) c.flowC = info.flowC;
     }
     this.totalSteps = message.totalSteps;
-    this.request('loss', 'grad', 'flow', 'table');
+    if (message.stepsPerSecond != null) this.stepsPerSecond = message.stepsPerSecond;
+    this.request('loss', 'grad', 'flow', 'table', 'stats');
   }
 
   onDiag(message) {
@@ -116,29 +123,57 @@ export class Board {
 
   request(...parts) {
     for (const p of parts) this.dirty.add(p);
-    if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+    this.schedule(0);
   }
 
+  schedule(delay) {
+    if (this.frame || this.timer) return;
+    if (delay <= 0) this.frame = requestAnimationFrame(() => this.draw());
+    else this.timer = setTimeout(() => { this.timer = 0; this.schedule(0); }, delay);
+  }
+
+  // Draws the parts that changed, oldest first, each at most every
+  // MIN_INTERVAL ms, and stops after FRAME_BUDGET ms so no frame runs long;
+  // what is left waits for a later frame.
   draw() {
     this.frame = 0;
-    const dirty = this.dirty;
-    this.dirty = new Set();
-    if (dirty.has('resize')) {
+    const started = performance.now();
+    if (this.dirty.has('resize')) {
+      this.dirty.delete('resize');
       for (const [element, width] of this.pendingResize) {
         const chart = Object.values(this.charts).find((c) => c && c.plot.root.parentElement === element);
         chart?.resize(width);
       }
       this.pendingResize.clear();
-      dirty.add('gates');
+      this.dirty.add('gates');
     }
-    if (!this.task) return;
-    if (dirty.has('loss')) this.drawLoss();
-    if (dirty.has('grad')) this.drawGrad();
-    if (dirty.has('flow')) this.drawFlow();
-    if (dirty.has('spectral')) this.drawSpectral();
-    if (dirty.has('prediction')) this.drawPrediction();
-    if (dirty.has('gates')) this.drawGates();
-    if (dirty.has('table')) this.updateTable();
+    if (!this.task) { this.dirty.clear(); return; }
+    const since = (part) => started - (this.lastDrawn[part] ?? -Infinity);
+    const due = [...this.dirty].filter((part) => since(part) >= MIN_INTERVAL).sort((a, b) => since(b) - since(a));
+    for (const part of due) {
+      this.dirty.delete(part);
+      this.lastDrawn[part] = started;
+      this.drawPart(part);
+      if (performance.now() - started > FRAME_BUDGET) break;
+    }
+    if (this.dirty.size) {
+      const wait = Math.min(...[...this.dirty].map((part) => MIN_INTERVAL - since(part)));
+      this.schedule(wait);
+    }
+  }
+
+  drawPart(part) {
+    switch (part) {
+      case 'loss': this.drawLoss(); break;
+      case 'grad': this.drawGrad(); break;
+      case 'flow': this.drawFlow(); break;
+      case 'spectral': this.drawSpectral(); break;
+      case 'prediction': this.drawPrediction(); break;
+      case 'gates': this.drawGates(); break;
+      case 'table': this.updateTable(); break;
+      case 'stats': this.updateStats(); break;
+      default: break;
+    }
   }
 
   buildCharts() {
@@ -397,7 +432,6 @@ export class Board {
       if (!values) return;
       const range = kind === 'sequential' ? [0, 1] : (() => { const m = absMax(values); return [-m, m]; })();
       drawHeatmap(panel.canvas, values, T, H, { range, kind, markers: this.task.markers ?? [] });
-      panel.canvas.height = panel.canvas.height; // keep
       if (kind === 'sequential') {
         panel.detail.textContent = saturation[name] != null ? `${Math.round(100 * saturation[name])}% saturated` : '';
         panel.low.textContent = '0';
@@ -521,6 +555,15 @@ export class Board {
       : '';
   }
 
+  /** The speed figures in the top bar. */
+  updateStats() {
+    $('step-count').textContent = (this.totalSteps || 0).toLocaleString('en-US');
+    $('steps-per-second').textContent = this.stepsPerSecond != null
+      ? Math.round(this.stepsPerSecond).toLocaleString('en-US') : '—';
+    const ms = this.cells.map((c) => c.summary?.msPerStep).filter((v) => v != null);
+    $('ms-per-step').textContent = ms.length ? (ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(2) : '—';
+  }
+
   /** Moves the finished run's rows into the history list (newest first). */
   archiveRun() {
     if (!this.cells.length || !this.totalSteps) return;
@@ -539,6 +582,7 @@ export class Board {
     for (const c of this.cells) {
       this.history.unshift({
         label: c.label, cell: c.cell, settings: describe,
+        params: c.params.rnnlab.toLocaleString('en-US'),
         ms: c.summary?.msPerStep, steps: this.totalSteps,
         loss: c.summary ? `${formatValue(c.summary.firstLoss)} → ${formatValue(c.summary.lossAverage)}` : '—',
         val: c.val ? (ce ? `${(100 * c.val.accuracy).toFixed(1)}%` : formatValue(c.val.loss)) : '—',
@@ -553,14 +597,15 @@ export class Board {
     body.replaceChildren(...this.history.map((h) => {
       const tr = document.createElement('tr');
       const name = document.createElement('td');
+      name.className = 'settings';
       const swatch = document.createElement('span');
       swatch.className = `swatch ${h.cell}`;
-      name.append(swatch, document.createTextNode(h.label));
-      const settings = document.createElement('td');
-      settings.className = 'settings';
+      const settings = document.createElement('div');
+      settings.className = 'sub';
       settings.textContent = h.settings;
-      const cells = [name, settings];
-      for (const text of [h.ms != null ? h.ms.toFixed(2) : '—', h.steps.toLocaleString('en-US'), h.loss, h.val, h.target]) {
+      name.append(swatch, document.createTextNode(h.label), settings);
+      const cells = [name];
+      for (const text of [h.params, h.ms != null ? h.ms.toFixed(2) : '—', h.steps.toLocaleString('en-US'), h.loss, h.val, h.target]) {
         const td = document.createElement('td');
         td.className = 'num';
         td.textContent = text;

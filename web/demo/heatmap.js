@@ -39,6 +39,23 @@ export function gradientCss(kind) {
   return `linear-gradient(to right, ${stops.map(([v, c]) => `rgb(${c.join(',')}) ${v * 100}%`).join(', ')})`;
 }
 
+// One small canvas reused for every map: creating canvases and contexts per
+// draw is what made this slow.
+const scratch = { canvas: null, context: null, image: null };
+
+function scratchImage(T, H) {
+  if (!scratch.canvas) {
+    scratch.canvas = document.createElement('canvas');
+    scratch.context = scratch.canvas.getContext('2d');
+  }
+  if (scratch.canvas.width < T || scratch.canvas.height < H) {
+    scratch.canvas.width = Math.max(T, scratch.canvas.width);
+    scratch.canvas.height = Math.max(H, scratch.canvas.height);
+  }
+  if (!scratch.image || scratch.image.width !== T || scratch.image.height !== H) scratch.image = new ImageData(T, H);
+  return scratch.image;
+}
+
 /**
  * Draws values [T, H] (batch of one, time-major rows of H units) onto a canvas
  * sized to its CSS box. `range` is [lo, hi]; `kind` 'sequential' or 'diverging'.
@@ -48,7 +65,7 @@ export function drawHeatmap(canvas, values, T, H, { range, kind = 'sequential', 
   const lookup = LOOKUPS[kind];
   const [lo, hi] = range;
   const scale = hi > lo ? 255 / (hi - lo) : 0;
-  const image = new ImageData(T, H);
+  const image = scratchImage(T, H);
   const pixels = image.data;
   for (let t = 0; t < T; t++) {
     for (let u = 0; u < H; u++) {
@@ -68,13 +85,12 @@ export function drawHeatmap(canvas, values, T, H, { range, kind = 'sequential', 
     canvas.width = width;
     canvas.height = height;
   }
-  const source = new OffscreenCanvas(T, H);
-  source.getContext('2d').putImageData(image, 0, 0);
+  scratch.context.putImageData(image, 0, 0);
   const ctx = canvas.getContext('2d');
   ctx.imageSmoothingEnabled = false;
   const top = markers.length ? Math.round(6 * ratio) : 0;
   ctx.clearRect(0, 0, width, height);
-  ctx.drawImage(source, 0, top, width, height - top);
+  ctx.drawImage(scratch.canvas, 0, 0, T, H, 0, top, width, height - top);
   if (markers.length) {
     ctx.fillStyle = '#b8432f';
     for (const t of markers) {

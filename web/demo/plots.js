@@ -45,7 +45,7 @@ export function createChart(container, options) {
   const opts = {
     width, height,
     pxAlign: 0,
-    legend: { live: true },
+    legend: { live: false },
     cursor: { drag: { x: false, y: false }, points: { size: 6 } },
     scales: {
       x: { time: false, ...(xLog ? { distr: 3 } : {}) },
@@ -81,12 +81,14 @@ export function createChart(container, options) {
     plot,
     setData(data) {
       points = data[0].length;
-      plot.setData(data, true);
+      // batch() draws now rather than in a microtask, so the caller's frame
+      // budget sees the real cost.
+      plot.batch(() => plot.setData(data, true));
     },
     get points() { return points; },
     resize(w) {
       const next = Math.max(240, Math.floor(w));
-      if (next !== plot.width) plot.setSize({ width: next, height });
+      if (next !== plot.width) plot.batch(() => plot.setSize({ width: next, height }));
     },
     destroy() { plot.destroy(); },
   };

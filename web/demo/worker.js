@@ -11,6 +11,7 @@ import { generateCorpus } from './corpus.js';
 import { prepareText, MAX_TEXT_FILE_BYTES } from './text.js';
 
 const SLICE_MS = 30;          // train this long between looks at the mailbox
+const PROGRESS_MS = 100;      // post step records this often
 const DIAG_INTERVAL_MS = 500; // validation, spectral norms, gate traces
 const MAX_MODEL_FILE_BYTES = 256 * 1024 * 1024;
 const GIVE_UP_AFTER_SKIPS = 10;
@@ -130,21 +131,29 @@ const handlers = {
   },
 };
 
-self.onmessage = async (event) => {
+// Messages are handled one after another: a 'run' sent right after a 'build'
+// waits for the models to exist. The training loop itself is not a handler,
+// so 'pause' still gets through while it runs.
+let queue = Promise.resolve();
+self.onmessage = (event) => {
   const message = event.data;
+  queue = queue.then(() => handleMessage(message));
+};
+
+async function handleMessage(message) {
   const handler = handlers[message?.type];
   if (!handler) { post({ type: 'error', message: `unknown message ${message?.type}` }); return; }
   try {
     await handler(message);
   } catch (error) {
-    if (message.type !== 'pause') stop();
+    stop();
     post({
       type: 'error', during: message.type,
       code: error?.code ?? null,
       message: String(error?.message ?? error),
     });
   }
-};
+}
 
 function post(message, transfer) {
   self.postMessage(message, transfer ?? []);
@@ -242,6 +251,7 @@ function announceBuilt(loadedFrom) {
       target: task.target, baseline: task.baseline,
       patternLength: task.patternLength ?? null, gap: task.gap ?? null, horizon: task.horizon ?? null,
       text: task.textInfo ?? null,
+      markers: exampleMarkers(),
     },
     cells: entries.map((entry) => ({
       id: entry.id, cell: entry.cell, label: entry.label,
@@ -251,6 +261,23 @@ function announceBuilt(loadedFrom) {
     })),
   });
   diagnose();
+}
+
+// Steps of the heatmap example worth flagging: the two marked numbers of the
+// adding problem, or the pattern and the go signal of the copy task.
+function exampleMarkers() {
+  const { x } = task.example;
+  const { T, inputSize: X } = task.model;
+  const markers = [];
+  if (task.name === 'adding') {
+    for (let t = 0; t < T; t++) if (x[2 * t + 1] > 0) markers.push(t);
+  } else if (task.name === 'copy') {
+    for (let t = 0; t < T; t++) {
+      const row = x.subarray(t * X, (t + 1) * X);
+      if (row.some((v) => v > 0)) markers.push(t);
+    }
+  }
+  return markers;
 }
 
 function disposeModels() {
@@ -292,7 +319,7 @@ async function loop() {
     const sliceStart = performance.now();
     try {
       do { trainRound(); } while (running && performance.now() - sliceStart < SLICE_MS);
-      flush();
+      if (performance.now() - pending.since >= PROGRESS_MS) flush();
       if (performance.now() - lastDiag > DIAG_INTERVAL_MS) diagnose();
       if (entries.every((e) => e.diverged)) {
         stop();

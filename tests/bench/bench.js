@@ -1,0 +1,372 @@
+// bench.js — `npm run bench`: rnnlab against TensorFlow.js (wasm backend) and
+// against its own C compiled natively, on the workloads of SPEC §10.
+//
+//   node tests/bench/bench.js [--quick] [--cells=lstm,gru] [--sizes=S,M]
+//        [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--out=DIR]
+//
+// Every measurement runs in a child process of its own, one at a time:
+//   worker-rnnlab.js  one workload on one wasm build (SIMD or the fallback;
+//                     the library loads one build per process)
+//   worker-tfjs.js    the same workload in TF.js with its wasm backend
+//   bench_native.c    the engine built with gcc -O3 -march=native, all workloads
+//   tests/c/bench_kernels.c --json, native and as wasm (when it exists)
+// Results: printed, and written to tests/bench/results/latest.json and
+// latest.md (or --out=DIR).
+
+import { spawnSync, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WORKLOADS, CELLS, forwardFlops, stepFlops, RESULT_TAG } from './common.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const option = (name, dflt) => {
+  const a = args.find((s) => s.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : dflt;
+};
+for (const a of args) {
+  if (!/^--(quick|no-tfjs|no-native|no-plain|no-kernels|cells=.*|sizes=.*|out=.*)$/.test(a)) {
+    console.error(`bench: unknown argument '${a}'\nusage: node tests/bench/bench.js [--quick] [--cells=rnn,lstm,gru] [--sizes=S,M,LONG] [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--out=DIR]`);
+    process.exit(2);
+  }
+}
+const quick = flag('quick');
+const cells = option('cells', CELLS.join(',')).split(',');
+const sizes = option('sizes', Object.keys(WORKLOADS).join(',')).split(',');
+for (const c of cells) if (!CELLS.includes(c)) { console.error(`bench: unknown cell '${c}'`); process.exit(2); }
+for (const s of sizes) if (!WORKLOADS[s]) { console.error(`bench: unknown size '${s}'`); process.exit(2); }
+const outDir = path.resolve(option('out', path.join(here, 'results')));
+
+// Time budgets (ms) per child. The whole default run aims at about 5 minutes
+// on the 2-core machine; TF.js takes most of it.
+const BUDGET = quick
+  ? { simd: 1200, plain: 1200, native: 0.8, tfjs: { S: 4000, M: 12000, LONG: 15000 } }
+  : { simd: 2500, plain: 3500, native: 1.5, tfjs: { S: 10000, M: 35000, LONG: 50000 } };
+const DEADLINE_MS = quick ? 150e3 : 330e3; // TF.js workloads past it are skipped
+const startedAt = Date.now();
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+
+// ------------------------------------------------------------------ machine
+
+function cpuModel() {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1].trim();
+  } catch { /* not Linux */ }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+function commandVersion(cmd, argv, env) {
+  try {
+    return execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+      .split('\n')[0].trim();
+  } catch {
+    return null;
+  }
+}
+
+function fileInfo(rel) {
+  const p = path.join(root, rel);
+  try {
+    const bytes = fs.readFileSync(p);
+    return { file: rel, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex').slice(0, 16), mtime: fs.statSync(p).mtime.toISOString() };
+  } catch {
+    return { file: rel, missing: true };
+  }
+}
+
+function gitInfo() {
+  const git = (...a) => {
+    try {
+      return execFileSync('git', a, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const dirty = git('status', '--porcelain', '--', 'src', 'web', 'build.sh');
+  return { commit: git('rev-parse', '--short', 'HEAD'), dirtyFiles: dirty ? dirty.split('\n').map((l) => l.slice(3)) : [] };
+}
+
+const SRC = ['gemm.c', 'vmath.c', 'model.c', 'init.c', 'forward.c', 'backward.c', 'optim.c', 'diag.c', 'serialize.c'].map((f) => path.join('src', f));
+
+// Is each wasm build newer than every engine source (as build.sh ensure sees it)?
+function wasmFreshness() {
+  const inputs = [...SRC, 'src/wasm_api.c', 'src/exports.txt', 'build.sh', ...fs.readdirSync(path.join(root, 'src')).filter((f) => f.endsWith('.h')).map((f) => `src/${f}`)];
+  const newest = Math.max(...inputs.map((f) => fs.statSync(path.join(root, f)).mtimeMs));
+  const stale = [];
+  for (const f of ['web/dist/rnnlab-simd.wasm', 'web/dist/rnnlab.wasm']) {
+    const p = path.join(root, f);
+    if (!fs.existsSync(p) || fs.statSync(p).mtimeMs < newest) stale.push(f);
+  }
+  return stale;
+}
+
+const machine = {
+  cpu: cpuModel(),
+  cores: os.cpus().length,
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  os: `${os.type()} ${os.release()} ${os.arch()}`,
+  node: process.version,
+  v8: process.versions.v8,
+  gcc: commandVersion('gcc', ['--version']),
+  emcc: commandVersion('emcc', ['--version'], { NODE_PATH: '/usr/share/nodejs' }),
+  date: new Date().toISOString(),
+  loadAverageAtStart: os.loadavg().map((v) => Number(v.toFixed(2))),
+};
+const git = gitInfo();
+const staleWasm = wasmFreshness();
+const builds = { simd: fileInfo('web/dist/rnnlab-simd.wasm'), plain: fileInfo('web/dist/rnnlab.wasm'), git, staleWasm };
+if (builds.simd.missing || builds.plain.missing) {
+  console.error('bench: web/dist/*.wasm missing: run `bash build.sh wasm` (or `npm run bench`, which builds first)');
+  process.exit(1);
+}
+if (staleWasm.length) log(`warning: ${staleWasm.join(', ')} older than the engine sources: run \`bash build.sh wasm\` (the native figures use the current sources)`);
+log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
+
+// ------------------------------------------------------------------ children
+
+const notes = [];
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnlab-bench-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+
+// Runs a child, returns { json } from its tagged line or { error }.
+function runChild(label, cmd, argv, { timeoutMs, env, tagged = true } = {}) {
+  const t0 = Date.now();
+  const r = spawnSync(cmd, argv, {
+    cwd: root, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20, env: { ...process.env, ...env },
+  });
+  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  const tail = (s) => (s || '').trim().split('\n').slice(-6).join('\n');
+  if (r.error || r.status !== 0) {
+    const why = r.error?.code === 'ETIMEDOUT' ? `timed out after ${timeoutMs / 1000} s` : (r.error?.message ?? `exit ${r.status ?? r.signal}`);
+    log(`${label}: FAILED (${why}) ${tail(r.stderr)}`);
+    return { error: `${why}${r.stderr ? `: ${tail(r.stderr)}` : ''}` };
+  }
+  let json;
+  try {
+    if (tagged) {
+      const line = r.stdout.split('\n').find((l) => l.startsWith(RESULT_TAG));
+      if (!line) throw new Error('no result line');
+      json = JSON.parse(line.slice(RESULT_TAG.length));
+    } else {
+      const text = r.stdout.trim();
+      json = JSON.parse(text.slice(text.lastIndexOf('\n{') + 1));
+    }
+  } catch (err) {
+    log(`${label}: unreadable output (${err.message}) ${tail(r.stdout)}`);
+    return { error: `unreadable output: ${err.message}` };
+  }
+  log(`${label}: done in ${secs} s`);
+  return { json };
+}
+
+const results = { native: {}, simd: {}, plain: {}, tfjs: {} };
+const key = (cell, size) => `${cell}-${size}`;
+const order = [];
+for (const size of sizes) for (const cell of cells) order.push({ cell, size });
+
+// 1. native
+if (!flag('no-native')) {
+  const exe = path.join(tmp, 'bench_native');
+  try {
+    log('compiling the native driver (gcc -O3 -march=native)');
+    execFileSync('gcc', ['-O3', '-march=native', '-std=c11', '-Isrc', 'tests/bench/bench_native.c', ...SRC, '-lm', '-o', exe], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const r = runChild('native', exe, [String(BUDGET.native), cells.join(','), sizes.join(',')], { timeoutMs: 120e3, tagged: false });
+    if (r.json) {
+      machine.nativeCompiler = r.json.compiler;
+      for (const w of r.json.results) results.native[key(w.cell, w.size)] = w;
+    } else notes.push(`native: ${r.error}`);
+  } catch (err) {
+    notes.push(`native: could not compile tests/bench/bench_native.c: ${String(err.stderr || err.message).slice(0, 500)}`);
+    log(notes.at(-1));
+  }
+}
+
+// 2. rnnlab, SIMD build and the fallback
+for (const build of flag('no-plain') ? ['simd'] : ['simd', 'plain']) {
+  for (const { cell, size } of order) {
+    const budget = BUDGET[build];
+    const r = runChild(`rnnlab ${build} ${cell} ${size}`, process.execPath, [path.join(here, 'worker-rnnlab.js'), build, cell, size, String(budget)], { timeoutMs: budget * 6 + 60e3 });
+    results[build][key(cell, size)] = r.json ?? { cell, size, error: r.error };
+  }
+}
+
+// 3. kernel micro-benchmark (owned by the kernel work: used only when it exists and has --json)
+let kernels = null;
+const kernelSrc = path.join(root, 'tests/c/bench_kernels.c');
+if (flag('no-kernels')) {
+  kernels = { skipped: '--no-kernels' };
+} else if (!fs.existsSync(kernelSrc) || !fs.readFileSync(kernelSrc, 'utf8').includes('--json')) {
+  kernels = { skipped: 'tests/c/bench_kernels.c missing or without --json' };
+} else {
+  kernels = {};
+  const kernelFiles = ['tests/c/bench_kernels.c', 'src/gemm.c', 'src/vmath.c'];
+  try {
+    const exe = path.join(tmp, 'bench_kernels');
+    execFileSync('gcc', ['-O3', '-march=native', '-std=c11', '-Isrc', ...kernelFiles, '-lm', '-o', exe], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const r = runChild('kernels native', exe, ['--json'], { timeoutMs: 120e3, tagged: false });
+    kernels.native = r.json ?? { error: r.error };
+  } catch (err) {
+    kernels.native = { error: `gcc: ${String(err.stderr || err.message).slice(0, 500)}` };
+  }
+  try {
+    const js = path.join(tmp, 'bench_kernels.cjs');
+    log('compiling the kernel benchmark to wasm (emcc -O3 -msimd128)');
+    const out = path.join(tmp, 'bench_kernels.js');
+    execFileSync('emcc', ['-O3', '-msimd128', '-sSINGLE_FILE', '-Isrc', ...kernelFiles, '-o', out], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_PATH: '/usr/share/nodejs' } });
+    fs.renameSync(out, js); // .cjs: Emscripten's glue is CommonJS
+    const r = runChild('kernels wasm', process.execPath, [js, '--json'], { timeoutMs: 120e3, tagged: false });
+    kernels.wasm = r.json ?? { error: r.error };
+  } catch (err) {
+    kernels.wasm = { error: `emcc: ${String(err.stderr || err.message).slice(0, 500)}` };
+  }
+}
+
+// 4. TensorFlow.js, last: it takes most of the time.
+let tfjsAvailable = false;
+if (!flag('no-tfjs')) {
+  try {
+    const { createRequire } = await import('node:module');
+    const req = createRequire(path.join(here, 'worker-tfjs.js'));
+    req.resolve('@tensorflow/tfjs');
+    req.resolve('@tensorflow/tfjs-backend-wasm');
+    tfjsAvailable = true;
+  } catch {
+    notes.push('TensorFlow.js skipped: @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm are not installed (npm install)');
+    log(notes.at(-1));
+  }
+}
+if (tfjsAvailable) {
+  for (const { cell, size } of order) {
+    const left = DEADLINE_MS - (Date.now() - startedAt);
+    const budget = Math.min(BUDGET.tfjs[size], left);
+    if (budget < BUDGET.tfjs[size] * 0.4) {
+      results.tfjs[key(cell, size)] = { cell, size, skipped: `the run's time limit (${DEADLINE_MS / 1000} s) was reached` };
+      log(`tfjs ${cell} ${size}: skipped (time limit)`);
+      continue;
+    }
+    const r = runChild(`tfjs ${cell} ${size}`, process.execPath, [path.join(here, 'worker-tfjs.js'), cell, size, String(budget)], { timeoutMs: budget * 4 + 60e3 });
+    results.tfjs[key(cell, size)] = r.json ?? { cell, size, error: r.error };
+  }
+}
+machine.loadAverageAtEnd = os.loadavg().map((v) => Number(v.toFixed(2)));
+machine.totalSeconds = Math.round((Date.now() - startedAt) / 1000);
+
+// ------------------------------------------------------------------ summary
+
+const ok = (r) => r && !r.error && !r.skipped && Number.isFinite(r.trainMs);
+const geomean = (v) => (v.length ? Math.exp(v.reduce((a, b) => a + Math.log(b), 0) / v.length) : null);
+const rows = [];
+for (const { cell, size } of order) {
+  const k = key(cell, size);
+  const s = results.simd[k], p = results.plain[k], n = results.native[k], t = results.tfjs[k];
+  const row = { workload: k, cell, size, ...WORKLOADS[size], stepGflop: stepFlops(cell, WORKLOADS[size]) / 1e9, forwardGflop: forwardFlops(cell, WORKLOADS[size]) / 1e9 };
+  if (ok(s)) {
+    Object.assign(row, {
+      trainMs: s.trainMs, trainGflops: s.trainGflops, forwardMs: s.forwardMs, forwardGflops: s.forwardGflops,
+      trainEngineMs: s.trainEngineMs, forwardEngineMs: s.forwardEngineMs,
+      peakMemoryBytes: s.memory.peak, memoryAfterFirstStepBytes: s.memory.afterFirstStep, memoryGrew: s.memory.grewAfterFirstStep,
+    });
+  }
+  if (ok(p)) Object.assign(row, { plainTrainMs: p.trainMs, plainForwardMs: p.forwardMs, plainMemoryGrew: p.memory.grewAfterFirstStep });
+  if (ok(n)) Object.assign(row, { nativeTrainMs: n.trainMs, nativeForwardMs: n.forwardMs });
+  if (ok(t)) Object.assign(row, { tfjsTrainMs: t.trainMs, tfjsForwardMs: t.forwardMs, tfjsReps: t.reps.train, tfjsNotes: t.notes });
+  // ratios: speedups (> 1 means rnnlab / the SIMD build is faster)
+  if (ok(s) && ok(t)) row.speedupVsTfjs = t.trainMs / s.trainMs;
+  if (ok(s) && ok(t) && t.forwardMs) row.forwardSpeedupVsTfjs = t.forwardMs / s.forwardMs;
+  // wasm vs native compares the bare engine calls on both sides
+  if (ok(s) && ok(n)) { row.wasmVsNative = n.trainMs / s.trainEngineMs; row.wasmVsNativeForward = n.forwardMs / s.forwardEngineMs; }
+  if (ok(s) && ok(p)) { row.plainSlowdown = p.trainMs / s.trainMs; row.plainForwardSlowdown = p.forwardMs / s.forwardMs; }
+  rows.push(row);
+}
+
+const lstmM = rows.find((r) => r.workload === 'lstm-M');
+const allRows = (f) => rows.map((r) => r[f]).filter(Number.isFinite);
+const summary = {
+  lstmM: lstmM ? {
+    speedupVsTfjs: lstmM.speedupVsTfjs ?? null, trainGflops: lstmM.trainGflops ?? null,
+    wasmVsNative: lstmM.wasmVsNative ?? null, plainSlowdown: lstmM.plainSlowdown ?? null,
+  } : null,
+  geomean: {
+    speedupVsTfjs: geomean(allRows('speedupVsTfjs')), wasmVsNative: geomean(allRows('wasmVsNative')), plainSlowdown: geomean(allRows('plainSlowdown')),
+  },
+  worst: {
+    wasmVsNative: allRows('wasmVsNative').length ? Math.min(...allRows('wasmVsNative')) : null,
+    plainSlowdown: allRows('plainSlowdown').length ? Math.max(...allRows('plainSlowdown')) : null,
+  },
+  memoryGrewAfterFirstStep: rows.filter((r) => r.memoryGrew || r.plainMemoryGrew).map((r) => r.workload),
+};
+const targets = {
+  'LSTM-M speedup vs TF.js >= 30x': summary.lstmM?.speedupVsTfjs == null ? null : summary.lstmM.speedupVsTfjs >= 30,
+  'LSTM-M step >= 30 GFLOP/s': summary.lstmM?.trainGflops == null ? null : summary.lstmM.trainGflops >= 30,
+  'wasm >= 0.8x native (LSTM-M)': summary.lstmM?.wasmVsNative == null ? null : summary.lstmM.wasmVsNative >= 0.8,
+  'no-SIMD fallback within 3x of SIMD (every workload)': summary.worst.plainSlowdown == null ? null : summary.worst.plainSlowdown <= 3,
+  'wasm memory does not grow after the first step (every workload, both builds)': rows.some((r) => r.memoryGrew !== undefined) ? summary.memoryGrewAfterFirstStep.length === 0 : null,
+};
+
+for (const [k, r] of Object.entries(results.tfjs)) if (r.notes?.length) notes.push(`TF.js ${k}: ${r.notes.join('; ')}`);
+for (const [k, r] of Object.entries(results.tfjs)) if (r.skipped) notes.push(`TF.js ${k}: skipped, ${r.skipped}`);
+for (const b of ['simd', 'plain', 'tfjs', 'native']) for (const [k, r] of Object.entries(results[b])) if (r.error) notes.push(`${b} ${k}: ${r.error}`);
+if (staleWasm.length) notes.push(`${staleWasm.join(', ')} older than the engine sources when this ran`);
+if (git.dirtyFiles.length) notes.push(`uncommitted changes in: ${git.dirtyFiles.join(', ')}`);
+
+// ------------------------------------------------------------------ report
+
+const f = (v, d = 1) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(d) : v.toFixed(d + 1)) : '–');
+const x = (v) => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(0) : v.toFixed(2)}×` : '–');
+const mib = (b) => (Number.isFinite(b) ? (b / 2 ** 20).toFixed(0) : '–');
+
+const md = [];
+md.push(`| workload (X, H, B, T) | rnnlab step ms | GFLOP/s | forward ms | TF.js step ms | vs TF.js | native step ms | wasm/native | no-SIMD step ms | no-SIMD slowdown | peak wasm MiB |`);
+md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  const star = r.tfjsTrainMs !== undefined && r.tfjsReps < 3 ? '*' : '';
+  md.push(`| ${r.cell.toUpperCase()} ${r.size} (${r.X}, ${r.H}, ${r.B}, ${r.T}) | ${f(r.trainMs)} | ${f(r.trainGflops)} | ${f(r.forwardMs)} | ${f(r.tfjsTrainMs, 0)}${star} | ${x(r.speedupVsTfjs)} | ${f(r.nativeTrainMs)} | ${x(r.wasmVsNative)} | ${f(r.plainTrainMs)} | ${x(r.plainSlowdown)} | ${mib(r.peakMemoryBytes)}${r.memoryGrew ? ' (grew!)' : ''} |`);
+}
+const tfVersion = Object.values(results.tfjs).find((r) => r.version)?.version;
+const legend = [
+  `Medians, one training step = forward + BPTT + Adam (MSE, many-to-many, linear head to Y = X), batch-major [B, T, X]. GFLOP/s by SPEC §10 (step = 3 × 2·G·H·(X+H)·B·T).`,
+  `rnnlab: the wasm SIMD build through the JS API (model.trainStep / model.predict); TF.js${tfVersion ? ` ${tfVersion}` : ''}: wasm backend (SIMD, one thread), its ${'`'}LSTM/GRU/SimpleRNN${'`'} layer + timeDistributed dense, trainOnBatch; vs TF.js = TF.js step time / rnnlab step time.`,
+  `native: the same C, gcc -O3 -march=native, through the C API; wasm/native = native time / wasm time of the bare engine call (1 = parity). no-SIMD slowdown = fallback build time / SIMD build time. Peak wasm memory: the engine's WebAssembly.Memory after the run, one process per workload.`,
+];
+if (rows.some((r) => r.tfjsReps < 3)) legend.push('\\* TF.js timed fewer than 3 times (too slow for the time budget; see notes).');
+const machineLine = `Measured ${machine.date.slice(0, 10)} on ${machine.cpu}, ${machine.cores} cores (shared; load average ${machine.loadAverageAtStart[0]} at start, ${machine.loadAverageAtEnd[0]} at end), Node ${machine.node}, ${machine.gcc ?? 'gcc ?'}; rnnlab ${git.commit ?? ''}${git.dirtyFiles.length ? ' (with uncommitted changes)' : ''}, builds web/dist/rnnlab-simd.wasm ${builds.simd.sha256} and rnnlab.wasm ${builds.plain.sha256}.`;
+
+const kmd = [];
+if (kernels?.native?.results || kernels?.wasm?.results) {
+  const names = [...new Set([...Object.keys(kernels.native?.results ?? {}), ...Object.keys(kernels.wasm?.results ?? {})])];
+  kmd.push(`| kernel (tests/c/bench_kernels.c) | native ${kernels.native?.build ?? ''} GFLOP/s | wasm ${kernels.wasm?.build ?? ''} GFLOP/s | wasm/native |`);
+  kmd.push('|---|---:|---:|---:|');
+  for (const n of names) {
+    const a = kernels.native?.results?.[n], b = kernels.wasm?.results?.[n];
+    kmd.push(`| ${n} | ${f(a)} | ${f(b)} | ${Number.isFinite(a) && Number.isFinite(b) ? (b / a).toFixed(2) : '–'} |`);
+  }
+} else if (kernels?.skipped) {
+  kmd.push(`Kernel micro-benchmark skipped: ${kernels.skipped}.`);
+} else if (kernels) {
+  kmd.push(`Kernel micro-benchmark failed: ${kernels.native?.error ?? ''} ${kernels.wasm?.error ?? ''}`.trim());
+}
+
+const tdone = Object.entries(targets).map(([k, v]) => `- ${v === null ? '–' : v ? 'met' : 'NOT met'}: ${k}`);
+const ratios = [
+  `LSTM-M: ${x(summary.lstmM?.speedupVsTfjs)} faster per step than TF.js, ${f(summary.lstmM?.trainGflops)} GFLOP/s, wasm/native ${x(summary.lstmM?.wasmVsNative)}, no-SIMD slowdown ${x(summary.lstmM?.plainSlowdown)}.`,
+  `Over all workloads (geometric mean): ${x(summary.geomean.speedupVsTfjs)} vs TF.js, wasm/native ${x(summary.geomean.wasmVsNative)} (worst ${x(summary.worst.wasmVsNative)}), no-SIMD slowdown ${x(summary.geomean.plainSlowdown)} (worst ${x(summary.worst.plainSlowdown)}).`,
+  `Wasm memory after the first step of a shape: ${summary.memoryGrewAfterFirstStep.length ? `GREW in ${summary.memoryGrewAfterFirstStep.join(', ')}` : 'no growth in any workload'}.`,
+];
+const markdown = [
+  '## Benchmark', '', machineLine, '', ...md, '', ...legend.map((l) => `${l}  `), '', ...ratios.map((l) => `- ${l}`), '',
+  '### Targets (issue 5)', '', ...tdone, '', ...(kmd.length ? ['### Matrix kernels', '', ...kmd, ''] : []),
+  ...(notes.length ? ['### Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
+].join('\n');
+
+const out = { machine, builds, budgets: BUDGET, workloads: WORKLOADS, rows, summary, targets, kernels, notes, raw: results };
+fs.mkdirSync(outDir, { recursive: true });
+fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
+fs.writeFileSync(path.join(outDir, 'latest.md'), `${markdown}\n`);
+process.stdout.write(`\n${markdown}\n`);
+log(`wrote ${path.relative(root, path.join(outDir, 'latest.json'))} and latest.md in ${machine.totalSeconds} s`);

@@ -1,0 +1,120 @@
+// worker-tfjs.js — the same workload in TensorFlow.js with its wasm backend,
+// one workload per process.
+//
+//   node tests/bench/worker-tfjs.js CELL SIZE [budgetMs]
+//
+// The same definition of a step as rnnlab: an LSTM / GRU / SimpleRNN layer
+// with returnSequences: true, a timeDistributed dense head to Y = X outputs,
+// MSE, Adam (lr 1e-3), one batch [B, T, X] through model.trainOnBatch. One
+// forward = model.predict on the same batch, read back with dataSync.
+// TF.js's GRU is the reset-before variant, as rnnlab's default.
+//
+// Single thread, like rnnlab: the multi-threaded wasm build is switched off
+// (WASM_HAS_MULTITHREAD_SUPPORT = false); the SIMD build is used.
+//
+// Warm-up: a few steps on short sequences (the layer takes any T), which is
+// cheap and warms V8's JIT for the JS of tfjs-layers and the wasm kernels,
+// then full-size steps while the budget allows. A workload whose full-size
+// step is too slow for the budget (LONG) gets fewer repetitions, possibly no
+// full-size warm-up step: the result says how many ran.
+
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { WORKLOADS, forwardFlops, stepFlops, median, inputs, timeReps, emit } from './common.js';
+
+const [cell, size, budgetArg] = process.argv.slice(2);
+const w = WORKLOADS[size];
+if (!w || !['rnn', 'lstm', 'gru'].includes(cell)) {
+  console.error('usage: worker-tfjs.js rnn|lstm|gru S|M|LONG [budgetMs]');
+  process.exit(2);
+}
+const budgetMs = Number(budgetArg ?? 30000);
+const started = performance.now();
+const left = () => budgetMs - (performance.now() - started);
+
+const tf = await import('@tensorflow/tfjs');
+const wasmBackend = await import('@tensorflow/tfjs-backend-wasm');
+const require = createRequire(import.meta.url);
+const wasmDir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+wasmBackend.setWasmPaths(wasmDir); // a file path: the Emscripten glue reads it with fs in Node
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+if (!(await tf.setBackend('wasm'))) throw new Error('could not set the TF.js wasm backend');
+await tf.ready();
+const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+
+const { X, H, B, T } = w;
+const layerOf = { rnn: 'simpleRNN', lstm: 'lstm', gru: 'gru' }[cell];
+const model = tf.sequential();
+// glorotUniform instead of the default orthogonal recurrent init: the init
+// is not timed, and TF.js's orthogonal init of a 4H x H matrix is slow.
+model.add(tf.layers[layerOf]({ units: H, returnSequences: true, inputShape: [null, X], recurrentInitializer: 'glorotUniform' }));
+model.add(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: X }) }));
+model.compile({ optimizer: tf.train.adam(1e-3), loss: 'meanSquaredError' });
+
+const batchOf = (b, t) => tf.tensor3d(inputs(b * t * X), [b, t, X]);
+const step = async (x) => model.trainOnBatch(x, x); // returns the loss as a number (a sync point)
+const forward = (x) => tf.tidy(() => model.predict(x)).dataSync();
+const heap = () => tf.backend().wasm?.HEAPU8?.buffer?.byteLength ?? null;
+
+// Warm-up on short sequences.
+const tShort = Math.min(T, 8);
+const short = batchOf(B, tShort);
+for (let i = 0; i < 4; i++) {
+  await step(short);
+  tf.dispose(tf.tidy(() => model.predict(short)));
+}
+short.dispose();
+
+const x = batchOf(B, T);
+const notes = [];
+let loss;
+// First full-size step: it also tells how long one takes.
+let t0 = performance.now();
+loss = await step(x);
+const firstStepMs = performance.now() - t0;
+const trainTimes = [];
+// A second full-size warm-up step when there is room for it and a few more.
+if (left() > firstStepMs * 5) {
+  loss = await step(x);
+} else {
+  notes.push('one full-size warm-up step');
+}
+let trainReps;
+if (left() > firstStepMs * 1.5) {
+  trainReps = await timeReps(async () => { loss = await step(x); }, { minReps: 3, maxReps: 10, minMs: 1000, budgetMs: Math.max(firstStepMs, left() * 0.7) });
+} else {
+  // no room: the first full-size step is the measurement (short-T warm-up only)
+  trainReps = [firstStepMs];
+  notes.push('step timed once: the first full-size step, after short-sequence warm-up only');
+}
+trainTimes.push(...trainReps);
+if (trainTimes.length < 3) notes.push(`${trainTimes.length} timed step(s): too slow for more in the budget`);
+
+let forwardTimes = [];
+if (left() > 0) {
+  t0 = performance.now();
+  forward(x);
+  const firstForward = performance.now() - t0;
+  if (left() > firstForward * 2) {
+    forwardTimes = await timeReps(() => forward(x), { minReps: 3, maxReps: 10, minMs: 500, budgetMs: Math.max(firstForward, left()) });
+  } else {
+    forwardTimes = [firstForward];
+    notes.push('forward timed once (the first full-size call)');
+  }
+} else {
+  notes.push('forward not timed: budget spent');
+}
+x.dispose();
+
+const trainMs = median(trainTimes);
+const forwardMs = forwardTimes.length ? median(forwardTimes) : null;
+emit({
+  impl: 'tfjs', backend: tf.getBackend(), version: tf.version.tfjs, simd, threads, cell, size, ...w,
+  trainMs, forwardMs,
+  trainGflops: stepFlops(cell, w) / trainMs / 1e6,
+  forwardGflops: forwardMs ? forwardFlops(cell, w) / forwardMs / 1e6 : null,
+  reps: { train: trainTimes.length, forward: forwardTimes.length },
+  times: { train: trainTimes, forward: forwardTimes },
+  firstStepMs, loss, wasmMemoryBytes: heap(), notes,
+});

@@ -1,0 +1,395 @@
+// The page's main thread: reads the controls, talks to the training worker,
+// and hands what comes back to the board, which draws once per frame.
+
+import { Board } from './board.js';
+
+const STRUCTURAL = new Set([
+  'task', 'seqLength', 'patternLength', 'horizon', 'textSource', 'seed', 'cell', 'hiddenSize',
+  'layers', 'gruVariant', 'recurrentInit', 'recurrentScale', 'forgetBiasOne', 'activation',
+]);
+const LIVE = new Set(['optimizer', 'lrLog', 'batchSize', 'clip', 'tauLog', 'tbptt']);
+// Pasted text longer than this is kept aside instead of going into the text box.
+const TEXTAREA_LIMIT = 200_000;
+const PREVIEW_CHARS = 4000;
+const SAMPLE_EVERY_MS = 3000;
+
+const TASK_HINTS = {
+  adding: 'Two numbers are marked somewhere in a long row of random ones; the answer, read at the last step, is their sum. The first mark sits in the first half, so the cell must hold it for up to T steps.',
+  copy: 'A pattern of S symbols, a silent gap, a "go" signal; then the pattern must be replayed. The gap is T − 2S steps.',
+  sines: 'Two sine waves of random frequency and phase, with noise; predict the clean signal a few steps ahead.',
+  chars: 'Predict the next character of a text, then write new text one character at a time.',
+};
+
+const $ = (id) => document.getElementById(id);
+const form = $('settings');
+const board = new Board();
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+
+const state = {
+  ready: false,
+  running: false,
+  built: null,        // the worker's 'built' message for the current run
+  building: false,
+  needsBuild: true,
+  heldText: null,     // a large paste kept out of the text box
+  userTextSent: false,
+  lastSample: 0,
+  sampling: false,
+};
+
+// ---- settings ------------------------------------------------------------------
+
+function intField(name) {
+  const input = form.elements[name];
+  const min = Number(input.min);
+  const max = Number(input.max);
+  let value = Math.round(Number(input.value));
+  if (!Number.isFinite(value)) value = Number(input.defaultValue);
+  value = Math.min(max, Math.max(min, value));
+  if (String(value) !== input.value) input.value = String(value);
+  return value;
+}
+
+function readSettings() {
+  const f = form.elements;
+  return {
+    task: f.task.value,
+    seqLength: intField('seqLength'),
+    patternLength: intField('patternLength'),
+    horizon: intField('horizon'),
+    textSource: f.textSource.value,
+    seed: intField('seed'),
+    cell: f.cell.value,
+    hiddenSize: Number(f.hiddenSize.value),
+    layers: Number(f.layers.value),
+    gruVariant: f.gruVariant.value,
+    recurrentInit: f.recurrentInit.value,
+    recurrentScale: Number(f.recurrentScale.value),
+    forgetBiasOne: f.forgetBiasOne.checked,
+    activation: f.activation.value,
+  };
+}
+
+function readHyper() {
+  const f = form.elements;
+  return {
+    optimizer: f.optimizer.value,
+    lr: roundLog(10 ** Number(f.lrLog.value)),
+    batchSize: Number(f.batchSize.value),
+    clip: f.clip.checked,
+    tau: roundLog(10 ** Number(f.tauLog.value)),
+    tbptt: intField('tbptt'),
+  };
+}
+
+function roundLog(v) {
+  return Number(v.toPrecision(2));
+}
+
+function showOutputs() {
+  const hyper = readHyper();
+  $('lr-out').textContent = String(hyper.lr);
+  $('tau-out').textContent = String(hyper.tau);
+  $('recurrentScale-out').textContent = Number(form.elements.recurrentScale.value).toFixed(2);
+  $('temperature-out').textContent = Number($('temperature').value).toFixed(2);
+}
+
+// Shows only the controls that matter for the chosen task, cell and source.
+function showRelevant() {
+  const s = readSettings();
+  for (const el of document.querySelectorAll('[data-for-task]')) el.hidden = el.dataset.forTask !== s.task;
+  for (const el of document.querySelectorAll('[data-for-cell]')) {
+    el.hidden = !(s.cell === 'all' || s.cell === el.dataset.forCell);
+  }
+  for (const el of document.querySelectorAll('[data-for-source]')) el.hidden = el.dataset.forSource !== s.textSource;
+  for (const el of document.querySelectorAll('[data-needs]')) el.hidden = !form.elements[el.dataset.needs].checked;
+  let hint = TASK_HINTS[s.task];
+  if (s.task === 'copy') hint += ` Now: ${Math.max(0, s.seqLength - 2 * s.patternLength)}.`;
+  $('task-hint').textContent = hint;
+}
+
+form.addEventListener('input', (event) => {
+  const name = event.target.name;
+  if (event.target.type === 'range') showOutputs();
+  if (name === 'cell' || name === 'task' || name === 'textSource' || name === 'clip') showRelevant();
+});
+
+form.addEventListener('change', (event) => {
+  const name = event.target.name;
+  if (!name) return;
+  showOutputs();
+  showRelevant();
+  if (STRUCTURAL.has(name)) {
+    state.needsBuild = true;
+    if (state.ready) build();
+  } else if (LIVE.has(name)) {
+    const hyper = readHyper();
+    worker.postMessage({ type: 'hyper', hyper });
+    board.setHyper(hyper);
+  }
+});
+form.addEventListener('submit', (event) => event.preventDefault());
+
+// ---- the worker ----------------------------------------------------------------
+
+function build() {
+  const settings = readSettings();
+  if (settings.task === 'chars' && settings.textSource === 'user' && !state.userTextSent) {
+    setStatus('Paste or drop a text, then press "Use this text".');
+    state.needsBuild = true;
+    return false;
+  }
+  state.building = true;
+  state.needsBuild = false;
+  setRunning(false);
+  worker.postMessage({ type: 'build', settings, hyper: readHyper() });
+  setStatus('Building the models…');
+  return true;
+}
+
+const onMessage = {
+  ready({ simd }) {
+    state.ready = true;
+    $('engine-kind').textContent = simd ? '(SIMD build)' : '(the build without SIMD)';
+    build();
+  },
+  built(message) {
+    state.building = false;
+    state.built = message;
+    if (message.loadedFrom) reflectLoaded(message.settings);
+    board.reset(message, readHyper());
+    refreshSampleCells(message.cells);
+    for (const id of ['train', 'step', 'reset']) $(id).disabled = false;
+    $('sample').disabled = message.task.name !== 'chars';
+    document.body.dataset.state = 'ready';
+    const cells = message.cells.map((c) => c.label).join(', ');
+    setStatus(message.loadedFrom
+      ? `Loaded ${message.loadedFrom}: ${cells}. Train to continue from where it was saved.`
+      : `Ready: ${cells} on the ${taskName(message.task.name)}. Press Train.`);
+    if (message.task.text) describeTextInfo(message.task.text);
+  },
+  progress(message) {
+    board.onProgress(message);
+    maybeSample();
+  },
+  diag(message) {
+    board.onDiag(message);
+  },
+  running({ running }) {
+    setRunning(running);
+    if (running) setStatus(`Training ${state.built?.cells.map((c) => c.label).join(', ') ?? ''}…`);
+    else if (state.built && !state.building) setStatus('Paused. Train continues, Step takes one step, Reset starts over.');
+  },
+  sampled({ text, prime }) {
+    state.sampling = false;
+    const pre = $('sample-text');
+    const primeSpan = document.createElement('span');
+    primeSpan.className = 'prime';
+    primeSpan.textContent = prime;
+    pre.replaceChildren(primeSpan, document.createTextNode(text));
+  },
+  file({ name, mime, bytes }) {
+    const url = URL.createObjectURL(new Blob([bytes], { type: mime }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 30000);
+    setStatus(`Saved ${name} (${(bytes.byteLength / 1024).toFixed(1)} kB).`);
+  },
+  'text-ready'({ info, preview }) {
+    state.userTextSent = true;
+    describeTextInfo(info);
+    if (state.heldText === null && preview !== undefined && $('user-text').readOnly) {
+      $('user-text').value = preview;
+    }
+    if (form.elements.task.value === 'chars' && form.elements.textSource.value === 'user') build();
+  },
+  notice({ message }) {
+    setStatus(message);
+  },
+  error({ message, code, during }) {
+    state.building = false;
+    state.sampling = false;
+    const prefix = during === 'load' ? 'Could not load the model: '
+      : during === 'text' ? 'Could not use the text: '
+        : during === 'build' ? 'Could not build: ' : '';
+    setStatus(`${prefix}${message}${code ? ` (${code})` : ''}`, true);
+    if (during === 'text') { $('text-info').textContent = message; $('text-info').classList.add('error'); }
+    if (during === 'build') state.needsBuild = true;
+  },
+};
+
+worker.onmessage = (event) => onMessage[event.data.type]?.(event.data);
+worker.onerror = (event) => {
+  event.preventDefault();
+  setStatus(`The training worker failed to start: ${event.message || 'see the browser console'}.`, true);
+};
+worker.postMessage({ type: 'init' });
+
+function taskName(name) {
+  return { adding: 'adding problem', copy: 'copy task', sines: 'sine forecast', chars: 'character model' }[name];
+}
+
+function setStatus(text, isError = false) {
+  const status = $('status');
+  status.textContent = text;
+  status.classList.toggle('error', isError);
+}
+
+function setRunning(running) {
+  state.running = running;
+  const button = $('train');
+  button.textContent = running ? 'Pause' : 'Train';
+  button.classList.toggle('running', running);
+  button.setAttribute('aria-pressed', String(running));
+  if (state.built) document.body.dataset.state = running ? 'training' : 'paused';
+}
+
+// ---- buttons -----------------------------------------------------------------
+
+$('train').addEventListener('click', () => {
+  if (state.running) { worker.postMessage({ type: 'pause' }); return; }
+  if (state.needsBuild && !build()) return;
+  worker.postMessage({ type: 'run' });
+});
+$('step').addEventListener('click', () => {
+  if (state.needsBuild && !build()) return;
+  worker.postMessage({ type: 'step' });
+});
+$('reset').addEventListener('click', () => { build(); });
+
+$('comparison-rows').addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-action]');
+  if (!button) return;
+  worker.postMessage({ type: button.dataset.action, id: button.dataset.id });
+});
+
+$('model-file').addEventListener('change', (event) => {
+  const file = event.target.files?.[0];
+  event.target.value = '';
+  if (!file) return;
+  setStatus(`Loading ${file.name}…`);
+  worker.postMessage({ type: 'load', file, settings: readSettings(), hyper: readHyper() });
+});
+
+// Puts the controls in line with a loaded model, without triggering a rebuild.
+function reflectLoaded(settings) {
+  const f = form.elements;
+  f.task.value = settings.task;
+  f.cell.value = settings.cell;
+  f.hiddenSize.value = String(settings.hiddenSize);
+  f.layers.value = String(settings.layers);
+  showRelevant();
+}
+
+// ---- text for the character model -------------------------------------------------
+
+const textBox = $('user-text');
+
+textBox.addEventListener('paste', (event) => {
+  const text = event.clipboardData?.getData('text/plain') ?? '';
+  if (text.length <= TEXTAREA_LIMIT) return;
+  // A huge paste would make the text box itself slow: keep it aside, show a preview.
+  event.preventDefault();
+  holdText(text);
+  sendText({ text });
+});
+
+function holdText(text) {
+  state.heldText = text;
+  textBox.value = text.slice(0, PREVIEW_CHARS);
+  textBox.readOnly = true;
+  $('text-info').classList.remove('error');
+  $('text-info').textContent = `Showing the first ${PREVIEW_CHARS.toLocaleString('en-US')} of ${text.length.toLocaleString('en-US')} characters; preparing…`;
+}
+
+function sendText(payload) {
+  state.userTextSent = false;
+  form.elements.textSource.value = 'user';
+  showRelevant();
+  worker.postMessage({ type: 'text', ...payload });
+}
+
+$('use-text').addEventListener('click', () => {
+  const text = state.heldText ?? textBox.value;
+  if (!text.trim()) { setStatus('The text box is empty.', true); return; }
+  $('text-info').textContent = 'Preparing…';
+  sendText({ text });
+});
+
+$('clear-text').addEventListener('click', () => {
+  state.heldText = null;
+  state.userTextSent = false;
+  textBox.readOnly = false;
+  textBox.value = '';
+  $('text-info').textContent = '';
+});
+
+function readTextFile(file) {
+  if (!file) return;
+  state.heldText = null;
+  textBox.readOnly = true;
+  textBox.value = '';
+  $('text-info').classList.remove('error');
+  $('text-info').textContent = `Reading ${file.name}…`;
+  sendText({ file });
+}
+
+$('text-file').addEventListener('change', (event) => {
+  readTextFile(event.target.files?.[0]);
+  event.target.value = '';
+});
+textBox.addEventListener('dragover', (event) => {
+  if (event.dataTransfer?.types.includes('Files')) { event.preventDefault(); textBox.classList.add('dragging'); }
+});
+textBox.addEventListener('dragleave', () => textBox.classList.remove('dragging'));
+textBox.addEventListener('drop', (event) => {
+  textBox.classList.remove('dragging');
+  const file = event.dataTransfer?.files?.[0];
+  if (!file) return;
+  event.preventDefault();
+  readTextFile(file);
+});
+
+function describeTextInfo(info) {
+  const parts = [`${info.length.toLocaleString('en-US')} characters, an alphabet of ${info.vocabSize}`];
+  if (info.truncated) parts.push(`cut from ${info.originalLength.toLocaleString('en-US')}`);
+  if (info.replacedKinds) parts.push(`${info.replacedKinds} rare kinds of character shown as �`);
+  const el = $('text-info');
+  el.classList.remove('error');
+  if (form.elements.textSource.value === 'user') el.textContent = `${parts.join('; ')}.`;
+}
+
+// ---- samples ---------------------------------------------------------------------
+
+function refreshSampleCells(cells) {
+  const select = $('sample-cell');
+  select.replaceChildren(...cells.map((c) => new Option(c.label, c.id)));
+  const lstm = cells.find((c) => c.cell === 'lstm');
+  if (lstm) select.value = lstm.id;
+  $('sample-text').replaceChildren();
+}
+
+function requestSample() {
+  if (!state.built || state.built.task.name !== 'chars' || state.sampling) return;
+  state.sampling = true;
+  state.lastSample = performance.now();
+  worker.postMessage({
+    type: 'sample', id: $('sample-cell').value, temperature: Number($('temperature').value),
+    length: 240, prime: $('prime').value,
+  });
+}
+
+function maybeSample() {
+  if (state.built?.task.name === 'chars' && performance.now() - state.lastSample > SAMPLE_EVERY_MS) requestSample();
+}
+
+$('sample').addEventListener('click', requestSample);
+$('temperature').addEventListener('input', showOutputs);
+$('temperature').addEventListener('change', requestSample);
+
+showOutputs();
+showRelevant();
