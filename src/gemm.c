@@ -6,15 +6,20 @@
  * 2*MR vector registers; per k it loads two vectors of B, broadcasts MR values
  * of A and does 2*MR multiply-adds. Packing turns all four transpose cases into
  * the same contiguous access. A 4 x 8 tile is what V8 keeps in registers
- * (6 x 8 and 8 x 8 spill); native AVX builds get a 4 x 16 tile.
+ * (6 x 8 and 8 x 8 spill); native AVX builds get a 4 x 16 tile, plain wasm a
+ * scalar kernel. Narrow products are turned around (C^T = B^T A^T) so the
+ * narrow side meets the short side of the tile, and products with fewer than
+ * MR rows skip packing B.
  *
- * Determinism: each element of C is summed in ascending k inside a KC block,
- * and the blocks are added to C in ascending order, whatever the tile, the
- * sizes or the pointer alignment. Edge tiles run the same kernel on
- * zero-padded panels into a local tile, then copy the valid part.
+ * Determinism: every path computes each element of C the same way: products
+ * summed in ascending k inside a KC block, starting from zero, each block then
+ * added to C (or written, for the first block when beta is 0). So the bits
+ * depend on neither pointer alignment, nor tile position, nor path (packed or
+ * not, turned around or not); builds without FMA (both wasm builds) even agree
+ * with each other. Which path runs depends on the sizes alone.
  *
  * No allocation: the packing buffers are static, so these functions are not
- * reentrant (the engine is single-threaded).
+ * reentrant (the engine is single-threaded; threads would need one set each).
  */
 #include "gemm.h"
 #include "simd.h"
@@ -91,11 +96,12 @@ static void pack_b(int tb, int kc, int nc, const float *B, int ldb, float *dst,
         int nr = min_int(NR, nc - j0);
         if (tb) { /* op(B)[k][j] = B[j][k]: read along k, write every NR */
             for (int c = 0; c < NR; c++) {
-                const float *src = B + (size_t)(j0 + c) * ldb;
-                if (c < nr)
+                if (c < nr) {
+                    const float *src = B + (size_t)(j0 + c) * ldb;
                     for (int k = 0; k < kc; k++) dst[(size_t)k * NR + c] = src[k];
-                else
+                } else {
                     for (int k = 0; k < kc; k++) dst[(size_t)k * NR + c] = 0.0f;
+                }
             }
         } else {
             for (int k = 0; k < kc; k++) {
@@ -227,6 +233,63 @@ static void gemm_blocked(int ta, int tb, int M, int N, int K, const float *A, in
     }
 }
 
+/* ---- skinny products ---------------------------------------------------- */
+
+/* acc[0..NR) = sum over k < kc of a[k * a_step] * b[k * ldb + j], j < nr,
+ * in ascending k: one row of a micro-kernel tile. Short strips are padded
+ * through a local row so that they run the very same vector arithmetic
+ * (a scalar loop could be contracted to FMA differently in native builds). */
+static void skinny_strip(int kc, const float *a, size_t a_step, const float *b,
+                         int ldb, int nr, float *acc) {
+    vf acc0 = {0}, acc1 = {0};
+    if (nr == NR) {
+        for (int k = 0; k < kc; k++) {
+            vf ak = vf_splat(a[k * a_step]);
+            const float *bk = b + (size_t)k * ldb;
+            acc0 += ak * vf_load(bk);
+            acc1 += ak * vf_load(bk + VW);
+        }
+    } else {
+        float row[NR] = {0};
+        for (int k = 0; k < kc; k++) {
+            vf ak = vf_splat(a[k * a_step]);
+            memcpy(row, b + (size_t)k * ldb, sizeof(float) * nr);
+            acc0 += ak * vf_load(row);
+            acc1 += ak * vf_load(row + VW);
+        }
+    }
+    vf_store(acc, acc0);
+    vf_store(acc + VW, acc1);
+}
+
+/* C (=|+=) op(A)[M, K] x B[K, N] for M < MR with B row-major (tb == 0), such
+ * as a one-output head's dV = dY^T H: each element of B is used fewer than MR
+ * times, so packing it would cost more than it saves. The sums run in the same
+ * order as in the blocked path (k ascending inside each KC block, the blocks
+ * added to C in turn), so the bits are the same as there. */
+static void gemm_skinny(int ta, int M, int N, int K, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, size_t rs,
+                        size_t cs) {
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = min_int(KC, K - pc);
+        int accumulate = pc > 0 || beta != 0.0f;
+        for (int i = 0; i < M; i++) {
+            const float *a = ta ? A + (size_t)pc * lda + i : A + (size_t)i * lda + pc;
+            size_t a_step = ta ? (size_t)lda : 1;
+            for (int j0 = 0; j0 < N; j0 += NR) {
+                int nr = min_int(NR, N - j0);
+                float acc[NR];
+                skinny_strip(kc, a, a_step, B + (size_t)pc * ldb + j0, ldb, nr, acc);
+                float *c = C + i * rs + j0 * cs;
+                for (int j = 0; j < nr; j++) {
+                    float *d = c + j * cs;
+                    *d = accumulate ? *d + acc[j] : acc[j];
+                }
+            }
+        }
+    }
+}
+
 static size_t round_up(int n, int r) { return (size_t)(n + r - 1) / r * r; }
 
 /* ---- public ------------------------------------------------------------- */
@@ -239,10 +302,18 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
      * tile; computing C^T = op(B)^T op(A)^T puts the narrow side on the
      * MR-tall one. Each element's sum is the same either way (a*b == b*a),
      * so the choice, made from the sizes alone, never changes the bits. */
-    if (round_up(N, MR) * round_up(M, NR) < round_up(M, MR) * round_up(N, NR))
-        gemm_blocked(!tb, !ta, N, M, K, B, ldb, A, lda, beta, C, 1, (size_t)ldc);
+    size_t rs = (size_t)ldc, cs = 1;
+    if (round_up(N, MR) * round_up(M, NR) < round_up(M, MR) * round_up(N, NR)) {
+        int t = ta; ta = !tb; tb = !t;
+        t = M; M = N; N = t;
+        const float *p = A; A = B; B = p;
+        t = lda; lda = ldb; ldb = t;
+        rs = 1; cs = (size_t)ldc;
+    }
+    if (M < MR && !tb)
+        gemm_skinny(ta, M, N, K, A, lda, B, ldb, beta, C, rs, cs);
     else
-        gemm_blocked(ta, tb, M, N, K, A, lda, B, ldb, beta, C, (size_t)ldc, 1);
+        gemm_blocked(ta, tb, M, N, K, A, lda, B, ldb, beta, C, rs, cs);
 }
 
 size_t gemm_packed_size(int K, int N) {

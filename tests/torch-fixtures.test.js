@@ -24,7 +24,7 @@ test('there are fixtures for every PyTorch cell', () => {
 });
 
 for (const file of files) {
-  test(`matches PyTorch: ${file}`, async () => {
+  test(`matches PyTorch: ${file}`, async (t) => {
     const f = readJson(new URL(file, dir));
     const { cell, activation, gruVariant, inputSize, hiddenSize, outputSize, layers, loss } = f.config;
     const model = await createModel({
@@ -51,7 +51,7 @@ for (const file of files) {
     assertClose(g.dState.h, f.inputGrads.h0, TOL, 'dh0');
     if (cell === 'lstm') assertClose(g.dState.c, f.inputGrads.c0, TOL, 'dc0');
     worst = Math.max(worst, maxAbsDiff(g.output, f.output), maxAbsDiff(g.dx, f.inputGrads.x));
-    test.diagnostic?.(`${file}: largest absolute difference ${worst.toExponential(2)}`);
+    t.diagnostic(`${file}: largest absolute difference ${worst.toExponential(2)}`);
     model.dispose();
   });
 }

@@ -175,10 +175,10 @@ test('LSTM and RNN: all bias blocks add up, nothing negated', () => {
 test('GRU reset-before cannot be exchanged with PyTorch', () => {
   const config = { cell: 'gru', inputSize: 2, hiddenSize: 3, outputSize: 1 };
   const flat = new Float32Array(paramLayout(config).count);
-  expectError(() => toStateDict(config, flat), 'E_INVALID', 'reset-after', 'PyTorch');
-  expectError(() => gradsToStateDict(config, flat), 'E_INVALID', 'reset-after');
+  expectError(() => toStateDict(config, flat), 'E_STATE', 'reset-after', 'PyTorch');
+  expectError(() => gradsToStateDict(config, flat), 'E_STATE', 'reset-after');
   const dict = toStateDict({ ...config, gruVariant: 'reset-after' }, new Float32Array(paramLayout({ ...config, gruVariant: 'reset-after' }).count));
-  expectError(() => fromStateDict(config, dict), 'E_INVALID', 'reset-after');
+  expectError(() => fromStateDict(config, dict), 'E_STATE', 'reset-after');
 });
 
 // Forward pass of SPEC §1/§3 on rnnlab's flat layout, in double precision.
@@ -574,7 +574,8 @@ test('JSON weights: round trip is exact for every cell, 1-2 layers', () => {
     const flat = randomFlat(config, 40 + i);
     flat[0] = -0;
     flat[1] = f32(1e-30);
-    flat[2] = f32(3e38);
+    flat[2] = f32(3.4028234663852886e38); // the largest float32, written 3.4028235e38
+    flat[3] = -(2 ** -149); // the smallest subnormal
     const dict = toStateDict(config, flat);
     const text = weightsToJSON(dict);
     const back = weightsFromJSON(text);

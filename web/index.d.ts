@@ -161,6 +161,26 @@ export interface GateTrace { shape: [number, number, number]; layers: GateTraceL
 export interface WeightTensor { shape: number[]; data: Float32Array; }
 export type WeightDict = Record<string, WeightTensor>;
 
+/** A tensor as read from a file: F16 and BF16 arrive as exact Float32Array values. */
+export interface DecodedTensor {
+  shape: number[];
+  dtype: 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'U64' | 'I32' | 'U32' | 'I16' | 'U16' | 'I8' | 'U8' | 'BOOL';
+  data: Float32Array | Float64Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
+}
+export type TensorLike = { shape: number[]; data: ArrayLike<number> };
+/** A state dict as safetensors bytes (F32, names sorted, data 8-byte aligned). */
+export function encodeSafetensors(dict: Record<string, TensorLike>, metadata?: Record<string, string>): Uint8Array;
+/** safetensors bytes -> { name: tensor }; pass the result to model.importWeights. */
+export function decodeSafetensors(bytes: Uint8Array | ArrayBuffer): Record<string, DecodedTensor>;
+/** Like decodeSafetensors, with the file's __metadata__ (or null). */
+export function readSafetensors(bytes: Uint8Array | ArrayBuffer): { tensors: Record<string, DecodedTensor>; metadata: Record<string, string> | null };
+/** A state dict as rnnlab's JSON weight format: { format: 'rnnlab-weights', version: 1, metadata?, tensors }. */
+export function weightsToJSON(dict: Record<string, TensorLike>, options?: { metadata?: Record<string, string> }): string;
+/** JSON weight text (or its UTF-8 bytes) -> { name: { shape, data } }; pass the result to model.importWeights. */
+export function weightsFromJSON(text: string | Uint8Array | ArrayBuffer): WeightDict;
+/** Like weightsFromJSON, with the file's metadata (or null). */
+export function readWeightsJSON(text: string | Uint8Array | ArrayBuffer): { tensors: WeightDict; metadata: Record<string, string> | null };
+
 export interface Model {
   readonly config: Readonly<Required<ModelConfig>>;
   readonly disposed: boolean;
@@ -188,7 +208,7 @@ export interface Model {
   spectralNorms(): Record<string, number>[];
   parameterCount(): { rnnlab: number; pytorch: number };
   exportWeights(): WeightDict;
-  importWeights(dict: WeightDict | Record<string, { shape: number[]; data: ArrayLike<number> }>): void;
+  importWeights(dict: WeightDict | Record<string, { shape: number[]; data: ArrayLike<number> | BigInt64Array | BigUint64Array; dtype?: string }>): void;
   gradients(): WeightDict | null;
   save(options?: { optimizer?: boolean }): Uint8Array;
   dispose(): void;

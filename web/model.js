@@ -36,6 +36,16 @@ function seededRandom(seed) {
   };
 }
 
+// Prefixes the method name to errors from the weight converters.
+function withCaller(what, fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof RnnlabError) e.message = `${what}: ${e.message}`;
+    throw e;
+  }
+}
+
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 export class Model {
@@ -545,12 +555,12 @@ export class Model {
 
   exportWeights() {
     this._idle('exportWeights');
-    return toStateDict(this.config, this._buffer(BUF.PARAMS));
+    return withCaller('exportWeights', () => toStateDict(this.config, this._buffer(BUF.PARAMS)));
   }
 
   importWeights(dict) {
     this._idle('importWeights');
-    const flat = fromStateDict(this.config, dict); // checks everything before writing
+    const flat = withCaller('importWeights', () => fromStateDict(this.config, dict)); // checks everything before writing
     this._buffer(BUF.PARAMS).set(flat);
     this._engine.exports.rnnlab_params_changed(this._handle);
   }
@@ -558,7 +568,7 @@ export class Model {
   gradients() {
     this._idle('gradients');
     if (!this._hasGrads) return null;
-    return gradsToStateDict(this.config, this._buffer(BUF.GRADS));
+    return withCaller('gradients', () => gradsToStateDict(this.config, this._buffer(BUF.GRADS)));
   }
 
   save(options = {}) {

@@ -5,6 +5,7 @@ export { RnnlabError } from './errors.js';
 export { init } from './engine.js';
 export { createModel, loadModel } from './model.js';
 export { Vocabulary } from './vocab.js';
-export { encodeSafetensors, decodeSafetensors } from './safetensors.js';
+export { encodeSafetensors, decodeSafetensors, readSafetensors } from './safetensors.js';
+export { weightsToJSON, weightsFromJSON, readWeightsJSON } from './weights-json.js';
 
 export const version = '0.1.0';

@@ -61,13 +61,19 @@ function float32Text(value) {
   if (v === 0) return Object.is(v, -0) ? '-0' : '0';
   let lo = 1;
   let hi = 9; // 9 significant digits always identify a float32
+  let best = Number(v.toPrecision(9));
   while (lo < hi) {
     const p = (lo + hi) >> 1;
-    if (Math.fround(Number(v.toPrecision(p))) === v) hi = p;
-    else lo = p + 1;
+    const d = Number(v.toPrecision(p));
+    if (Math.fround(d) === v) {
+      hi = p;
+      best = d;
+    } else {
+      lo = p + 1;
+    }
   }
-  // Number() then String() drops trailing zeros and gives JSON-valid text.
-  return String(Number(v.toPrecision(lo)));
+  // String() of the decimal's double drops trailing zeros and is valid JSON.
+  return String(best);
 }
 
 /**
@@ -177,8 +183,9 @@ function readTensor(name, t) {
       const hint = Array.isArray(v) ? ' (data must be flat, row-major: t.flatten().tolist() in PyTorch)' : '';
       fail('E_FORMAT', `tensor '${name}' holds ${describe(v)} at index ${i}, expected a number${hint}`);
     }
-    // JSON.parse reads 1e999 as Infinity; 1e39 is finite but not a float32.
-    if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) {
+    // JSON.parse reads 1e999 as Infinity; 1e39 is finite but overflows float32
+    // (3.4028235e38, just above the largest float32, still rounds to it).
+    if (!Number.isFinite(Math.fround(v))) {
       fail('E_NONFINITE', `tensor '${name}' (shape ${fmtShape(shape)}) holds ${v} at index ${i}, ` +
         `expected finite numbers within the float32 range (±${FLOAT32_MAX})`);
     }

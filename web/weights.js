@@ -106,9 +106,10 @@ export function stateDictShapes(config) {
   return out;
 }
 
+// E_STATE, as the README's error table has it: a call that does not fit the model.
 function requirePytorchCompatible(lay, what) {
   if (lay.cell === 'gru' && !lay.resetAfter) {
-    throw err('E_INVALID',
+    throw err('E_STATE',
       `cannot ${what} a GRU with gruVariant 'reset-before': PyTorch's nn.GRU is the reset-after ` +
       `variant (r multiplies U_n h + b_hn), which a reset-before model cannot be written as; ` +
       `use gruVariant 'reset-after' for weight exchange with PyTorch`);

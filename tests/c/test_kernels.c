@@ -205,7 +205,8 @@ static void test_gemm_strided_views(void) {
 /* Sizes across every blocking boundary (MC 64, NC 512, KC 256). */
 static void test_gemm_large(void) {
     static const int shapes[][3] = {{33, 1000, 257}, {70, 530, 300}, {129, 17, 513}, {5, 1030, 9},
-                                    {200, 3, 700}, {1, 600, 1}, {64, 512, 256}};
+                                    {200, 3, 700}, {1, 600, 1}, {64, 512, 256},
+                                    {2, 530, 600}, {600, 1, 513}};
     for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)
         for (int t = 0; t < 4; t++) {
             gemm_case g = make_case(t >> 1, t & 1, shapes[s][0], shapes[s][1], shapes[s][2], s & 1,

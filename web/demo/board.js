@@ -20,6 +20,11 @@ const FRAME_BUDGET = 6;    // ms of drawing per animation frame
 
 const $ = (id) => document.getElementById(id);
 
+// Writes text only when it changed: an unchanged write still costs a layout.
+function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
 export class Board {
   constructor() {
     this.charts = {};
@@ -34,6 +39,14 @@ export class Board {
     this.resizeObserver = new ResizeObserver((entries) => {
       for (const entry of entries) this.pendingResize.set(entry.target, entry.contentRect.width);
       this.request('resize');
+    });
+    // Heatmap canvases: their CSS size, so drawing never has to ask for it.
+    this.canvasSizes = new WeakMap();
+    this.canvasObserver = new ResizeObserver((entries) => {
+      for (const entry of entries) {
+        this.canvasSizes.set(entry.target, { width: entry.contentRect.width, height: entry.contentRect.height });
+      }
+      this.request('gates');
     });
     this.pendingResize = new Map();
     for (const id of ['plot-loss', 'plot-flow', 'plot-grad', 'plot-spectral', 'plot-prediction']) {
@@ -58,9 +71,9 @@ export class Board {
     this.lossStore = new DecimatedSeries(ids);
     this.accuracyStore = new DecimatedSeries(ids);
     this.gradStore = new DecimatedSeries(ids.flatMap((id) => [`${id}:before`, `${id}:after`]));
-    this.valStore = new DecimatedSeries(ids, 600);
+    this.valStore = new DecimatedSeries(ids, 300);
     this.spectralKeys = this.cells.flatMap((c) => spectralNames(c).map((n) => `${c.id}:${n.key}`));
-    this.spectralStore = new DecimatedSeries(this.spectralKeys, 600);
+    this.spectralStore = new DecimatedSeries(this.spectralKeys, 300);
     this.buildCharts();
     this.buildGateTabs();
     this.buildTable();
@@ -145,11 +158,15 @@ export class Board {
         chart?.resize(width);
       }
       this.pendingResize.clear();
-      this.dirty.add('gates');
     }
     if (!this.task) { this.dirty.clear(); return; }
     const since = (part) => started - (this.lastDrawn[part] ?? -Infinity);
-    const due = [...this.dirty].filter((part) => since(part) >= MIN_INTERVAL).sort((a, b) => since(b) - since(a));
+    // Oldest first, but text after canvases: a text change before a chart
+    // draw would make the chart's first canvas call wait for a layout.
+    const textLast = (part) => (part === 'table' || part === 'stats' ? 1 : 0);
+    const due = [...this.dirty]
+      .filter((part) => since(part) >= MIN_INTERVAL)
+      .sort((a, b) => textLast(a) - textLast(b) || since(b) - since(a));
     for (const part of due) {
       this.dirty.delete(part);
       this.lastDrawn[part] = started;
@@ -288,7 +305,7 @@ export class Board {
     data.push(data[0].map(() => baseline));
     this.setChart('loss', data);
     const target = this.task.target;
-    $('loss-aside').textContent = `target: ${target.label}`;
+    setText($('loss-aside'), `target: ${target.label}`);
   }
 
   drawGrad() {
@@ -300,9 +317,9 @@ export class Board {
     const parts = this.cells
       .filter((c) => c.summary)
       .map((c) => `${this.cells.length > 1 ? `${c.label} ` : ''}${steps ? Math.round((100 * c.summary.clippedCount) / steps) : 0}%`);
-    $('grad-aside').textContent = this.hyper.clip
+    setText($('grad-aside'), this.hyper.clip
       ? `steps clipped at τ = ${formatValue(this.hyper.tau)}: ${parts.join(' · ') || '—'}`
-      : 'clipping off';
+      : 'clipping off');
   }
 
   drawFlow() {
@@ -325,7 +342,7 @@ export class Board {
         const far = row[row.length - 1];
         return `${c.label} ${Number.isFinite(far) && far > 0 ? `×${formatRatio(far)}` : '—'}`;
       });
-    $('flow-aside').textContent = decays.length ? `at the farthest lag: ${decays.join(' · ')}` : '';
+    setText($('flow-aside'), decays.length ? `at the farthest lag: ${decays.join(' · ')}` : '');
   }
 
   drawSpectral() {
@@ -398,6 +415,11 @@ export class Board {
     select.replaceChildren(...Array.from({ length: layers }, (_, l) => new Option(`${l + 1}`, `${l}`)));
     this.gateLayer = 0;
     $('gate-layer-field').hidden = layers < 2;
+    this.dropGatePanels();
+  }
+
+  dropGatePanels() {
+    for (const panel of this.gatePanels?.canvases ?? []) this.canvasObserver.unobserve(panel.canvas);
     this.gatePanels = null;
   }
 
@@ -411,7 +433,7 @@ export class Board {
         empty.className = 'empty';
         empty.textContent = 'The gates appear after the first evaluation.';
         container.replaceChildren(empty);
-        this.gatePanels = null;
+        this.dropGatePanels();
       }
       card.dataset.points = '0';
       return;
@@ -419,6 +441,7 @@ export class Board {
     const panels = GATE_PANELS[cell.cell];
     const key = `${cell.id}:${this.gateLayer}`;
     if (!this.gatePanels || this.gatePanels.key !== key) {
+      this.dropGatePanels();
       this.gatePanels = { key, canvases: panels.map(([name, caption, kind]) => this.makeHeatmap(container, name, caption, kind)) };
       container.replaceChildren(...this.gatePanels.canvases.map((p) => p.figure));
     }
@@ -431,15 +454,17 @@ export class Board {
       const panel = this.gatePanels.canvases[k];
       if (!values) return;
       const range = kind === 'sequential' ? [0, 1] : (() => { const m = absMax(values); return [-m, m]; })();
-      drawHeatmap(panel.canvas, values, T, H, { range, kind, markers: this.task.markers ?? [] });
+      const size = this.canvasSizes.get(panel.canvas);
+      if (!size) return; // not laid out yet: the observer asks again
+      drawHeatmap(panel.canvas, values, T, H, { range, kind, markers: this.task.markers ?? [], size });
       if (kind === 'sequential') {
-        panel.detail.textContent = saturation[name] != null ? `${Math.round(100 * saturation[name])}% saturated` : '';
-        panel.low.textContent = '0';
-        panel.high.textContent = '1';
+        setText(panel.detail, saturation[name] != null ? `${Math.round(100 * saturation[name])}% saturated` : '');
+        setText(panel.low, '0');
+        setText(panel.high, '1');
       } else {
-        panel.detail.textContent = `|max| ${formatValue(range[1])}`;
-        panel.low.textContent = formatValue(range[0]);
-        panel.high.textContent = formatValue(range[1]);
+        setText(panel.detail, `|max| ${formatValue(range[1])}`);
+        setText(panel.low, formatValue(range[0]));
+        setText(panel.high, formatValue(range[1]));
       }
       drawn += values.length;
     });
@@ -463,11 +488,9 @@ export class Board {
     const bar = document.createElement('span');
     bar.className = `bar ${kind}`;
     const high = document.createElement('span');
-    const axis = document.createElement('span');
-    axis.textContent = 'time →   units ↓';
-    axis.className = 'axis-note';
-    scale.append(low, bar, high, axis);
+    scale.append(low, bar, high);
     figure.append(figcaption, canvas, scale);
+    this.canvasObserver.observe(canvas);
     return { figure, canvas, detail, low, high, name };
   }
 
@@ -523,45 +546,43 @@ export class Board {
       if (!row) continue;
       const s = c.summary;
       const { cells, tr } = row;
-      cells.ms.textContent = s?.msPerStep != null ? s.msPerStep.toFixed(2) : '—';
-      cells.steps.textContent = (this.totalSteps || 0).toLocaleString('en-US');
+      setText(cells.ms, s?.msPerStep != null ? s.msPerStep.toFixed(2) : '—');
+      setText(cells.steps, (this.totalSteps || 0).toLocaleString('en-US'));
       if (s?.firstLoss != null) {
-        cells.loss.textContent = `${formatValue(s.firstLoss)} → ${formatValue(s.lossAverage)}`;
+        setText(cells.loss, `${formatValue(s.firstLoss)} → ${formatValue(s.lossAverage)}`);
         tr.dataset.firstLoss = String(s.firstLoss);
         tr.dataset.loss = String(s.lossAverage);
       } else {
-        cells.loss.textContent = '—';
+        setText(cells.loss, '—');
       }
       if (c.val) {
-        cells.val.textContent = ce
+        setText(cells.val, ce
           ? `${(100 * c.val.accuracy).toFixed(1)}% · ${c.val.perplexity.toFixed(2)}`
-          : formatValue(c.val.loss);
+          : formatValue(c.val.loss));
         tr.dataset.valLoss = String(c.val.loss);
       }
       if (s?.diverged) {
-        cells.target.textContent = 'diverged';
+        setText(cells.target, 'diverged');
         cells.target.className = 'num bad';
       } else if (c.reachedAt != null) {
-        cells.target.textContent = c.reachedAt.toLocaleString('en-US');
+        setText(cells.target, c.reachedAt.toLocaleString('en-US'));
         cells.target.className = 'num good';
       } else {
-        cells.target.textContent = this.totalSteps ? 'not yet' : '—';
+        setText(cells.target, this.totalSteps ? 'not yet' : '—');
         cells.target.className = 'num';
       }
       tr.dataset.steps = String(this.totalSteps || 0);
     }
-    $('table-aside').textContent = this.cells.length > 1
-      ? 'same data, same seed, one step each in turn'
-      : '';
+    setText($('table-aside'), this.cells.length > 1 ? 'same data, same seed, one step each in turn' : '');
   }
 
   /** The speed figures in the top bar. */
   updateStats() {
-    $('step-count').textContent = (this.totalSteps || 0).toLocaleString('en-US');
-    $('steps-per-second').textContent = this.stepsPerSecond != null
-      ? Math.round(this.stepsPerSecond).toLocaleString('en-US') : '—';
+    setText($('step-count'), (this.totalSteps || 0).toLocaleString('en-US'));
+    setText($('steps-per-second'), this.stepsPerSecond != null
+      ? Math.round(this.stepsPerSecond).toLocaleString('en-US') : '—');
     const ms = this.cells.map((c) => c.summary?.msPerStep).filter((v) => v != null);
-    $('ms-per-step').textContent = ms.length ? (ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(2) : '—';
+    setText($('ms-per-step'), ms.length ? (ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(2) : '—');
   }
 
   /** Moves the finished run's rows into the history list (newest first). */

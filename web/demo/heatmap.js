@@ -59,9 +59,10 @@ function scratchImage(T, H) {
 /**
  * Draws values [T, H] (batch of one, time-major rows of H units) onto a canvas
  * sized to its CSS box. `range` is [lo, hi]; `kind` 'sequential' or 'diverging'.
- * `markers` are time steps to flag with a tick above the map.
+ * `markers` are time steps to flag with a tick above the map; `size` the
+ * canvas's CSS { width, height }, when known.
  */
-export function drawHeatmap(canvas, values, T, H, { range, kind = 'sequential', markers = [] }) {
+export function drawHeatmap(canvas, values, T, H, { range, kind = 'sequential', markers = [], size }) {
   const lookup = LOOKUPS[kind];
   const [lo, hi] = range;
   const scale = hi > lo ? 255 / (hi - lo) : 0;
@@ -78,9 +79,12 @@ export function drawHeatmap(canvas, values, T, H, { range, kind = 'sequential', 
       pixels[p + 3] = 255;
     }
   }
+  // `size` is the canvas's CSS box as measured by a ResizeObserver; reading
+  // clientWidth here would force a layout in the middle of the frame.
   const ratio = window.devicePixelRatio || 1;
-  const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
-  const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
+  const box = size ?? { width: canvas.clientWidth, height: canvas.clientHeight };
+  const width = Math.max(1, Math.round(box.width * ratio));
+  const height = Math.max(1, Math.round(box.height * ratio));
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
     canvas.height = height;

@@ -45,7 +45,7 @@ export function createChart(container, options) {
   const opts = {
     width, height,
     pxAlign: 0,
-    legend: { live: false },
+    legend: { live: false, markers: { width: 2 } },
     cursor: { drag: { x: false, y: false }, points: { size: 6 } },
     scales: {
       x: { time: false, ...(xLog ? { distr: 3 } : {}) },
@@ -110,7 +110,7 @@ export function formatValue(v) {
  * buckets merge and the stride doubles. Nulls are skipped in the averages.
  */
 export class DecimatedSeries {
-  constructor(keys, max = 1200) {
+  constructor(keys, max = 500) {
     this.keys = keys;
     this.max = max;
     this.stride = 1;

@@ -61,7 +61,11 @@ const handlers = {
   run() {
     if (!running && entries.length) { running = true; post({ type: 'running', running }); loop(); }
   },
-  pause() { stop(); },
+  pause() {
+    const wasRunning = running;
+    stop();
+    if (wasRunning) diagnose(); // the figures shown then match the weights kept
+  },
   step() {
     if (!entries.length) return;
     stop();

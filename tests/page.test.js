@@ -1,0 +1,186 @@
+// The page in real Chromium: train the three cells on the adding problem, check
+// that every plot and the table got data, that the page stayed responsive and
+// the console clean, save and load a model, and keep a screenshot
+// (tests/artifacts/page.png). Then the character model on a huge paste.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../web/server.js';
+import { launchBrowser, skipUnlessBrowser } from './helpers/browser.js';
+
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+const LONG_TASK_LIMIT_MS = 100;
+const PLOTS = ['loss', 'flow', 'grad', 'spectral', 'gates', 'prediction'];
+
+const skip = await skipUnlessBrowser();
+let server;
+let browser;
+let page;
+const consoleProblems = [];
+
+before(async () => {
+  if (skip) return;
+  server = await startServer({ port: 0 });
+  browser = await launchBrowser({ viewport: { width: 1400, height: 1000 } });
+  page = await browser.context.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') {
+      consoleProblems.push(`${message.type()}: ${message.text()}`);
+    }
+  });
+  page.on('pageerror', (error) => consoleProblems.push(`uncaught: ${error.message}`));
+  // Long tasks on the main thread, recorded from the very start.
+  await page.addInitScript(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        window.__longTasks.push({ start: Math.round(entry.startTime), duration: Math.round(entry.duration) });
+      }
+    }).observe({ type: 'longtask', buffered: true });
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const longTasksSince = (t0) => page.evaluate((since) => window.__longTasks.filter((t) => t.start >= since), t0);
+const now = () => page.evaluate(() => performance.now());
+
+async function rows() {
+  return page.$$eval('#comparison-rows tr', (trs) => trs.map((tr) => ({
+    cell: tr.dataset.cell,
+    label: tr.cells[0].textContent,
+    steps: Number(tr.dataset.steps ?? 0),
+    firstLoss: Number(tr.dataset.firstLoss),
+    loss: Number(tr.dataset.loss),
+    valLoss: Number(tr.dataset.valLoss),
+    texts: [...tr.cells].map((td) => td.textContent.trim()),
+  })));
+}
+
+test('the page trains RNN, LSTM and GRU on the adding problem, live and responsive', { skip, timeout: 90_000 }, async () => {
+  const response = await page.goto(server.url);
+  const csp = response.headers()['content-security-policy'] ?? '';
+  assert.match(csp, /'wasm-unsafe-eval'/, 'the page is served with a CSP that allows WebAssembly');
+  assert.doesNotMatch(csp, /'unsafe-eval'/, 'the CSP does not allow JavaScript eval');
+
+  await page.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
+  assert.equal(await page.$eval('#task', (el) => el.value), 'adding');
+  await page.check('input[name="cell"][value="all"]');
+  await page.waitForFunction(() => document.querySelectorAll('#comparison-rows tr').length === 3);
+
+  const t0 = await now();
+  await page.click('#train');
+  await page.waitForSelector('body[data-state="training"]');
+  // Train for at least 6 s, and until every cell has taken 150 steps.
+  await page.waitForTimeout(6000);
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('#comparison-rows tr')].every((tr) => Number(tr.dataset.steps) >= 150),
+    null, { timeout: 30_000 },
+  );
+  await page.click('#train');
+  await page.waitForSelector('body[data-state="paused"]');
+  await page.waitForTimeout(700); // the last progress and evaluation arrive, and are drawn
+  const longTasks = await longTasksSince(t0);
+
+  const table = await rows();
+  assert.deepEqual(table.map((r) => r.cell).sort(), ['gru', 'lstm', 'rnn']);
+  for (const row of table) {
+    assert.ok(row.steps >= 150, `${row.cell}: ${row.steps} steps`);
+    assert.ok(Number.isFinite(row.firstLoss) && Number.isFinite(row.loss), `${row.cell}: losses in the table`);
+    assert.ok(row.loss < 0.8 * row.firstLoss, `${row.cell}: loss fell from ${row.firstLoss} to ${row.loss}`);
+    assert.ok(Number.isFinite(row.valLoss), `${row.cell}: a validation loss`);
+    // name, parameters, ms/step, steps, loss, val, steps to target: all filled
+    for (const text of row.texts.slice(0, 7)) assert.notEqual(text, '—', `${row.cell}: a filled row, got ${row.texts.join(' | ')}`);
+  }
+
+  const points = await page.$$eval('[data-plot]', (cards) => Object.fromEntries(cards.map((c) => [c.dataset.plot, Number(c.dataset.points ?? 0)])));
+  for (const plot of PLOTS) assert.ok(points[plot] > 0, `the ${plot} plot got data (${points[plot]} points)`);
+  // every cell's series in the loss and flow plots has data, not just one of them
+  const seriesFilled = await page.$$eval('#card-loss .u-legend .u-series, #card-flow .u-legend .u-series', (els) => els.length);
+  assert.ok(seriesFilled >= 7, 'the loss and flow legends list every cell');
+
+  const steps = Number((await page.textContent('#step-count')).replace(/,/g, ''));
+  assert.ok(steps >= 150, `step counter shows ${steps}`);
+  assert.match(await page.textContent('#ms-per-step'), /^\d+\.\d+$/);
+
+  const slow = longTasks.filter((t) => t.duration > LONG_TASK_LIMIT_MS);
+  assert.deepEqual(slow, [], `no main-thread task over ${LONG_TASK_LIMIT_MS} ms while training (all long tasks: ${JSON.stringify(longTasks)})`);
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'page.png'), fullPage: true });
+  assert.deepEqual(consoleProblems, [], 'console stays clean');
+});
+
+test('a saved model loads back with the same validation loss', { skip, timeout: 60_000 }, async () => {
+  const lstm = (await rows()).find((r) => r.cell === 'lstm');
+  assert.ok(lstm, 'an LSTM row to save');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('#comparison-rows tr[data-cell="lstm"] button[data-action="save"]'),
+  ]);
+  assert.match(download.suggestedFilename(), /^rnnlab-lstm-adding-step\d+\.rnnlab$/);
+  const file = await download.path();
+
+  const [exported] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('#comparison-rows tr[data-cell="lstm"] button[data-action="export"]'),
+  ]);
+  assert.match(exported.suggestedFilename(), /weights\.json$/);
+  const { readFile } = await import('node:fs/promises');
+  const weights = JSON.parse(await readFile(await exported.path(), 'utf8'));
+  assert.deepEqual(weights.weights['rnn.weight_hh_l0'].shape, [4 * 32, 32], 'PyTorch layout: weight_hh_l0 is (4H, H)');
+
+  await page.setInputFiles('#model-file', file);
+  await page.waitForFunction(() => {
+    const trs = document.querySelectorAll('#comparison-rows tr');
+    return trs.length === 1 && trs[0].dataset.valLoss !== undefined;
+  }, null, { timeout: 20_000 });
+  const [loaded] = await rows();
+  assert.equal(loaded.cell, 'lstm');
+  assert.match(loaded.label, /loaded/);
+  assert.ok(Math.abs(loaded.valLoss - lstm.valLoss) <= 1e-6 * Math.max(1, lstm.valLoss),
+    `validation loss after loading ${loaded.valLoss}, before saving ${lstm.valLoss}`);
+  assert.match(await page.textContent('#status'), /Loaded/);
+
+  // A corrupt file is refused with a message, and the loaded model stays.
+  await page.setInputFiles('#model-file', { name: 'broken.rnnlab', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model at all') });
+  await page.waitForSelector('#status.error', { timeout: 10_000 });
+  assert.match(await page.textContent('#status'), /Could not load the model/);
+  assert.equal((await rows()).length, 1);
+});
+
+test('a huge pasted text trains a character model without freezing the page', { skip, timeout: 60_000 }, async () => {
+  await page.selectOption('#task', 'chars');
+  await page.waitForFunction(() => /^Ready: .* character model/.test(document.querySelector('#status').textContent), null, { timeout: 30_000 });
+  const t0 = await now();
+  // About 3 million characters arrive through a real paste event.
+  await page.evaluate(() => {
+    const line = 'the quick otter counts three feathers by the water, and the herons listen.\n';
+    const text = line.repeat(Math.ceil(3_000_000 / line.length));
+    const data = new DataTransfer();
+    data.setData('text/plain', text);
+    document.getElementById('user-text').dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction(() => /cut from/.test(document.getElementById('text-info').textContent), null, { timeout: 30_000 });
+  const info = await page.textContent('#text-info');
+  assert.match(info, /cut from 3,0\d\d,\d\d\d/, `the text is cut to the limit: ${info}`);
+  assert.ok((await page.inputValue('#user-text')).length <= 4000, 'the text box holds a preview only');
+  await page.waitForFunction(() => document.querySelector('#status').textContent.startsWith('Ready'), null, { timeout: 30_000 });
+
+  await page.click('#train');
+  await page.waitForTimeout(3000);
+  await page.click('#train');
+  await page.waitForSelector('body[data-state="paused"]');
+  await page.click('#sample');
+  await page.waitForFunction(() => document.getElementById('sample-text').textContent.length > 100, null, { timeout: 10_000 });
+
+  const slow = (await longTasksSince(t0)).filter((t) => t.duration > LONG_TASK_LIMIT_MS);
+  assert.deepEqual(slow, [], `no main-thread task over ${LONG_TASK_LIMIT_MS} ms from the paste on`);
+  assert.deepEqual(consoleProblems, [], 'console stays clean');
+});
