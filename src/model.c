@@ -126,6 +126,18 @@ rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
                      "param_slice: no tensor of kind %d in layer %d", kind, layer);
 }
 
+/* The parameter count of a valid config, in 64 bits (SPEC §2). */
+uint64_t expected_param_count(const rnnlab_config *cfg) {
+    uint64_t G = (uint64_t)gate_count(cfg->cell), H = (uint64_t)cfg->hidden_size;
+    uint64_t extra = cfg->cell == RNNLAB_CELL_GRU && cfg->gru_reset_after ? H : 0;
+    uint64_t n = (uint64_t)cfg->output_size * (H + 1);
+    for (int l = 0; l < cfg->layers; l++) {
+        uint64_t in = l == 0 ? (uint64_t)cfg->input_size : H;
+        n += G * H * (in + H + 1) + extra;
+    }
+    return n;
+}
+
 /* ---------------------------------------------------------------- create */
 
 static size_t packed_floats(rnnlab_model *m) {
@@ -160,14 +172,13 @@ rnnlab_status model_alloc(const rnnlab_config *cfg, rnnlab_model **out) {
     m->X = cfg->input_size;
     m->H = cfg->hidden_size;
     m->Y = cfg->output_size;
-    /* counted in double first: size_t is 32 bits in wasm */
-    double GH = (double)m->G * m->H;
-    double need = GH * (m->X + m->H + 2) + (m->L - 1) * GH * (2.0 * m->H + 2) + (double)m->Y * (m->H + 1);
+    /* counted in 64 bits first: size_t is 32 bits in wasm */
+    uint64_t need = expected_param_count(cfg);
     if (need > RNNLAB_MAX_ELEMENTS) {
         free(m);
         return set_error(NULL, RNNLAB_E_NOMEM,
                          "the model needs %.0f parameters; at most %u fit in wasm memory",
-                         need, RNNLAB_MAX_ELEMENTS);
+                         (double)need, RNNLAB_MAX_ELEMENTS);
     }
     m->n_params = compute_layout(m);
     size_t np = m->n_params;
@@ -228,7 +239,7 @@ rnnlab_status rnnlab_set_batch(rnnlab_model *m, int B, int T) {
     if (!m) return RNNLAB_E_INVALID;
     if (B < 1 || T < 1 || B > 1000000 || T > 1000000)
         return set_error(m, RNNLAB_E_SHAPE,
-                         "batch: expected B >= 1 and T >= 1, got B = %d, T = %d", B, T);
+                         "batch: expected 1 <= B <= 1000000 and 1 <= T <= 1000000, got B = %d, T = %d", B, T);
     /* 64-bit sizes: size_t is 32 bits in wasm and B * T * H can overflow it */
     uint64_t L = m->L, H = m->H, X = m->X, Y = m->Y, G = m->G, b = B, t = T;
     uint64_t BH = b * H, BT = b * t, XH = X > H ? X : H;
@@ -456,6 +467,7 @@ rnnlab_status rnnlab_train_step(rnnlab_model *m, int flags) {
     float scale;
     rnnlab_status st = gradients_and_clipping(m, flags, &scale);
     if (st) return st;
+    if (m->stats[RNNLAB_STAT_COUNTED] == 0.0f) return RNNLAB_OK; /* nothing to learn from */
     apply_update(m, scale, m->opt.clip_value);
     m->packed_valid = 0;
     m->stats[RNNLAB_STAT_STEP] = (float)m->step;

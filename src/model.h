@@ -75,6 +75,7 @@ struct rnnlab_model {
 rnnlab_status set_error(rnnlab_model *m, rnnlab_status st, const char *fmt, ...);
 rnnlab_status validate_config(const rnnlab_config *cfg, char *err, size_t errlen);
 rnnlab_status model_alloc(const rnnlab_config *cfg, rnnlab_model **out);
+uint64_t expected_param_count(const rnnlab_config *cfg); /* cfg must be valid */
 
 /* init.c */
 rnnlab_status init_parameters(rnnlab_model *m);

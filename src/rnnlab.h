@@ -159,7 +159,8 @@ rnnlab_status rnnlab_forward(rnnlab_model *m, int flags, int with_loss);
  * (norms before/after clipping, without changing the weights). */
 rnnlab_status rnnlab_compute_gradients(rnnlab_model *m, int flags);
 /* Forward + BPTT + clipping + optimiser update. A non-finite loss or gradient
- * returns RNNLAB_E_NONFINITE and leaves weights and optimiser state as they were. */
+ * returns RNNLAB_E_NONFINITE and leaves weights and optimiser state as they were.
+ * A batch in which no position counts (all masked) changes nothing either. */
 rnnlab_status rnnlab_train_step(rnnlab_model *m, int flags);
 
 /* Largest singular value of each H x H recurrent gate block, by power

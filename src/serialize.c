@@ -107,14 +107,17 @@ rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
     memcpy(&step, &step_bits, 8);
     if (!(step >= 0.0 && step < 1e15) || step != floor(step)) return reject("bad optimiser step count");
 
-    rnnlab_model *m;
-    rnnlab_status st = model_alloc(&cfg, &m); /* validates the config */
-    if (st) return set_error(NULL, RNNLAB_E_FORMAT, "bad configuration: %s", rnnlab_global_error());
+    /* everything is checked against the file size before any allocation, so
+     * a small forged file cannot make the engine allocate a large model */
+    char why[320];
+    if (validate_config(&cfg, why, sizeof why) != RNNLAB_OK)
+        return set_error(NULL, RNNLAB_E_FORMAT, "not a valid rnnlab model file: bad configuration: %s", why);
     uint64_t blocks = flags & 1u ? 3 : 1;
-    if (n != m->n_params || (uint64_t)len != HEADER_BYTES + blocks * n * 4 + 4) {
-        rnnlab_free(m);
+    if (n != expected_param_count(&cfg) || (uint64_t)len != HEADER_BYTES + blocks * n * 4 + 4)
         return reject("the parameter count does not match the configuration or the file size");
-    }
+    rnnlab_model *m;
+    rnnlab_status st = model_alloc(&cfg, &m);
+    if (st) return st; /* E_NOMEM, with its message */
     /* settings first: changing the optimiser type resets the moments */
     if (rnnlab_set_optimizer(m, &opt) != RNNLAB_OK) {
         rnnlab_status e = set_error(NULL, RNNLAB_E_FORMAT, "bad optimiser settings: %s", m->err);

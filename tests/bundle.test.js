@@ -13,19 +13,17 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, exis
 import { tmpdir } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 
 import { launchBrowser, skipUnlessBrowser } from './helpers/browser.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = join(root, 'tests', 'fixtures', 'bundle-app');
-const require = createRequire(import.meta.url);
 const noBrowser = await skipUnlessBrowser();
 
 /** A bundler from node_modules; a clear failure when it is not installed. */
 async function bundler(name) {
   try {
-    return await import(require.resolve(name));
+    return await import(name);
   } catch {
     assert.fail(`${name} is not installed: it is a devDependency of the bundler test (npm install)`);
   }

@@ -92,6 +92,10 @@ function serve() {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     const headers = { 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'Cache-Control': 'no-cache' };
+    if (path === '/favicon.ico') {
+      res.writeHead(204, headers).end();
+      return;
+    }
     if (ROUTES[path]) {
       res.writeHead(200, { ...headers, 'Content-Type': ROUTES[path][0] }).end(ROUTES[path][1]);
       return;

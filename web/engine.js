@@ -29,7 +29,10 @@ const PLAIN_URL = new URL('./dist/rnnlab.wasm', import.meta.url);
 
 async function readUrl(url) {
   if (url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
+    // Only Node reads file: URLs. The specifier is a variable and marked so
+    // that bundlers building for the browser leave this import alone.
+    const fsModule = 'node:fs/promises';
+    const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fsModule);
     return readFile(url);
   }
   const response = await fetch(url);

@@ -17,6 +17,8 @@ export type ErrorCode =
 
 export class RnnlabError extends Error {
   readonly code: ErrorCode;
+  /** fit() errors (E_ABORTED, E_NONFINITE): the history up to the stop. */
+  readonly history?: History;
   constructor(code: ErrorCode, message: string);
 }
 
@@ -111,9 +113,13 @@ export interface FitOptions {
   epochs?: number;
   batchSize?: number;
   shuffle?: boolean;
+  /** Default: the settings in force — Adam (lr 1e-3) for a new model, the saved
+   *  ones for a loaded model, else the last ones passed to fit or trainStep. */
   optimizer?: OptimizerType | OptimizerOptions;
-  clipNorm?: number;
-  clipValue?: number;
+  /** Global-norm clipping threshold τ; 0 or null turns it off; default: in force. */
+  clipNorm?: number | null;
+  /** Element clipping to [-v, v]; 0 or null turns it off; default: in force. */
+  clipValue?: number | null;
   validationData?: DataSet;
   earlyStopping?: { patience: number; minDelta?: number; monitor?: 'loss' | 'valLoss' };
   /** Truncated BPTT window k: sequences are trained k steps at a time, state carried over. */
@@ -185,7 +191,7 @@ export interface Model {
   readonly config: Readonly<Required<ModelConfig>>;
   readonly disposed: boolean;
   fit(data: DataSet, options?: FitOptions): Promise<History>;
-  trainStep(batch: DataSet, options?: { optimizer?: OptimizerType | OptimizerOptions; clipNorm?: number; clipValue?: number; state?: State }): StepInfo & { state: State };
+  trainStep(batch: DataSet, options?: { optimizer?: OptimizerType | OptimizerOptions; clipNorm?: number | null; clipValue?: number | null; state?: State }): StepInfo & { state: State };
   /** Loss and all gradients for one batch; the weights do not change. */
   computeGradients(batch: DataSet, options?: { state?: State }): {
     loss: number; gradNorm: number; flow: Float32Array[]; flowC?: Float32Array[];

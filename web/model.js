@@ -61,7 +61,13 @@ export class Model {
     e.rnnlab_get_config(handle, scratch);
     this.config = decodeConfig(...this._structViews(scratch, CONFIG_WORDS));
     e.rnnlab_bytes_free(scratch);
-    this._optimizerKey = null;
+    // The optimiser settings in force: the engine's (Adam for a new model,
+    // the saved ones for a loaded model) until a call passes others.
+    const optPtr = e.rnnlab_scratch(4 * OPTIMIZER_WORDS);
+    e.rnnlab_get_optimizer(handle, optPtr);
+    this._current = decodeOptimizer(...this._structViews(optPtr, OPTIMIZER_WORDS).slice(0, 2));
+    e.rnnlab_bytes_free(optPtr);
+    this._optimizerKey = JSON.stringify([this._current.optimizer, this._current.clipNorm, this._current.clipValue]);
     registry?.register(this, { engine, handle }, this);
   }
 
@@ -119,13 +125,15 @@ export class Model {
     e.rnnlab_bytes_free(ptr);
     this._check(status, 'optimizer');
     this._optimizerKey = key;
+    this._current = { optimizer: opt, clipNorm, clipValue };
   }
 
+  // Options not given keep the settings in force; null or 0 turns clipping off.
   _trainingOptions(options, where) {
-    const opt = checkOptimizer(options.optimizer ?? 'adam', `${where}.optimizer`);
-    const clipNorm = options.clipNorm == null ? 0 : checkNumber(options.clipNorm, `${where}.clipNorm`, { min: 0 });
-    const clipValue = options.clipValue == null ? 0 : checkNumber(options.clipValue, `${where}.clipValue`, { min: 0 });
-    return { opt, clipNorm, clipValue };
+    const cur = this._current;
+    const opt = options.optimizer === undefined ? cur.optimizer : checkOptimizer(options.optimizer, `${where}.optimizer`);
+    const clip = (v, name, now) => (v === undefined ? now : v === null ? 0 : checkNumber(v, `${where}.${name}`, { min: 0 }));
+    return { opt, clipNorm: clip(options.clipNorm, 'clipNorm', cur.clipNorm), clipValue: clip(options.clipValue, 'clipValue', cur.clipValue) };
   }
 
   // Copies sequences `index` (steps t0 .. t0+Tw) of a checked data set in.
@@ -628,12 +636,5 @@ export async function loadModel(bytes) {
   const handle = e.rnnlab_load_from(ptr, bytes.length);
   e.rnnlab_bytes_free(ptr);
   if (handle === 0) throw globalError(engine, 'loadModel');
-  const model = new Model(engine, handle);
-  const optPtr = e.rnnlab_scratch(4 * OPTIMIZER_WORDS);
-  e.rnnlab_get_optimizer(handle, optPtr);
-  const buf = engine.memory.buffer;
-  const saved = decodeOptimizer(new Int32Array(buf, optPtr, OPTIMIZER_WORDS), new Float32Array(buf, optPtr, OPTIMIZER_WORDS));
-  e.rnnlab_bytes_free(optPtr);
-  model.savedOptimizer = saved;
-  return model;
+  return new Model(engine, handle);
 }

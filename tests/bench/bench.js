@@ -1,7 +1,7 @@
 // bench.js — `npm run bench`: rnnlab against TensorFlow.js (wasm backend) and
 // against its own C compiled natively, on the workloads of SPEC §10.
 //
-//   node tests/bench/bench.js [--quick] [--cells=lstm,gru] [--sizes=S,M]
+//   node tests/bench/bench.js [--quick | --full] [--cells=lstm,gru] [--sizes=S,M]
 //        [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--out=DIR]
 //
 // Every measurement runs in a child process of its own, one at a time:
@@ -12,6 +12,11 @@
 //   tests/c/bench_kernels.c --json, native and as wasm (when it exists)
 // Results: printed, and written to tests/bench/results/latest.json and
 // latest.md (or --out=DIR).
+//
+// The default run takes about 5 minutes on the 2-core machine, most of it in
+// TF.js, whose LONG steps take tens of seconds each: there TF.js is timed once.
+// --full gives TF.js room for warm-up and repeated steps everywhere (about
+// 15 minutes); --quick is a smoke test with small budgets.
 
 import { spawnSync, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -30,12 +35,13 @@ const option = (name, dflt) => {
   return a ? a.slice(name.length + 3) : dflt;
 };
 for (const a of args) {
-  if (!/^--(quick|no-tfjs|no-native|no-plain|no-kernels|cells=.*|sizes=.*|out=.*)$/.test(a)) {
-    console.error(`bench: unknown argument '${a}'\nusage: node tests/bench/bench.js [--quick] [--cells=rnn,lstm,gru] [--sizes=S,M,LONG] [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--out=DIR]`);
+  if (!/^--(quick|full|no-tfjs|no-native|no-plain|no-kernels|cells=.*|sizes=.*|out=.*)$/.test(a)) {
+    console.error(`bench: unknown argument '${a}'\nusage: node tests/bench/bench.js [--quick | --full] [--cells=rnn,lstm,gru] [--sizes=S,M,LONG] [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--out=DIR]`);
     process.exit(2);
   }
 }
 const quick = flag('quick');
+const full = flag('full');
 const cells = option('cells', CELLS.join(',')).split(',');
 const sizes = option('sizes', Object.keys(WORKLOADS).join(',')).split(',');
 for (const c of cells) if (!CELLS.includes(c)) { console.error(`bench: unknown cell '${c}'`); process.exit(2); }
@@ -46,8 +52,11 @@ const outDir = path.resolve(option('out', path.join(here, 'results')));
 // on the 2-core machine; TF.js takes most of it.
 const BUDGET = quick
   ? { simd: 1200, plain: 1200, native: 0.8, tfjs: { S: 4000, M: 12000, LONG: 15000 } }
-  : { simd: 2000, plain: 2500, native: 1.5, tfjs: { S: 8000, M: 30000, LONG: 45000 } };
-const DEADLINE_MS = quick ? 150e3 : 320e3; // TF.js workloads past it are skipped
+  : full
+    ? { simd: 3000, plain: 4000, native: 2, tfjs: { S: 15000, M: 60000, LONG: 180000 } }
+    : { simd: 2000, plain: 2500, native: 1.5, tfjs: { S: 8000, M: 30000, LONG: 45000 } };
+// TF.js workloads that would start past this are skipped
+const DEADLINE_MS = quick ? 150e3 : full ? Infinity : 320e3;
 const startedAt = Date.now();
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
@@ -386,7 +395,7 @@ const markdown = [
   ...(notes.length ? ['### Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
 ].join('\n');
 
-const out = { machine, builds, budgets: BUDGET, workloads: WORKLOADS, rows, summary, targets, kernels, notes, raw: results };
+const out = { machine, builds, mode: quick ? 'quick' : full ? 'full' : 'default', budgets: BUDGET, workloads: WORKLOADS, rows, summary, targets, kernels, notes, raw: results };
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
 fs.writeFileSync(path.join(outDir, 'latest.md'), `${markdown}\n`);

@@ -75,21 +75,14 @@ let t0 = performance.now();
 loss = await step(x);
 const firstStepMs = performance.now() - t0;
 const trainTimes = [];
-// A second full-size warm-up step when there is room for it and a few more.
-if (left() > firstStepMs * 5) {
-  loss = await step(x);
+// Then timed steps while the budget allows (at least one); the first
+// full-size step is the measurement only when there is no room for another.
+if (left() > firstStepMs * 0.6) {
+  trainTimes.push(...await timeReps(async () => { loss = await step(x); }, { minReps: 3, maxReps: 10, minMs: 1000, budgetMs: left() * 0.75 }));
 } else {
-  notes.push('one full-size warm-up step');
+  trainTimes.push(firstStepMs);
+  notes.push('step timed once: the first full-size step, after short-sequence warm-up only (so it includes TF.js\'s one-time costs: an upper bound)');
 }
-let trainReps;
-if (left() > firstStepMs * 1.5) {
-  trainReps = await timeReps(async () => { loss = await step(x); }, { minReps: 3, maxReps: 10, minMs: 1000, budgetMs: Math.max(firstStepMs, left() * 0.7) });
-} else {
-  // no room: the first full-size step is the measurement (short-T warm-up only)
-  trainReps = [firstStepMs];
-  notes.push('step timed once: the first full-size step, after short-sequence warm-up only');
-}
-trainTimes.push(...trainReps);
 if (trainTimes.length < 3) notes.push(`${trainTimes.length} timed step(s): too slow for more in the budget`);
 
 let forwardTimes = [];

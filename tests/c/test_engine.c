@@ -1299,6 +1299,35 @@ static void test_crafted_headers(void) {
     free_image(&base);
 }
 
+/* The step count in a file is capped (serialize.c accepts < 1e15): a model
+ * loaded at the cap and trained once more must still save a loadable file. */
+static void test_step_count_at_file_limit(void) {
+    image im = saved_small(RNNLAB_CELL_GRU, 1);
+    if (!im.bytes) return;
+    double step = 999999999999999.0; /* 1e15 - 1 */
+    uint64_t bits;
+    memcpy(&bits, &step, 8);
+    put_le32(im.bytes + OFF_STEP, (uint32_t)bits);
+    put_le32(im.bytes + OFF_STEP + 4, (uint32_t)(bits >> 32));
+    fix_crc(im.bytes, im.len);
+    rnnlab_model *m = load_ok(&im);
+    free_image(&im);
+    if (!m) return;
+    rnnlab_set_batch(m, 2, 3);
+    rng_seed(52);
+    fill_batch(m);
+    rnnlab_status st = rnnlab_train_step(m, 0);
+    if (st == RNNLAB_OK) {
+        image after = snapshot(m);
+        rnnlab_model *back = NULL;
+        CHECK(rnnlab_load(after.bytes, after.len, &back) == RNNLAB_OK,
+              "trained from step 1e15 - 1, the saved file does not load: %s", rnnlab_global_error());
+        rnnlab_free(back);
+        free_image(&after);
+    }
+    rnnlab_free(m);
+}
+
 /* A 132-byte file whose header claims a large model must be rejected without
  * allocating for that model: the file size bounds the parameter count. */
 static void test_header_cannot_force_allocation(void) {
@@ -1580,6 +1609,7 @@ int main(int argc, char **argv) {
     run_test("save/load: identical params, moments, outputs, bytes", test_save_load_roundtrip);
     run_test("load: every truncation and bit flip is E_FORMAT", test_corrupt_files);
     run_test("load: bad fields behind a valid checksum are E_FORMAT", test_crafted_headers);
+    run_test("a step at the file's step-count limit still saves a loadable file", test_step_count_at_file_limit);
     run_test("[alloc] load: a small file cannot force a large allocation", test_header_cannot_force_allocation);
     run_test("spectral norms of orthogonal init equal recurrent_scale", test_spectral_norms);
     run_test("determinism: same seed, same bits", test_determinism);

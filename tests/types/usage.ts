@@ -4,6 +4,7 @@
 
 import {
   init, createModel, loadModel, Vocabulary, RnnlabError, version,
+  encodeSafetensors, decodeSafetensors, readSafetensors, weightsToJSON, weightsFromJSON, readWeightsJSON,
 } from 'rnnlab';
 import type {
   CellType, ErrorCode, ModelConfig, DataSet, FitOptions, History, StepInfo, EpochInfo, Evaluation,
@@ -115,6 +116,12 @@ const weights: WeightDict = model.exportWeights();
 model.importWeights(weights);
 model.importWeights({ 'head.bias': { shape: [1], data: [0] } });
 const gradientDict: WeightDict | null = model.gradients();
+const safetensors: Uint8Array = encodeSafetensors(weights, { source: 'rnnlab' });
+model.importWeights(decodeSafetensors(safetensors));
+const stMetadata: Record<string, string> | null = readSafetensors(safetensors).metadata;
+const json: string = weightsToJSON(weights, { metadata: { note: 'typed' } });
+model.importWeights(weightsFromJSON(json));
+const jsonTensors: WeightDict = readWeightsJSON(json).tensors;
 const bytes: Uint8Array = model.save({ optimizer: false });
 const again: Model = await loadModel(bytes);
 const fetched: ArrayBuffer = await (await fetch('model.bin')).arrayBuffer();
@@ -151,5 +158,5 @@ model.predict('abc');
 
 export {
   loaded, v, hidden, layers, disposed, lastLoss, clipped, flat, dx, dh0, accuracy, out, c, chars, back, sampledText,
-  sampledIds, flowH, forget, saturation, cells, norms, counts, gradientDict, wrongCode,
+  sampledIds, flowH, forget, saturation, cells, norms, counts, gradientDict, wrongCode, stMetadata, jsonTensors,
 };

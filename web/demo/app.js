@@ -391,5 +391,10 @@ $('sample').addEventListener('click', requestSample);
 $('temperature').addEventListener('input', showOutputs);
 $('temperature').addEventListener('change', requestSample);
 
+// On a phone the settings start folded, so the plots are on the first screen.
+const narrow = window.matchMedia('(max-width: 900px)');
+if (narrow.matches) $('settings-panel').open = false;
+narrow.addEventListener('change', () => { if (!narrow.matches) $('settings-panel').open = true; });
+
 showOutputs();
 showRelevant();

@@ -18,6 +18,14 @@ const LAYER_ALPHA = [1, 0.6, 0.38];
 const MIN_INTERVAL = 200; // ms between redraws of one part
 const FRAME_BUDGET = 6;    // ms of drawing per animation frame
 
+const BASELINE_NOTES = {
+  adding: 'on the adding problem, always answering 1 (MSE 1/6)',
+  copy: 'here, a uniform guess among the 8 symbols (log 8 ≈ 2.08)',
+  sines: 'here, always answering 0, whose error is the signal\'s variance',
+  chars: 'here, a uniform guess over the alphabet (log of its size)',
+};
+const CHART_PARTS = new Set(['loss', 'grad', 'flow', 'spectral', 'prediction']);
+
 const $ = (id) => document.getElementById(id);
 
 // Writes text only when it changed: an unchanged write still costs a layout.
@@ -74,8 +82,11 @@ export class Board {
     this.valStore = new DecimatedSeries(ids, 300);
     this.spectralKeys = this.cells.flatMap((c) => spectralNames(c).map((n) => `${c.id}:${n.key}`));
     this.spectralStore = new DecimatedSeries(this.spectralKeys, 300);
-    this.buildCharts();
+    this.destroyCharts();
     this.buildGateTabs();
+    setText($('baseline-note'), BASELINE_NOTES[this.task.name]);
+    $('passage').hidden = this.task.name !== 'chars';
+    $('passage').replaceChildren();
     this.buildTable();
     this.request('loss', 'grad', 'flow', 'spectral', 'gates', 'prediction', 'table', 'stats');
   }
@@ -168,13 +179,20 @@ export class Board {
       .filter((part) => since(part) >= MIN_INTERVAL)
       .sort((a, b) => textLast(a) - textLast(b) || since(b) - since(a));
     for (const part of due) {
+      if (CHART_PARTS.has(part) && !this.charts[part]) {
+        // Creating a chart is the costliest thing here: one per frame, and
+        // its data follows in a later frame.
+        this.charts[part] = this.makeChart(part);
+        break;
+      }
       this.dirty.delete(part);
       this.lastDrawn[part] = started;
       this.drawPart(part);
       if (performance.now() - started > FRAME_BUDGET) break;
     }
     if (this.dirty.size) {
-      const wait = Math.min(...[...this.dirty].map((part) => MIN_INTERVAL - since(part)));
+      const wait = Math.min(...[...this.dirty].map((part) => (
+        CHART_PARTS.has(part) && !this.charts[part] ? 0 : MIN_INTERVAL - since(part))));
       this.schedule(wait);
     }
   }
@@ -193,60 +211,85 @@ export class Board {
     }
   }
 
-  buildCharts() {
+  destroyCharts() {
     for (const chart of Object.values(this.charts)) chart?.destroy();
-    const multi = this.cells.length > 1;
-    const name = (c, what) => (multi || what ? `${c.label}${what ? ` ${what}` : ''}` : c.label);
-    this.charts.loss = createChart($('plot-loss'), {
+    this.charts = {};
+    for (const id of ['plot-loss', 'plot-flow', 'plot-grad', 'plot-spectral', 'plot-prediction']) {
+      $(id).closest('.card').dataset.points = '0';
+    }
+  }
+
+  seriesName(c, what) {
+    return this.cells.length > 1 || what ? `${c.label}${what ? ` ${what}` : ''}` : c.label;
+  }
+
+  makeChart(part) {
+    switch (part) {
+      case 'loss': return this.makeLossChart();
+      case 'grad': return this.makeGradChart();
+      case 'flow': return this.makeFlowChart();
+      case 'spectral': return this.makeSpectralChart();
+      default: return this.makePredictionChart();
+    }
+  }
+
+  makeLossChart() {
+    return createChart($('plot-loss'), {
       xLabel: 'step', yLabel: this.task.loss === 'mse' ? 'MSE' : 'cross-entropy', yLog: true,
       series: [
-        ...this.cells.map((c) => ({ label: name(c, 'train'), stroke: c.color, width: 1.25 })),
-        ...this.cells.map((c) => ({ label: name(c, 'val'), stroke: c.color, dash: [6, 4], width: 2, spanGaps: true })),
+        ...this.cells.map((c) => ({ label: this.seriesName(c, 'train'), stroke: c.color, width: 1.25 })),
+        ...this.cells.map((c) => ({ label: this.seriesName(c, 'val'), stroke: c.color, dash: [6, 4], width: 2, spanGaps: true })),
         { label: 'baseline', stroke: MUTED, dash: [2, 4], width: 1.25 },
       ],
     });
-    this.charts.grad = createChart($('plot-grad'), {
+  }
+
+  makeGradChart() {
+    return createChart($('plot-grad'), {
       xLabel: 'step', yLabel: 'global gradient norm', yLog: true,
       series: [
         ...this.cells.flatMap((c) => [
-          { label: name(c, 'before'), stroke: c.color, width: 1.25 },
-          { label: name(c, 'after'), stroke: fade(c.color, 0.45), width: 2.5 },
+          { label: this.seriesName(c, 'before'), stroke: c.color, width: 1.25 },
+          { label: this.seriesName(c, 'after'), stroke: fade(c.color, 0.45), width: 2.5 },
         ]),
         { label: 'τ', stroke: MUTED, dash: [5, 4], width: 1.5 },
       ],
     });
-    const flowSeries = [];
+  }
+
+  makeFlowChart() {
+    const series = [];
     this.flowKeys = [];
     for (const c of this.cells) {
       for (let l = 0; l < c.layers; l++) {
         const layer = c.layers > 1 ? ` L${l + 1}` : '';
-        flowSeries.push({ label: `${c.label}${layer} h`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2 });
+        series.push({ label: `${c.label}${layer} h`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2 });
         this.flowKeys.push({ id: c.id, layer: l, kind: 'h' });
         if (c.cell === 'lstm') {
-          flowSeries.push({ label: `${c.label}${layer} c`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2, dash: [2, 3] });
+          series.push({ label: `${c.label}${layer} c`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2, dash: [2, 3] });
           this.flowKeys.push({ id: c.id, layer: l, kind: 'c' });
         }
       }
     }
-    this.charts.flow = createChart($('plot-flow'), {
-      xLabel: 'steps back from the end (T − t)', yLabel: 'g_t / g_T', yLog: true, series: flowSeries,
+    return createChart($('plot-flow'), {
+      xLabel: 'steps back from the end (T − t)', yLabel: 'g_t / g_T', yLog: true, series,
     });
-    const spectralSeries = [];
+  }
+
+  makeSpectralChart() {
+    const series = [];
     for (const c of this.cells) {
       for (const n of spectralNames(c)) {
-        spectralSeries.push({
+        series.push({
           label: `${c.label}${c.layers > 1 ? ` L${n.layer + 1}` : ''} ${n.gate}`,
           stroke: fade(c.color, LAYER_ALPHA[n.layer]), width: 1.5, dash: GATE_DASHES[n.index % 4],
         });
       }
     }
-    this.charts.spectral = createChart($('plot-spectral'), {
-      xLabel: 'step', yLabel: 'largest singular value of U', series: spectralSeries,
-    });
-    this.buildPredictionChart();
+    return createChart($('plot-spectral'), { xLabel: 'step', yLabel: 'spectral norm ‖U‖₂', series });
   }
 
-  buildPredictionChart() {
+  makePredictionChart() {
     const task = this.task;
     const cells = this.cells;
     const title = $('prediction-title');
@@ -285,18 +328,13 @@ export class Board {
       };
     } else {
       title.textContent = 'Probability of the actual next character';
-      note.innerHTML = '<p>For the first validation passage, the probability each model gave to the character that really came next; the x axis shows the characters read.</p><p>Inside a word the next letter is often certain; after a space it is a guess. A model that has learnt spelling shows high values mid-word.</p>';
+      note.innerHTML = '<p>For the first validation passage, the probability each model gave to the character that really came next. Below, the passage itself, each character shaded by the probability that the cell shown in the gates card gave it: dark is confident and right.</p><p>Inside a word the next letter is often certain; after a space it is a guess. A model that has learnt spelling is dark mid-word.</p>';
       options = {
-        xLabel: 'characters read', yLabel: 'p(next character)', yRange: [0, 1],
-        xValues: (u, splits) => splits.map((t) => {
-          const text = this.cells.find((c) => c.prediction?.text)?.prediction.text ?? '';
-          const ch = text[Math.round(t)] ?? '';
-          return ch === ' ' ? '␣' : ch === '\n' ? '↵' : ch;
-        }),
+        xLabel: 'position in the passage', yLabel: 'p(next character)', yRange: [0, 1],
         series: cells.map((c) => ({ label: c.label, stroke: c.color, width: 1.75, paths: 'stepped' })),
       };
     }
-    this.charts.prediction = createChart($('plot-prediction'), options);
+    return createChart($('plot-prediction'), options);
   }
 
   drawLoss() {
@@ -353,7 +391,7 @@ export class Board {
     const task = this.task;
     const cells = this.cells;
     const ready = cells.filter((c) => c.prediction);
-    if (!ready.length) { this.setChart('prediction', [[], ...this.charts.prediction.plot.series.slice(1).map(() => [])]); return; }
+    if (!ready.length) return;
     let data;
     if (task.name === 'adding') {
       const target = ready[0].prediction.target;
@@ -374,8 +412,28 @@ export class Board {
       const p = ready[0].prediction;
       const x = p.probability.map((_, t) => t);
       data = [x, ...cells.map((c) => c.prediction?.probability ?? x.map(() => null))];
+      this.drawPassage();
     }
     this.setChart('prediction', data);
+  }
+
+  // The passage with each character shaded by p(that character | before).
+  drawPassage() {
+    const cell = this.cells.find((c) => c.id === this.gateCell && c.prediction) ?? this.cells.find((c) => c.prediction);
+    const passage = $('passage');
+    const p = cell?.prediction;
+    if (!p?.next) return;
+    const chars = Array.from(p.next);
+    if (passage.childElementCount !== chars.length) {
+      passage.replaceChildren(...chars.map(() => document.createElement('span')));
+    }
+    chars.forEach((ch, t) => {
+      const span = passage.children[t];
+      setText(span, ch);
+      const shade = Math.round(100 * (p.probability[t] ?? 0));
+      span.className = `p${Math.min(9, Math.floor(shade / 10))}`;
+      span.title = `${JSON.stringify(ch)}: p = ${(p.probability[t] ?? 0).toFixed(2)}`;
+    });
   }
 
   setChart(name, data) {
@@ -402,7 +460,7 @@ export class Board {
         input.name = 'gate-cell';
         input.value = c.id;
         input.checked = c.id === this.gateCell;
-        input.addEventListener('change', () => { this.gateCell = c.id; this.request('gates'); });
+        input.addEventListener('change', () => { this.gateCell = c.id; this.request('gates', 'prediction'); });
         const span = document.createElement('span');
         span.textContent = c.label;
         label.append(input, span);

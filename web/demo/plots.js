@@ -23,15 +23,26 @@ function axis(label, extra = {}) {
   };
 }
 
-// Compact number labels for log axes: 1e-3 … 1e3 in plain form where short.
+// Labels for log axes: powers of ten only, and on a tall range only every
+// second or third power, so the labels never crowd.
 function logValues(u, splits) {
-  return splits.map((v) => {
-    if (v === 0 || v == null) return '';
-    const exponent = Math.round(Math.log10(v));
-    if (Math.abs(Math.log10(v) - exponent) > 1e-6) return '';
+  const exponents = splits.map((v) => (v > 0 ? Math.log10(v) : NaN));
+  const whole = exponents.filter((e) => Math.abs(e - Math.round(e)) < 1e-6);
+  const every = Math.max(1, Math.ceil(whole.length / 6));
+  return exponents.map((e) => {
+    if (!(Math.abs(e - Math.round(e)) < 1e-6)) return '';
+    const exponent = Math.round(e);
+    if (exponent % every !== 0) return '';
     if (exponent >= -2 && exponent <= 3) return String(10 ** exponent).replace(/^0\./, '.');
     return `1e${exponent}`;
   });
+}
+
+// A log scale with no data yet would span hundreds of decades, and uPlot
+// would lay out a tick for every one of them: give it one decade instead.
+function logRange(u, min, max) {
+  if (!(min > 0) || !(max > 0) || !Number.isFinite(min) || !Number.isFinite(max)) return [0.1, 1];
+  return uPlot.rangeLog(min, max, 10, true);
 }
 
 /**
@@ -50,7 +61,7 @@ export function createChart(container, options) {
     scales: {
       x: { time: false, ...(xLog ? { distr: 3 } : {}) },
       y: {
-        ...(yLog ? { distr: 3 } : {}),
+        ...(yLog ? { distr: 3, range: logRange } : {}),
         ...(yRange ? { range: () => yRange } : {}),
       },
     },
