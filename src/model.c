@@ -468,7 +468,8 @@ rnnlab_status rnnlab_train_step(rnnlab_model *m, int flags) {
     rnnlab_status st = gradients_and_clipping(m, flags, &scale);
     if (st) return st;
     if (m->stats[RNNLAB_STAT_COUNTED] == 0.0f) return RNNLAB_OK; /* nothing to learn from */
-    apply_update(m, scale, m->opt.clip_value);
+    st = apply_update(m, scale, m->opt.clip_value);
+    if (st) return st;
     m->packed_valid = 0;
     m->stats[RNNLAB_STAT_STEP] = (float)m->step;
     return RNNLAB_OK;

@@ -86,6 +86,6 @@ void run_backward(rnnlab_model *m, int flags);
 
 /* optim.c */
 double grad_norm_global(const float *g, size_t n);
-void apply_update(rnnlab_model *m, float scale, float clip_value);
+rnnlab_status apply_update(rnnlab_model *m, float scale, float clip_value);
 
 #endif

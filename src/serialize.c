@@ -105,7 +105,8 @@ rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
     uint64_t step_bits = get_u64(p + 112), n = get_u64(p + 120);
     double step;
     memcpy(&step, &step_bits, 8);
-    if (!(step >= 0.0 && step < 1e15) || step != floor(step)) return reject("bad optimiser step count");
+    if (!(step >= 0.0 && step <= 9007199254740992.0) || step != floor(step)) /* 2^53: exact in a double */
+        return reject("bad optimiser step count");
 
     /* everything is checked against the file size before any allocation, so
      * a small forged file cannot make the engine allocate a large model */

@@ -8,7 +8,8 @@
 //   worker-rnnlab.js  one workload on one wasm build (SIMD or the fallback;
 //                     the library loads one build per process)
 //   worker-tfjs.js    the same workload in TF.js with its wasm backend
-//   bench_native.c    the engine built with gcc -O3 -march=native, all workloads
+//   bench_native.c    the engine built with gcc -O3 -march=native, one workload
+//                     per run
 //   tests/c/bench_kernels.c --json, native and as wasm (when it exists)
 // Results: printed, and written to tests/bench/results/latest.json and
 // latest.md (or --out=DIR).
@@ -183,33 +184,22 @@ const key = (cell, size) => `${cell}-${size}`;
 const order = [];
 for (const size of sizes) for (const cell of cells) order.push({ cell, size });
 
-// 1. native
+// 1. compile the native driver
+let nativeExe = null;
 if (!flag('no-native')) {
-  const exe = path.join(tmp, 'bench_native');
   try {
     log('compiling the native driver (gcc -O3 -march=native)');
+    const exe = path.join(tmp, 'bench_native');
     execFileSync('gcc', ['-O3', '-march=native', '-std=c11', '-Isrc', 'tests/bench/bench_native.c', ...SRC, '-lm', '-o', exe], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    const r = runChild('native', exe, [String(BUDGET.native), cells.join(','), sizes.join(',')], { timeoutMs: 120e3, tagged: false });
-    if (r.json) {
-      machine.nativeCompiler = r.json.compiler;
-      for (const w of r.json.results) results.native[key(w.cell, w.size)] = w;
-    } else notes.push(`native: ${r.error}`);
+    nativeExe = exe;
   } catch (err) {
     notes.push(`native: could not compile tests/bench/bench_native.c: ${String(err.stderr || err.message).slice(0, 500)}`);
     log(notes.at(-1));
   }
 }
 
-// 2. rnnlab, SIMD build and the fallback
-for (const build of flag('no-plain') ? ['simd'] : ['simd', 'plain']) {
-  for (const { cell, size } of order) {
-    const budget = BUDGET[build];
-    const r = runChild(`rnnlab ${build} ${cell} ${size}`, process.execPath, [path.join(here, 'worker-rnnlab.js'), build, cell, size, String(budget)], { timeoutMs: budget * 6 + 60e3 });
-    results[build][key(cell, size)] = r.json ?? { cell, size, error: r.error };
-  }
-}
-
-// 3. kernel micro-benchmark (owned by the kernel work: used only when it exists and has --json)
+// 2. kernel micro-benchmark (owned by the kernel work: used only when it
+// exists and has --json)
 let kernels = null;
 const kernelSrc = path.join(root, 'tests/c/bench_kernels.c');
 if (flag('no-kernels')) {
@@ -242,7 +232,7 @@ if (flag('no-kernels')) {
   }
 }
 
-// 4. TensorFlow.js, last: it takes most of the time.
+// 3. is TF.js installed?
 let tfjsAvailable = false;
 if (!flag('no-tfjs')) {
   try {
@@ -256,14 +246,31 @@ if (!flag('no-tfjs')) {
     log(notes.at(-1));
   }
 }
-if (tfjsAvailable) {
-  // LSTM first within each size: it is the headline workload if time runs out
-  const tfOrder = [...order].sort((a, b) => sizes.indexOf(a.size) - sizes.indexOf(b.size) || (b.cell === 'lstm') - (a.cell === 'lstm'));
-  for (const { cell, size } of tfOrder) {
+
+// 4. the workloads, size by size: for each, native, the SIMD build and the
+// fallback right after each other (the machine's load drifts: neighbours in
+// time make fairer ratios), then TF.js on that size, LSTM first (the headline
+// workload, should the time limit cut the rest).
+for (const size of sizes) {
+  for (const cell of cells) {
+    const k = key(cell, size);
+    if (nativeExe) {
+      const r = runChild(`native ${cell} ${size}`, nativeExe, [String(BUDGET.native), cell, size], { timeoutMs: 120e3, tagged: false });
+      if (r.json) machine.nativeCompiler = r.json.compiler;
+      results.native[k] = r.json?.results?.[0] ?? { cell, size, error: r.error ?? 'no result' };
+    }
+    for (const build of flag('no-plain') ? ['simd'] : ['simd', 'plain']) {
+      const budget = BUDGET[build];
+      const r = runChild(`rnnlab ${build} ${cell} ${size}`, process.execPath, [path.join(here, 'worker-rnnlab.js'), build, cell, size, String(budget)], { timeoutMs: budget * 6 + 60e3 });
+      results[build][k] = r.json ?? { cell, size, error: r.error };
+    }
+  }
+  if (!tfjsAvailable) continue;
+  for (const cell of [...cells].sort((a, b) => (b === 'lstm') - (a === 'lstm'))) {
     const left = DEADLINE_MS - (Date.now() - startedAt);
     const budget = Math.min(BUDGET.tfjs[size], left);
     if (budget < BUDGET.tfjs[size] * 0.8) {
-      results.tfjs[key(cell, size)] = { cell, size, skipped: `the run's time limit (${DEADLINE_MS / 1000} s) was reached` };
+      results.tfjs[key(cell, size)] = { cell, size, skipped: `the run's time limit (${DEADLINE_MS / 1000} s) was reached; --full runs it` };
       log(`tfjs ${cell} ${size}: skipped (time limit)`);
       continue;
     }
@@ -276,55 +283,69 @@ machine.totalSeconds = Math.round((Date.now() - startedAt) / 1000);
 
 // ------------------------------------------------------------------ summary
 
-const ok = (r) => r && !r.error && !r.skipped && Number.isFinite(r.trainMs);
+// Two clocks: wall (the time a user waits: medians of wall-clock time) and
+// cpu (medians of the process's CPU time per call: much less disturbed when
+// other work shares the machine's two cores; the same on an idle machine).
+const CLOCKS = ['wall', 'cpu'];
+const ms = (r, phase, clock) => r?.timing?.[phase]?.[`${clock}Ms`];
+const fin = (v) => (Number.isFinite(v) ? v : undefined);
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : undefined);
 const geomean = (v) => (v.length ? Math.exp(v.reduce((a, b) => a + Math.log(b), 0) / v.length) : null);
+
 const rows = [];
 for (const { cell, size } of order) {
   const k = key(cell, size);
+  const w = WORKLOADS[size];
   const s = results.simd[k], p = results.plain[k], n = results.native[k], t = results.tfjs[k];
-  const row = { workload: k, cell, size, ...WORKLOADS[size], stepGflop: stepFlops(cell, WORKLOADS[size]) / 1e9, forwardGflop: forwardFlops(cell, WORKLOADS[size]) / 1e9 };
-  if (ok(s)) {
-    Object.assign(row, {
-      trainMs: s.trainMs, trainGflops: s.trainGflops, forwardMs: s.forwardMs, forwardGflops: s.forwardGflops,
-      trainEngineMs: s.trainEngineMs, forwardEngineMs: s.forwardEngineMs,
-      peakMemoryBytes: s.memory.peak, memoryAfterFirstStepBytes: s.memory.afterFirstStep, memoryGrew: s.memory.grewAfterFirstStep,
-    });
+  const row = { workload: k, cell, size, ...w, stepGflop: stepFlops(cell, w) / 1e9, forwardGflop: forwardFlops(cell, w) / 1e9 };
+  for (const c of CLOCKS) {
+    const fig = {
+      trainMs: fin(ms(s, 'train', c)), forwardMs: fin(ms(s, 'forward', c)),
+      trainEngineMs: fin(ms(s, 'trainEngine', c)), forwardEngineMs: fin(ms(s, 'forwardEngine', c)),
+      plainTrainMs: fin(ms(p, 'train', c)), plainForwardMs: fin(ms(p, 'forward', c)),
+      nativeTrainMs: fin(ms(n, 'train', c)), nativeForwardMs: fin(ms(n, 'forward', c)),
+      tfjsTrainMs: fin(ms(t, 'train', c)), tfjsForwardMs: fin(ms(t, 'forward', c)),
+    };
+    fig.trainGflops = ratio(stepFlops(cell, w) / 1e6, fig.trainMs);
+    fig.forwardGflops = ratio(forwardFlops(cell, w) / 1e6, fig.forwardMs);
+    // speedups: > 1 means rnnlab (or the SIMD build, or wasm) is faster
+    fig.speedupVsTfjs = ratio(fig.tfjsTrainMs, fig.trainMs);
+    fig.forwardSpeedupVsTfjs = ratio(fig.tfjsForwardMs, fig.forwardMs);
+    // wasm vs native compares the bare engine calls on both sides
+    fig.wasmVsNative = ratio(fig.nativeTrainMs, fig.trainEngineMs);
+    fig.wasmVsNativeForward = ratio(fig.nativeForwardMs, fig.forwardEngineMs);
+    fig.plainSlowdown = ratio(fig.plainTrainMs, fig.trainMs);
+    fig.plainForwardSlowdown = ratio(fig.plainForwardMs, fig.forwardMs);
+    row[c] = fig;
   }
-  if (ok(p)) Object.assign(row, { plainTrainMs: p.trainMs, plainForwardMs: p.forwardMs, plainMemoryGrew: p.memory.grewAfterFirstStep });
-  if (ok(n)) Object.assign(row, { nativeTrainMs: n.trainMs, nativeForwardMs: n.forwardMs });
-  if (ok(t)) Object.assign(row, { tfjsTrainMs: t.trainMs, tfjsForwardMs: t.forwardMs, tfjsReps: t.reps.train, tfjsNotes: t.notes });
-  // ratios: speedups (> 1 means rnnlab / the SIMD build is faster)
-  if (ok(s) && ok(t)) row.speedupVsTfjs = t.trainMs / s.trainMs;
-  if (ok(s) && ok(t) && t.forwardMs) row.forwardSpeedupVsTfjs = t.forwardMs / s.forwardMs;
-  // wasm vs native compares the bare engine calls on both sides
-  if (ok(s) && ok(n)) { row.wasmVsNative = n.trainMs / s.trainEngineMs; row.wasmVsNativeForward = n.forwardMs / s.forwardEngineMs; }
-  if (ok(s) && ok(p)) { row.plainSlowdown = p.trainMs / s.trainMs; row.plainForwardSlowdown = p.forwardMs / s.forwardMs; }
+  if (s?.memory) Object.assign(row, { peakMemoryBytes: s.memory.peak, memoryAfterFirstStepBytes: s.memory.afterFirstStep, memoryGrew: s.memory.grewAfterFirstStep });
+  if (p?.memory) Object.assign(row, { plainPeakMemoryBytes: p.memory.peak, plainMemoryGrew: p.memory.grewAfterFirstStep });
+  if (t?.timing) Object.assign(row, { tfjsReps: t.timing.train.reps, tfjsNotes: t.notes, tfjsWasmMemoryBytes: t.wasmMemoryBytes });
   rows.push(row);
 }
 
-const lstmM = rows.find((r) => r.workload === 'lstm-M');
-const allRows = (f) => rows.map((r) => r[f]).filter(Number.isFinite);
-const summary = {
-  lstmM: lstmM ? {
-    speedupVsTfjs: lstmM.speedupVsTfjs ?? null, trainGflops: lstmM.trainGflops ?? null,
-    wasmVsNative: lstmM.wasmVsNative ?? null, plainSlowdown: lstmM.plainSlowdown ?? null,
-  } : null,
-  geomean: {
-    speedupVsTfjs: geomean(allRows('speedupVsTfjs')), wasmVsNative: geomean(allRows('wasmVsNative')), plainSlowdown: geomean(allRows('plainSlowdown')),
-  },
-  worst: {
-    wasmVsNative: allRows('wasmVsNative').length ? Math.min(...allRows('wasmVsNative')) : null,
-    plainSlowdown: allRows('plainSlowdown').length ? Math.max(...allRows('plainSlowdown')) : null,
-  },
-  memoryGrewAfterFirstStep: rows.filter((r) => r.memoryGrew || r.plainMemoryGrew).map((r) => r.workload),
-};
-const targets = {
-  'LSTM-M speedup vs TF.js >= 30x': summary.lstmM?.speedupVsTfjs == null ? null : summary.lstmM.speedupVsTfjs >= 30,
-  'LSTM-M step >= 30 GFLOP/s': summary.lstmM?.trainGflops == null ? null : summary.lstmM.trainGflops >= 30,
-  'wasm >= 0.8x native (LSTM-M)': summary.lstmM?.wasmVsNative == null ? null : summary.lstmM.wasmVsNative >= 0.8,
-  'no-SIMD fallback within 3x of SIMD (every workload)': summary.worst.plainSlowdown == null ? null : summary.worst.plainSlowdown <= 3,
-  'wasm memory does not grow after the first step (every workload, both builds)': rows.some((r) => r.memoryGrew !== undefined) ? summary.memoryGrewAfterFirstStep.length === 0 : null,
-};
+const memoryGrew = rows.filter((r) => r.memoryGrew || r.plainMemoryGrew).map((r) => r.workload);
+const memoryChecked = rows.some((r) => r.memoryGrew !== undefined);
+const summary = {};
+const targets = {};
+for (const c of CLOCKS) {
+  const all = (f) => rows.map((r) => r[c][f]).filter(Number.isFinite);
+  const m = rows.find((r) => r.workload === 'lstm-M')?.[c];
+  summary[c] = {
+    lstmM: m ? { speedupVsTfjs: m.speedupVsTfjs ?? null, trainGflops: m.trainGflops ?? null, wasmVsNative: m.wasmVsNative ?? null, plainSlowdown: m.plainSlowdown ?? null } : null,
+    geomean: { speedupVsTfjs: geomean(all('speedupVsTfjs')), wasmVsNative: geomean(all('wasmVsNative')), plainSlowdown: geomean(all('plainSlowdown')) },
+    worst: { wasmVsNative: all('wasmVsNative').length ? Math.min(...all('wasmVsNative')) : null, plainSlowdown: all('plainSlowdown').length ? Math.max(...all('plainSlowdown')) : null },
+  };
+  const check = (v, ok) => (v == null ? null : ok(v));
+  targets[c] = {
+    'LSTM-M at least 30x faster per step than TF.js': check(m?.speedupVsTfjs, (v) => v >= 30),
+    'LSTM-M step at least 30 GFLOP/s': check(m?.trainGflops, (v) => v >= 30),
+    'wasm at least 0.8x the speed of native (LSTM-M)': check(m?.wasmVsNative, (v) => v >= 0.8),
+    'no-SIMD fallback within 3x of SIMD (every workload)': check(summary[c].worst.plainSlowdown, (v) => v <= 3),
+  };
+}
+summary.memoryGrewAfterFirstStep = memoryGrew;
+targets.memory = { 'wasm memory does not grow after the first step (every workload, both builds)': memoryChecked ? memoryGrew.length === 0 : null };
 
 for (const [k, r] of Object.entries(results.tfjs)) if (r.notes?.length) notes.push(`TF.js ${k}: ${r.notes.join('; ')}`);
 for (const [k, r] of Object.entries(results.tfjs)) if (r.skipped) notes.push(`TF.js ${k}: skipped, ${r.skipped}`);
@@ -338,21 +359,34 @@ const f = (v, d = 1) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0)
 const x = (v) => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(0) : v.toFixed(2)}×` : '–');
 const mib = (b) => (Number.isFinite(b) ? (b / 2 ** 20).toFixed(0) : '–');
 
-const md = [];
-md.push(`| workload (X, H, B, T) | rnnlab step ms | GFLOP/s | forward ms | TF.js step ms | vs TF.js | native step ms | wasm/native | no-SIMD step ms | no-SIMD slowdown | peak wasm MiB |`);
-md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-for (const r of rows) {
-  const star = r.tfjsTrainMs !== undefined && r.tfjsReps < 3 ? '*' : '';
-  md.push(`| ${r.cell.toUpperCase()} ${r.size} (${r.X}, ${r.H}, ${r.B}, ${r.T}) | ${f(r.trainMs)} | ${f(r.trainGflops)} | ${f(r.forwardMs)} | ${f(r.tfjsTrainMs, 0)}${star} | ${x(r.speedupVsTfjs)} | ${f(r.nativeTrainMs)} | ${x(r.wasmVsNative)} | ${f(r.plainTrainMs)} | ${x(r.plainSlowdown)} | ${mib(r.peakMemoryBytes)}${r.memoryGrew ? ' (grew!)' : ''} |`);
+function table(c) {
+  const md = [];
+  md.push('| workload (X, H, B, T) | rnnlab step ms | GFLOP/s | forward ms | TF.js step ms | vs TF.js | native step ms | wasm/native | no-SIMD step ms | no-SIMD slowdown | peak wasm MiB |');
+  md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const v = r[c];
+    const star = r.tfjsReps !== undefined && r.tfjsReps < 3 ? '*' : '';
+    md.push(`| ${r.cell.toUpperCase()} ${r.size} (${r.X}, ${r.H}, ${r.B}, ${r.T}) | ${f(v.trainMs)} | ${f(v.trainGflops)} | ${f(v.forwardMs)} | ${f(v.tfjsTrainMs, 0)}${star} | ${x(v.speedupVsTfjs)} | ${f(v.nativeTrainMs)} | ${x(v.wasmVsNative)} | ${f(v.plainTrainMs)} | ${x(v.plainSlowdown)} | ${mib(r.peakMemoryBytes)}${r.memoryGrew ? ' (grew!)' : ''} |`);
+  }
+  return md;
 }
+function ratioLines(c) {
+  const s = summary[c];
+  return [
+    `LSTM-M: ${x(s.lstmM?.speedupVsTfjs)} faster per step than TF.js, ${f(s.lstmM?.trainGflops)} GFLOP/s, wasm/native ${x(s.lstmM?.wasmVsNative)}, no-SIMD slowdown ${x(s.lstmM?.plainSlowdown)}.`,
+    `All workloads (geometric mean): ${x(s.geomean.speedupVsTfjs)} vs TF.js, wasm/native ${x(s.geomean.wasmVsNative)} (worst ${x(s.worst.wasmVsNative)}), no-SIMD slowdown ${x(s.geomean.plainSlowdown)} (worst ${x(s.worst.plainSlowdown)}).`,
+  ];
+}
+
 const tfVersion = Object.values(results.tfjs).find((r) => r.version)?.version;
 const legend = [
-  `Medians, one training step = forward + BPTT + Adam (MSE, many-to-many, linear head to Y = X), batch-major [B, T, X]. GFLOP/s by SPEC §10 (step = 3 × 2·G·H·(X+H)·B·T).`,
-  `rnnlab: the wasm SIMD build through the JS API (model.trainStep / model.predict); TF.js${tfVersion ? ` ${tfVersion}` : ''}: wasm backend (SIMD, one thread), its ${'`'}LSTM/GRU/SimpleRNN${'`'} layer + timeDistributed dense, trainOnBatch; vs TF.js = TF.js step time / rnnlab step time.`,
-  `native: the same C, gcc -O3 -march=native, through the C API; wasm/native = native time / wasm time of the bare engine call (1 = parity). no-SIMD slowdown = fallback build time / SIMD build time. Peak wasm memory: the engine's WebAssembly.Memory after the run, one process per workload.`,
+  'One training step = forward + BPTT + Adam (MSE, many-to-many, linear head to Y = X), batch-major [B, T, X]; medians after warm-up. GFLOP/s by SPEC §10 (a step counts 3 × 2·G·H·(X+H)·B·T).',
+  `rnnlab: the wasm SIMD build through the JS API (model.trainStep, model.predict). TF.js${tfVersion ? ` ${tfVersion}` : ''}: wasm backend, SIMD, one thread; its LSTM / GRU / SimpleRNN layer (returnSequences) + timeDistributed dense, MSE, Adam, trainOnBatch. vs TF.js = TF.js time / rnnlab time.`,
+  'native: the same C through the C API, gcc -O3 -march=native; wasm/native = native time / wasm time of the bare engine call (1 = parity). no-SIMD slowdown = fallback build time / SIMD build time. Peak wasm memory: byteLength of the engine\'s WebAssembly.Memory (model._engine.memory) after the run, one process per workload.',
 ];
-if (rows.some((r) => r.tfjsReps < 3)) legend.push('\\* TF.js timed fewer than 3 times (too slow for the time budget; see notes).');
-const machineLine = `Measured ${machine.date.slice(0, 10)} on ${machine.cpu}, ${machine.cores} cores (shared; load average ${machine.loadAverageAtStart[0]} at start, ${machine.loadAverageAtEnd[0]} at end), Node ${machine.node}, ${machine.gcc ?? 'gcc ?'}; rnnlab ${git.commit ?? ''}${git.dirtyFiles.length ? ' (with uncommitted changes)' : ''}, builds web/dist/rnnlab-simd.wasm ${builds.simd.sha256} and rnnlab.wasm ${builds.plain.sha256}.`;
+if (rows.some((r) => r.tfjsReps < 3)) legend.push('\\* TF.js timed fewer than 3 times: too slow for the time budget (see notes; --full gives it more).');
+const load = `load average ${machine.loadAverageAtStart[0]} at start, ${machine.loadAverageAtEnd[0]} at end`;
+const machineLine = `Measured ${machine.date.slice(0, 10)} on ${machine.cpu}, ${machine.cores} cores (shared with other work: ${load}), Node ${machine.node}, ${machine.gcc ?? 'gcc ?'}; rnnlab ${git.commit ?? ''}${git.dirtyFiles.length ? ' with uncommitted changes' : ''}, builds web/dist/rnnlab-simd.wasm ${builds.simd.sha256} and rnnlab.wasm ${builds.plain.sha256}; ${quick ? 'quick' : full ? 'full' : 'default'} run of ${machine.totalSeconds} s.`;
 
 // The kernel benchmark's JSON belongs to the kernel work and may change: take
 // every object of numbers in it as a group of figures (the key names the unit).
@@ -376,6 +410,7 @@ if (kRows.length) {
     const [a, b, c] = ['native', 'wasm', 'wasmScalar'].map((k) => kg[k]?.[g]?.[n]);
     kmd.push(`| ${n}, ${g} | ${f(a)} | ${f(b)} | ${f(c)} | ${Number.isFinite(a) && Number.isFinite(b) ? (b / a).toFixed(2) : '–'} |`);
   }
+  kmd.push('', 'Wall-clock medians measured by the kernel benchmark itself.');
   for (const b of kBuilds) if (kernels[b].error) kmd.push('', `${b}: ${kernels[b].error}`);
 } else if (kernels?.skipped) {
   kmd.push(`Kernel micro-benchmark skipped: ${kernels.skipped}.`);
@@ -383,15 +418,25 @@ if (kRows.length) {
   kmd.push(`Kernel micro-benchmark failed: ${kBuilds.map((b) => `${b}: ${kernels[b].error}`).join('; ')}`);
 }
 
-const tdone = Object.entries(targets).map(([k, v]) => `- ${v === null ? '–' : v ? 'met' : 'NOT met'}: ${k}`);
-const ratios = [
-  `LSTM-M: ${x(summary.lstmM?.speedupVsTfjs)} faster per step than TF.js, ${f(summary.lstmM?.trainGflops)} GFLOP/s, wasm/native ${x(summary.lstmM?.wasmVsNative)}, no-SIMD slowdown ${x(summary.lstmM?.plainSlowdown)}.`,
-  `Over all workloads (geometric mean): ${x(summary.geomean.speedupVsTfjs)} vs TF.js, wasm/native ${x(summary.geomean.wasmVsNative)} (worst ${x(summary.worst.wasmVsNative)}), no-SIMD slowdown ${x(summary.geomean.plainSlowdown)} (worst ${x(summary.worst.plainSlowdown)}).`,
-  `Wasm memory after the first step of a shape: ${summary.memoryGrewAfterFirstStep.length ? `GREW in ${summary.memoryGrewAfterFirstStep.join(', ')}` : 'no growth in any workload'}.`,
-];
+const targetLines = Object.keys(targets.wall).map((t) => {
+  const w = targets.wall[t], c = targets.cpu[t];
+  const word = (v) => (v === null ? '–' : v ? 'met' : 'NOT met');
+  return `- ${t}: ${word(w)} (wall clock), ${word(c)} (CPU time)`;
+});
+for (const [t, v] of Object.entries(targets.memory)) targetLines.push(`- ${t}: ${v === null ? '–' : v ? 'met' : `NOT met (${memoryGrew.join(', ')})`}`);
+
 const markdown = [
-  '## Benchmark', '', machineLine, '', ...md, '', ...legend.map((l) => `${l}  `), '', ...ratios.map((l) => `- ${l}`), '',
-  '### Targets (issue 5)', '', ...tdone, '', ...(kmd.length ? ['### Matrix kernels', '', ...kmd, ''] : []),
+  '## Benchmark', '', machineLine, '',
+  '### Wall clock', '', ...table('wall'), '',
+  '### CPU time', '',
+  'The same run, each call timed by the CPU time of its process instead of the wall clock: on this shared 2-core machine much less disturbed by the other work, and on an idle machine the same as the wall clock for these single-threaded steps (V8\'s GC helper threads add a little to TF.js).', '',
+  ...table('cpu'), '',
+  ...legend.map((l) => `${l}  `), '',
+  '### Ratios', '',
+  ...ratioLines('wall').map((l) => `- wall clock: ${l}`), ...ratioLines('cpu').map((l) => `- CPU time: ${l}`),
+  `- Wasm memory after the first step of a shape: ${memoryGrew.length ? `GREW in ${memoryGrew.join(', ')}` : memoryChecked ? 'no growth in any workload (SIMD and fallback)' : 'not measured'}.`, '',
+  '### Targets (issue 5)', '', ...targetLines, '',
+  ...(kmd.length ? ['### Matrix kernels', '', ...kmd, ''] : []),
   ...(notes.length ? ['### Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
 ].join('\n');
 
@@ -400,4 +445,4 @@ fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
 fs.writeFileSync(path.join(outDir, 'latest.md'), `${markdown}\n`);
 process.stdout.write(`\n${markdown}\n`);
-log(`wrote ${path.relative(root, path.join(outDir, 'latest.json'))} and latest.md in ${machine.totalSeconds} s`);
+log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'latest.json'))} and latest.md in ${machine.totalSeconds} s`);

@@ -30,11 +30,14 @@ static const int gates[] = {1, 4, 3};
 
 #define MAX_REPS 25
 
-static double now_ms(void) {
+static double clock_ms(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
+static double now_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+/* CPU time of the process, as process.cpuUsage() in the JS workers */
+static double cpu_ms(void) { return clock_ms(CLOCK_PROCESS_CPUTIME_ID); }
 
 static int compare_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -47,15 +50,17 @@ static double median(double *v, int n) {
 }
 
 /* Same policy as timeReps in common.js: at least min_reps runs and min_ms of
- * runs, at most MAX_REPS, and no new run past budget_ms (after the first). */
+ * runs, at most MAX_REPS, and no new run past budget_ms (after the first).
+ * Wall-clock times into times, CPU times into cpu. */
 static int time_reps(rnnlab_model *m, int train, double min_ms, double budget_ms,
-                     double *times, const char **error) {
+                     double *times, double *cpu, const char **error) {
     int n = 0, min_reps = 5;
     double start = now_ms();
     for (;;) {
-        double t0 = now_ms();
+        double c0 = cpu_ms(), t0 = now_ms();
         rnnlab_status s = train ? rnnlab_train_step(m, 0) : rnnlab_forward(m, 0, 0);
-        times[n++] = now_ms() - t0;
+        times[n] = now_ms() - t0;
+        cpu[n++] = cpu_ms() - c0;
         if (s != RNNLAB_OK) { *error = rnnlab_last_error(m); return -1; }
         double elapsed = now_ms() - start;
         double sorted[MAX_REPS];
@@ -71,6 +76,20 @@ static void print_times(const double *t, int n) {
     putchar('[');
     for (int i = 0; i < n; i++) printf("%s%.4f", i ? "," : "", t[i]);
     putchar(']');
+}
+
+/* "name":{"wallMs":..,"cpuMs":..,"reps":..,"wallGflops":..,"cpuGflops":..,"wall":[..],"cpu":[..]} */
+static void print_timing(const char *name, const double *wall, const double *cpu, int n, double flops) {
+    double a[MAX_REPS], b[MAX_REPS];
+    memcpy(a, wall, sizeof(double) * (size_t)n);
+    memcpy(b, cpu, sizeof(double) * (size_t)n);
+    double mw = median(a, n), mc = median(b, n);
+    printf("\"%s\":{\"wallMs\":%.4f,\"cpuMs\":%.4f,\"reps\":%d,\"wallGflops\":%.3f,\"cpuGflops\":%.3f,\"wall\":",
+           name, mw, mc, n, flops / mw / 1e6, flops / mc / 1e6);
+    print_times(wall, n);
+    printf(",\"cpu\":");
+    print_times(cpu, n);
+    putchar('}');
 }
 
 static int listed(const char *list, const char *name) {
@@ -129,27 +148,20 @@ int main(int argc, char **argv) {
             float first_loss = stats[RNNLAB_STAT_LOSS];
             for (int i = 0; i < 2; i++) /* warm-up: caches, page faults */
                 if (rnnlab_train_step(m, 0) != RNNLAB_OK) { error = rnnlab_last_error(m); goto fail; }
-            double train[MAX_REPS], fwd[MAX_REPS];
-            int nt = time_reps(m, 1, 400, budget_ms * 0.6, train, &error);
+            double train[MAX_REPS], fwd[MAX_REPS], train_cpu[MAX_REPS], fwd_cpu[MAX_REPS];
+            int nt = time_reps(m, 1, 400, budget_ms * 0.6, train, train_cpu, &error);
             if (nt < 0) goto fail;
             float last_loss = stats[RNNLAB_STAT_LOSS];
             if (rnnlab_forward(m, 0, 0) != RNNLAB_OK) { error = rnnlab_last_error(m); goto fail; }
-            int nf = time_reps(m, 0, 300, budget_ms * 0.4, fwd, &error);
+            int nf = time_reps(m, 0, 300, budget_ms * 0.4, fwd, fwd_cpu, &error);
             if (nf < 0) goto fail;
             double flops_fwd = 2.0 * gates[ci] * w->H * (double)(w->X + w->H) * w->B * w->T;
-            double st[MAX_REPS], sf[MAX_REPS];
-            memcpy(st, train, sizeof st);
-            memcpy(sf, fwd, sizeof sf);
-            double mt = median(st, nt), mf = median(sf, nf);
             printf("%s\n{\"cell\":\"%s\",\"size\":\"%s\",\"X\":%d,\"H\":%d,\"B\":%d,\"T\":%d,"
-                   "\"trainMs\":%.4f,\"forwardMs\":%.4f,\"trainGflops\":%.3f,\"forwardGflops\":%.3f,"
-                   "\"firstStepMs\":%.4f,\"loss\":{\"first\":%.6g,\"last\":%.6g},"
-                   "\"reps\":{\"train\":%d,\"forward\":%d},\"times\":{\"train\":",
-                   first ? "" : ",", cell_names[ci], w->name, w->X, w->H, w->B, w->T, mt, mf,
-                   3 * flops_fwd / mt / 1e6, flops_fwd / mf / 1e6, first_ms, first_loss, last_loss, nt, nf);
-            print_times(train, nt);
-            printf(",\"forward\":");
-            print_times(fwd, nf);
+                   "\"firstStepMs\":%.4f,\"loss\":{\"first\":%.6g,\"last\":%.6g},\"timing\":{",
+                   first ? "" : ",", cell_names[ci], w->name, w->X, w->H, w->B, w->T, first_ms, first_loss, last_loss);
+            print_timing("train", train, train_cpu, nt, 3 * flops_fwd);
+            putchar(',');
+            print_timing("forward", fwd, fwd_cpu, nf, flops_fwd);
             printf("}}");
             first = 0;
             rnnlab_free(m);

@@ -89,16 +89,16 @@ memory.afterAll = mem();
 memory.peak = memory.afterAll; // a WebAssembly.Memory only grows
 memory.grewAfterFirstStep = memory.afterAll > memory.afterFirstStep;
 
-const ms = (a) => median(a);
+const summary = (t, flops) => ({
+  wallMs: median(t.wall), cpuMs: median(t.cpu), reps: t.wall.length,
+  wallGflops: flops / median(t.wall) / 1e6, cpuGflops: flops / median(t.cpu) / 1e6, wall: t.wall, cpu: t.cpu,
+});
 emit({
   impl: 'rnnlab', build, simd: loaded.simd, cell, size, ...w,
-  trainMs: ms(trainApi), trainEngineMs: ms(trainEngine), forwardMs: ms(forwardApi), forwardEngineMs: ms(forwardEngine),
-  trainGflops: stepFlops(cell, w) / ms(trainApi) / 1e6,
-  trainEngineGflops: stepFlops(cell, w) / ms(trainEngine) / 1e6,
-  forwardGflops: forwardFlops(cell, w) / ms(forwardApi) / 1e6,
-  forwardEngineGflops: forwardFlops(cell, w) / ms(forwardEngine) / 1e6,
-  reps: { train: trainApi.length, trainEngine: trainEngine.length, forward: forwardApi.length, forwardEngine: forwardEngine.length },
-  times: { train: trainApi, trainEngine, forward: forwardApi, forwardEngine },
+  timing: {
+    train: summary(trainApi, stepFlops(cell, w)), trainEngine: summary(trainEngine, stepFlops(cell, w)),
+    forward: summary(forwardApi, forwardFlops(cell, w)), forwardEngine: summary(forwardEngine, forwardFlops(cell, w)),
+  },
   firstStepMs, memory, loss: { first: firstLoss, last: lastLoss },
 });
 model.dispose();

@@ -20,7 +20,7 @@
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { WORKLOADS, forwardFlops, stepFlops, median, inputs, timeReps, emit } from './common.js';
+import { WORKLOADS, forwardFlops, stepFlops, median, inputs, timeReps, cpuMs, emit } from './common.js';
 
 const [cell, size, budgetArg] = process.argv.slice(2);
 const w = WORKLOADS[size];
@@ -70,31 +70,35 @@ short.dispose();
 const x = batchOf(B, T);
 const notes = [];
 let loss;
+// Times one call: { wall: [ms], cpu: [ms] }.
+const once = async (fn) => {
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  await fn();
+  return { wall: [performance.now() - t0], cpu: [cpuMs() - c0] };
+};
 // First full-size step: it also tells how long one takes.
-let t0 = performance.now();
-loss = await step(x);
-const firstStepMs = performance.now() - t0;
-const trainTimes = [];
+const first = await once(async () => { loss = await step(x); });
+const firstStepMs = first.wall[0];
 // Then timed steps while the budget allows (at least one); the first
 // full-size step is the measurement only when there is no room for another.
+let train;
 if (left() > firstStepMs * 0.6) {
-  trainTimes.push(...await timeReps(async () => { loss = await step(x); }, { minReps: 3, maxReps: 10, minMs: 1000, budgetMs: left() * 0.75 }));
+  train = await timeReps(async () => { loss = await step(x); }, { minReps: 3, maxReps: 10, minMs: 1000, budgetMs: left() * 0.75 });
 } else {
-  trainTimes.push(firstStepMs);
+  train = first;
   notes.push('step timed once: the first full-size step, after short-sequence warm-up only (so it includes TF.js\'s one-time costs: an upper bound)');
 }
-if (trainTimes.length < 3) notes.push(`${trainTimes.length} timed step(s): too slow for more in the budget`);
+if (train.wall.length < 3) notes.push(`${train.wall.length} timed step(s): too slow for more in the budget`);
 
-let forwardTimes = [];
+let fwd = null;
 // A forward costs about a third of a step: time it only when that fits.
-if (left() > median(trainTimes) * 0.4) {
-  t0 = performance.now();
-  forward(x);
-  const firstForward = performance.now() - t0;
-  if (left() > firstForward * 2) {
-    forwardTimes = await timeReps(() => forward(x), { minReps: 3, maxReps: 10, minMs: 500, budgetMs: Math.max(firstForward, left()) });
+if (left() > median(train.wall) * 0.4) {
+  const f1 = await once(() => forward(x));
+  if (left() > f1.wall[0] * 2) {
+    fwd = await timeReps(() => forward(x), { minReps: 3, maxReps: 10, minMs: 500, budgetMs: Math.max(f1.wall[0], left()) });
   } else {
-    forwardTimes = [firstForward];
+    fwd = f1;
     notes.push('forward timed once (the first full-size call)');
   }
 } else {
@@ -102,14 +106,12 @@ if (left() > median(trainTimes) * 0.4) {
 }
 x.dispose();
 
-const trainMs = median(trainTimes);
-const forwardMs = forwardTimes.length ? median(forwardTimes) : null;
+const summary = (t, flops) => (t ? {
+  wallMs: median(t.wall), cpuMs: median(t.cpu), reps: t.wall.length,
+  wallGflops: flops / median(t.wall) / 1e6, cpuGflops: flops / median(t.cpu) / 1e6, wall: t.wall, cpu: t.cpu,
+} : null);
 emit({
   impl: 'tfjs', backend: tf.getBackend(), version: tf.version.tfjs, simd, threads, cell, size, ...w,
-  trainMs, forwardMs,
-  trainGflops: stepFlops(cell, w) / trainMs / 1e6,
-  forwardGflops: forwardMs ? forwardFlops(cell, w) / forwardMs / 1e6 : null,
-  reps: { train: trainTimes.length, forward: forwardTimes.length },
-  times: { train: trainTimes, forward: forwardTimes },
+  timing: { train: summary(train, stepFlops(cell, w)), forward: summary(fwd, forwardFlops(cell, w)) },
   firstStepMs, loss, wasmMemoryBytes: heap(), notes,
 });

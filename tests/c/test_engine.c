@@ -672,7 +672,7 @@ static void test_buffer_lengths(void) {
                 [RNNLAB_BUF_OPT_M] = rnnlab_param_count(m), [RNNLAB_BUF_OPT_V] = rnnlab_param_count(m),
                 [RNNLAB_BUF_STATS] = RNNLAB_STAT_COUNT,
             };
-            char *start[RNNLAB_BUF_COUNT];
+            uintptr_t start[RNNLAB_BUF_COUNT];
             size_t bytes[RNNLAB_BUF_COUNT];
             for (int id = 0; id < RNNLAB_BUF_COUNT; id++) {
                 size_t n = 12345;
@@ -681,7 +681,7 @@ static void test_buffer_lengths(void) {
                       last ? "last" : "sequence", id, n, want[id]);
                 CHECK((p == NULL) == (want[id] == 0), "%s: buffer %d pointer %p with %zu elements",
                       var->name, id, p, want[id]);
-                start[id] = p;
+                start[id] = (uintptr_t)p;
                 bytes[id] = n * 4;
                 /* touch every element: ASan catches a length longer than the memory */
                 if (p) memset(p, 0, n * 4);
@@ -753,9 +753,21 @@ static void test_training_reduces_loss(void) {
     }
 }
 
-/* Sign of the sum of a sequence, many-to-one, cross-entropy over 2 classes. */
+/* Labels: the sign of each sequence's sum. */
+static void sign_of_sum_batch(rnnlab_model *m, int B, int T) {
+    float *x = fbuf(m, RNNLAB_BUF_X, NULL);
+    int32_t *labels = rnnlab_buffer(m, RNNLAB_BUF_LABELS, NULL);
+    for (int b = 0; b < B; b++) {
+        float sum = 0.0f;
+        for (int t = 0; t < T; t++) sum += x[b * T + t] = rng_float(-1, 1);
+        labels[b] = sum > 0.0f;
+    }
+}
+
+/* Sign of the sum of a sequence, many-to-one, cross-entropy over 2 classes:
+ * at least 92% right on 1000 unseen sequences (chance is 50%). */
 static void test_training_classifier(void) {
-    const int B = 32, T = 6, STEPS = 300;
+    const int B = 32, T = 6, STEPS = 400, TEST_B = 1000;
     for (int v = 0; v < N_VARIANTS; v++) {
         rnnlab_config c = make_config(&VARIANTS[v], 1, 8, 2, 1);
         c.loss = RNNLAB_LOSS_CROSS_ENTROPY;
@@ -766,23 +778,21 @@ static void test_training_classifier(void) {
         o.lr = 0.01f;
         rnnlab_set_optimizer(m, &o);
         CHECK_STATUS(rnnlab_set_batch(m, B, T), RNNLAB_OK);
-        float *x = fbuf(m, RNNLAB_BUF_X, NULL), *stats = fbuf(m, RNNLAB_BUF_STATS, NULL);
-        int32_t *labels = rnnlab_buffer(m, RNNLAB_BUF_LABELS, NULL);
+        float *stats = fbuf(m, RNNLAB_BUF_STATS, NULL);
         rng_seed(200 + v);
         int ok = 1;
-        for (int s = 0; s <= STEPS && ok; s++) {
-            for (int b = 0; b < B; b++) {
-                float sum = 0.0f;
-                for (int t = 0; t < T; t++) sum += x[b * T + t] = rng_float(-1, 1);
-                labels[b] = sum > 0.0f;
-            }
-            ok = (s < STEPS ? rnnlab_train_step(m, 0) : rnnlab_forward(m, 0, 1)) == RNNLAB_OK;
+        for (int s = 0; s < STEPS && ok; s++) {
+            sign_of_sum_batch(m, B, T);
+            ok = rnnlab_train_step(m, 0) == RNNLAB_OK;
         }
         CHECK(ok, "%s: %s", VARIANTS[v].name, rnnlab_last_error(m));
-        CHECK(stats[RNNLAB_STAT_COUNTED] == B, "%s: counted %g", VARIANTS[v].name,
+        CHECK_STATUS(rnnlab_set_batch(m, TEST_B, T), RNNLAB_OK);
+        sign_of_sum_batch(m, TEST_B, T);
+        CHECK_STATUS(rnnlab_forward(m, 0, 1), RNNLAB_OK);
+        CHECK(stats[RNNLAB_STAT_COUNTED] == TEST_B, "%s: counted %g", VARIANTS[v].name,
               (double)stats[RNNLAB_STAT_COUNTED]);
-        CHECK(stats[RNNLAB_STAT_CORRECT] >= 0.9f * B, "%s: %g of %d correct, loss %g",
-              VARIANTS[v].name, (double)stats[RNNLAB_STAT_CORRECT], B,
+        CHECK(stats[RNNLAB_STAT_CORRECT] >= 0.92f * TEST_B, "%s: %g of %d correct, loss %g",
+              VARIANTS[v].name, (double)stats[RNNLAB_STAT_CORRECT], TEST_B,
               (double)stats[RNNLAB_STAT_LOSS]);
         rnnlab_free(m);
     }
@@ -916,8 +926,7 @@ static void test_nonfinite_loss(void) {
             CHECK_STATUS(rnnlab_compute_gradients(m, 0), RNNLAB_E_NONFINITE);
             y[0] = 0.5f;
             CHECK_STATUS(rnnlab_train_step(m, 0), RNNLAB_OK);
-            /* a weight so large the logits overflow (cross-entropy is checked in
-             * the same way through the head) */
+            /* a head weight so large that (ŷ - y)² overflows */
             float *p = fbuf(m, RNNLAB_BUF_PARAMS, NULL);
             size_t off, cnt;
             rnnlab_param_slice(m, c.layers, 0, &off, &cnt);
@@ -971,9 +980,10 @@ static void test_nonfinite_gradient(void) {
     rnnlab_free(m);
 }
 
-/* A step that returns OK must leave finite weights and moments: a model that
- * reported OK must save into a file that loads again. Here the gradient is
- * finite (about 4e25) but Adam's second moment g² overflows float. */
+/* A step that returns OK must leave finite weights and moments, so that the
+ * model saves into a file that loads again. In the first case the gradient is
+ * finite (of order 1e25) but Adam's g² overflows the second moment; in the
+ * second, lr · g overflows the weights. */
 static void test_ok_step_keeps_state_finite(void) {
     const struct { int opt; float a, target, lr; const char *what; } cases[] = {
         {RNNLAB_OPT_ADAM, 1e25f, 1.0f, 0.001f, "adam: g*g overflows the second moment"},
@@ -1270,7 +1280,7 @@ static void test_crafted_headers(void) {
         {OFF_OPT + 4, 0x7f800000u, "lr inf"}, {OFF_OPT + 12, 0x3f800000u, "beta1 1"},
         {OFF_OPT + 20, 0, "eps 0"}, {OFF_OPT + 36, 0xbf800000u, "clip_value -1"},
         {OFF_STEP + 4, 0xbff00000u, "step -1"}, {OFF_STEP + 4, 0x3fe00000u, "step 0.5"},
-        {OFF_STEP + 4, 0x7ff80000u, "step NaN"}, {OFF_STEP + 4, 0x43500000u, "step 2^54"},
+        {OFF_STEP + 4, 0x7ff80000u, "step NaN"}, {OFF_STEP + 4, 0x7ff00000u, "step inf"},
         {OFF_COUNT, (uint32_t)n + 1, "count + 1"}, {OFF_COUNT, (uint32_t)n - 1, "count - 1"},
         {OFF_COUNT + 4, 1, "count + 2^32"},
         {OFF_PARAMS, 0x7fc00000u, "first param NaN"},

@@ -7,6 +7,8 @@
  *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 -sSINGLE_FILE -Isrc \
  *       tests/c/test_kernels.c src/gemm.c src/vmath.c -o /tmp/tk.js && node /tmp/tk.js
  *
+ * `--exhaustive` adds the accuracy check over every float (about a minute).
+ *
  * Buffers are allocated to the exact extent a view needs, so reading or
  * writing past a matrix shows up under AddressSanitizer.
  */
@@ -357,6 +359,38 @@ static void test_vmath_accuracy(void) {
     CHECK(max_sig_rel <= 2e-7, "sigmoid rel error %.3g", max_sig_rel);
 }
 
+/* Every float (all 2^32 bit patterns, NaNs skipped), through the array forms;
+ * about a minute natively, so only with --exhaustive. This measured the
+ * bounds stated in vmath.c. */
+static void test_vmath_exhaustive(void) {
+    enum { BATCH = 4096 };
+    static float x[BATCH], s[BATCH], t[BATCH];
+    double max_sig = 0, max_tanh = 0, max_sig_rel = 0, max_tanh_rel = 0;
+    for (uint64_t u = 0; u < (1ull << 32);) {
+        for (int i = 0; i < BATCH; i++, u++) {
+            x[i] = bits_float((uint32_t)u);
+            if (isnan(x[i])) x[i] = 0.0f;
+        }
+        memcpy(s, x, sizeof s);
+        memcpy(t, x, sizeof t);
+        vec_sigmoid(s, BATCH);
+        vec_tanh(t, BATCH);
+        for (int i = 0; i < BATCH; i++) {
+            double rs = ref_sigmoid(x[i]), rt = tanh((double)x[i]);
+            double es = fabs(s[i] - rs), et = fabs(t[i] - rt);
+            if (es > max_sig) max_sig = es;
+            if (et > max_tanh) max_tanh = et;
+            if (rs > FLT_MIN && es / rs > max_sig_rel) max_sig_rel = es / rs;
+            if (rt != 0.0 && et / fabs(rt) > max_tanh_rel) max_tanh_rel = et / fabs(rt);
+        }
+    }
+    printf("     every float: max abs error sigmoid %.3g, tanh %.3g; max rel error "
+           "sigmoid %.3g (outputs > FLT_MIN), tanh %.3g\n",
+           max_sig, max_tanh, max_sig_rel, max_tanh_rel);
+    CHECK(max_sig <= 1e-7 && max_tanh <= 1e-7, "absolute error above 1e-7");
+    CHECK(max_sig_rel <= 2e-7 && max_tanh_rel <= 2e-7, "relative error above 2e-7");
+}
+
 static void test_vmath_edges(void) {
     static const float big[] = {20.0f, 50.0f, 87.5f, 88.5f, 100.0f, 1e10f, FLT_MAX, INFINITY};
     for (int i = 0; i < (int)(sizeof big / sizeof big[0]); i++) {
@@ -420,7 +454,7 @@ static void test_vmath_vector_matches_scalar(void) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     run_test("gemm: all transposes, sizes 1..40, beta 0 over NaN", test_gemm_small_sizes);
     run_test("gemm: random sizes, beta 0 and 1", test_gemm_random_sizes_beta);
     run_test("gemm: leading dimensions wider than the view", test_gemm_strided_views);
@@ -432,6 +466,8 @@ int main(void) {
     run_test("vmath: accuracy against double", test_vmath_accuracy);
     run_test("vmath: saturation, NaN, Inf, signed zero, relu", test_vmath_edges);
     run_test("vmath: array forms equal scalar forms", test_vmath_vector_matches_scalar);
+    if (argc > 1 && strcmp(argv[1], "--exhaustive") == 0)
+        run_test("vmath: accuracy over every float", test_vmath_exhaustive);
     printf("%d passed, %d failed\n", n_passed, n_failed);
     return n_failed != 0;
 }
