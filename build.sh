@@ -5,6 +5,7 @@
 #                            C tests into build/native/
 #   bash build.sh wasm       only the two .wasm files
 #   bash build.sh native     only the native C tests (gcc, with sanitizers)
+#   bash build.sh fuzz       the libFuzzer target of the model loader (clang)
 #   bash build.sh ensure     install what is missing (as root: apt packages;
 #                            npm packages), then build only what is out of date
 #   bash build.sh setup      like ensure, with the test tools too (chromium,
@@ -78,8 +79,20 @@ build_native() {
     local name
     name=$(basename "$t" .c)
     say "native $name (ASan + UBSan)"
-    gcc "${CFLAGS_COMMON[@]}" "${san[@]}" "$t" "${SRC[@]}" -lm -o "$NATIVE/$name"
+    # test_engine counts allocations through the linker's --wrap
+    local link=()
+    [ "$name" = test_engine ] && link=(-Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc)
+    gcc "${CFLAGS_COMMON[@]}" "${san[@]}" "$t" "${SRC[@]}" -lm "${link[@]}" -o "$NATIVE/$name"
   done
+}
+
+build_fuzz() {
+  local cc
+  cc=$(command -v clang || command -v clang-14) || { say "clang not found: install it with: sudo apt-get install -y clang libclang-rt-14-dev"; exit 1; }
+  mkdir -p "$NATIVE"
+  say "fuzz_load (libFuzzer + ASan + UBSan)"
+  "$cc" "${CFLAGS_COMMON[@]}" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    tests/c/fuzz_load.c "${SRC[@]}" -lm -o "$NATIVE/fuzz_load"
 }
 
 up_to_date() { # output, inputs...
@@ -108,7 +121,8 @@ case "${1:-all}" in
   all) build_wasm; build_native ;;
   wasm) build_wasm ;;
   native) build_native ;;
+  fuzz) build_fuzz ;;
   ensure) ensure ;;
-  setup) apt_install emscripten gcc chromium python3-torch; ensure ;;
+  setup) apt_install emscripten gcc clang libclang-rt-14-dev chromium python3-torch; ensure ;;
   *) say "unknown command '$1': expected all, wasm, native, ensure or setup"; exit 2 ;;
 esac

@@ -68,8 +68,9 @@ rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, 
     put_u32(p + 12, with_optimizer ? 1u : 0u);
     put_words(p + 16, &m->cfg, 14);
     put_words(p + 72, &m->opt, 10);
+    double step = with_optimizer ? m->step : 0.0; /* the count belongs to the moments */
     uint64_t step_bits;
-    memcpy(&step_bits, &m->step, 8);
+    memcpy(&step_bits, &step, 8);
     put_u64(p + 112, step_bits);
     put_u64(p + 120, n);
     put_floats(p + HEADER_BYTES, m->params, n);

@@ -362,7 +362,7 @@ describe('E_STATE', () => {
     // README: E_STATE is "a call that does not fit the model"; PyTorch's GRU is reset-after only
     await withIntactModel({ ...CONFIG, cell: 'gru' }, async (m) => {
       await expectError(() => m.exportWeights(), 'E_STATE', ['exportWeights', "'reset-after'"]);
-      m.trainStep(DATA);
+      m.computeGradients(DATA); // gradients exist, weights unchanged
       await expectError(() => m.gradients(), 'E_STATE', ['gradients', "'reset-after'"]);
     });
   });

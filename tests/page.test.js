@@ -27,7 +27,7 @@ const consoleProblems = [];
 before(async () => {
   if (skip) return;
   server = await startServer({ port: 0 });
-  browser = await launchBrowser({ viewport: { width: 1400, height: 1000 } });
+  browser = await launchBrowser({ viewport: { width: 1440, height: 1400 } }); // tall enough for the whole settings column
   page = await browser.context.newPage();
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') {

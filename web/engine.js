@@ -40,6 +40,25 @@ async function readUrl(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+// The default .wasm next to this file; when a bundler moved this file away
+// from it (an esbuild bundle for Node), Node's resolver finds the package's copy.
+async function readDefault(url, name) {
+  try {
+    return await readUrl(url);
+  } catch (err) {
+    if (url.protocol === 'file:' && typeof import.meta.resolve === 'function') {
+      let resolved = null;
+      try {
+        resolved = new URL(import.meta.resolve(`rnnlab/dist/${name}`));
+      } catch {
+        // no installed package to fall back to
+      }
+      if (resolved && resolved.href !== url.href) return readUrl(resolved);
+    }
+    throw err;
+  }
+}
+
 async function compile(source) {
   if (source instanceof WebAssembly.Module) return source;
   if (source instanceof URL || typeof source === 'string') {
@@ -107,9 +126,9 @@ export function init(options = {}) {
     if (simd && !simdSupported()) {
       throw new RnnlabError('E_LOAD', 'init: the SIMD build was requested but this runtime does not support WebAssembly SIMD');
     }
-    const source = options.wasm ?? (simd ? SIMD_URL : PLAIN_URL);
     let instance;
     try {
+      const source = options.wasm ?? (simd ? await readDefault(SIMD_URL, 'rnnlab-simd.wasm') : await readDefault(PLAIN_URL, 'rnnlab.wasm'));
       const module = await compile(source);
       instance = await WebAssembly.instantiate(module, {
         env: { emscripten_notify_memory_growth() {} },

@@ -60,9 +60,9 @@ const t0 = performance.now();
 let info = model.trainStep(batch, { optimizer });
 const firstStepMs = performance.now() - t0;
 memory.afterFirstStep = mem();
+const firstLoss = info.loss;
 // Warm-up, part 2: a few steps of the real shape.
 for (let i = 0; i < 2; i++) info = model.trainStep(batch, { optimizer });
-const firstLoss = info.loss;
 
 const trainApi = await timeReps(() => { info = model.trainStep(batch, { optimizer }); }, { minReps: 5, maxReps: 25, minMs: 400, budgetMs: budgetMs * 0.35 });
 if (!Number.isFinite(info.loss)) throw new Error(`non-finite loss ${info.loss}`);

@@ -101,9 +101,9 @@ static float op_b(const gemm_case *g, const float *B, int k, int j) {
     return g->tb ? B[(size_t)j * g->ldb + k] : B[(size_t)k * g->ldb + j];
 }
 
-/* Compares C from the fast kernel with the reference: both are within
- * (K + 1) eps sum|a b| (+ |C0|) of the exact value, whatever the summation
- * order, so they are within twice that of each other. Elements of the
+/* Compares C from the fast kernel with the reference: both are within about
+ * K eps sum|a b| (+ |C0|) of the exact value, whatever the summation order
+ * (and with or without FMA), so within twice that of each other. Elements of the
  * C view's padding (columns N..ldc) must be untouched. Returns failures. */
 static int compare_gemm(const gemm_case *g, const float *A, const float *B,
                         const float *C0, const float *C, const float *Cref) {

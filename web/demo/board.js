@@ -652,10 +652,14 @@ export class Board {
       s.task === 'adding' ? `adding T=${s.seqLength}` : s.task === 'copy' ? `copy T=${s.seqLength} S=${s.patternLength}`
         : s.task === 'sines' ? `sines T=${s.seqLength} h=${s.horizon}` : `chars T=${s.seqLength}`,
       `H=${s.hiddenSize}${s.layers > 1 ? `×${s.layers}` : ''}`,
-      `${h.optimizer} η=${formatValue(h.lr)}`,
-      h.clip ? `τ=${formatValue(h.tau)}` : 'no clip',
-      s.recurrentInit === 'gaussian' ? `gaussian ×${s.recurrentScale}` : s.recurrentScale !== 1 ? `orth ×${s.recurrentScale}` : '',
-      !s.forgetBiasOne ? 'forget bias 0' : '', s.activation === 'relu' ? 'relu' : '',
+      `${h.optimizer} η=${h.lr}`, `B=${h.batchSize}`,
+      h.clip ? `τ=${h.tau}` : 'no clip',
+      h.tbptt > 0 && h.tbptt < s.seqLength ? `TBPTT k=${h.tbptt}` : '',
+      s.recurrentInit === 'gaussian' ? `gaussian ×${s.recurrentScale}` : s.recurrentScale !== 1 ? `orthogonal ×${s.recurrentScale}` : '',
+      !s.forgetBiasOne && this.cells.some((c) => c.cell === 'lstm') ? 'forget bias 0' : '',
+      s.activation === 'relu' && this.cells.some((c) => c.cell === 'rnn') ? 'relu' : '',
+      s.gruVariant === 'reset-after' && this.cells.some((c) => c.cell === 'gru') ? 'GRU reset-after' : '',
+      `seed ${s.seed}`,
     ].filter(Boolean).join(', ');
     const ce = this.task.loss === 'cross-entropy';
     for (const c of this.cells) {
@@ -664,7 +668,7 @@ export class Board {
         params: c.params.rnnlab.toLocaleString('en-US'),
         ms: c.summary?.msPerStep, steps: this.totalSteps,
         loss: c.summary ? `${formatValue(c.summary.firstLoss)} → ${formatValue(c.summary.lossAverage)}` : '—',
-        val: c.val ? (ce ? `${(100 * c.val.accuracy).toFixed(1)}%` : formatValue(c.val.loss)) : '—',
+        val: c.val ? (ce ? `${(100 * c.val.accuracy).toFixed(1)}% acc` : `MSE ${formatValue(c.val.loss)}`) : '—',
         target: c.summary?.diverged ? 'diverged' : c.reachedAt != null ? c.reachedAt.toLocaleString('en-US') : 'not reached',
       });
     }

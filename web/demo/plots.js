@@ -109,6 +109,7 @@ export function formatValue(v) {
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
   if (a === 0) return '0';
+  if (a >= 1e5) return v.toExponential(2);
   if (a >= 1000) return v.toFixed(0);
   if (a >= 1) return v.toFixed(3);
   if (a >= 1e-3) return v.toPrecision(3);
