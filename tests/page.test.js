@@ -34,7 +34,7 @@ before(async () => {
       consoleProblems.push(`${message.type()}: ${message.text()}`);
     }
   });
-  page.on('pageerror', (error) => consoleProblems.push(`uncaught: ${error.message}`));
+  page.on('pageerror', (error) => consoleProblems.push(`uncaught: ${error.stack ?? error.message}`));
   // Long tasks on the main thread, recorded from the very start.
   await page.addInitScript(() => {
     window.__longTasks = [];

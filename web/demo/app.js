@@ -2,6 +2,7 @@
 // and hands what comes back to the board, which draws once per frame.
 
 import { Board } from './board.js';
+import { $, setText } from './dom.js';
 
 const STRUCTURAL = new Set([
   'task', 'seqLength', 'patternLength', 'horizon', 'textSource', 'seed', 'cell', 'hiddenSize',
@@ -20,7 +21,6 @@ const TASK_HINTS = {
   chars: 'Predict the next character of a text, then write new text one character at a time.',
 };
 
-const $ = (id) => document.getElementById(id);
 const form = $('settings');
 const board = new Board();
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -235,7 +235,7 @@ function taskName(name) {
 
 function setStatus(text, isError = false) {
   const status = $('status');
-  status.textContent = text;
+  setText(status, text);
   status.classList.toggle('error', isError);
 }
 
@@ -275,13 +275,32 @@ $('model-file').addEventListener('change', (event) => {
   worker.postMessage({ type: 'load', file, settings: readSettings(), hyper: readHyper() });
 });
 
+// Chooses a value in a <select>, adding it when the list lacks it (a loaded
+// model can have a size the list does not offer).
+function selectValue(select, value) {
+  const text = String(value);
+  if (![...select.options].some((o) => o.value === text)) {
+    const option = new Option(text, text);
+    const after = [...select.options].find((o) => Number(o.value) > value);
+    select.add(option, after ?? null);
+  }
+  select.value = text;
+}
+
 // Puts the controls in line with a loaded model, without triggering a rebuild.
 function reflectLoaded(settings) {
   const f = form.elements;
   f.task.value = settings.task;
   f.cell.value = settings.cell;
-  f.hiddenSize.value = String(settings.hiddenSize);
-  f.layers.value = String(settings.layers);
+  selectValue(f.hiddenSize, settings.hiddenSize);
+  selectValue(f.layers, settings.layers);
+  f.activation.value = settings.activation;
+  f.gruVariant.value = settings.gruVariant;
+  f.recurrentInit.value = settings.recurrentInit;
+  f.recurrentScale.value = String(settings.recurrentScale);
+  f.forgetBiasOne.checked = settings.forgetBiasOne;
+  f.seed.value = String(settings.seed);
+  showOutputs();
   showRelevant();
 }
 
@@ -356,7 +375,8 @@ textBox.addEventListener('drop', (event) => {
 
 function describeTextInfo(info) {
   const parts = [`${info.length.toLocaleString('en-US')} characters, an alphabet of ${info.vocabSize}`];
-  if (info.truncated) parts.push(`cut from ${info.originalLength.toLocaleString('en-US')}`);
+  if (info.fileBytes) parts.push(`the first part of a ${(info.fileBytes / 1048576).toFixed(1)} MB file`);
+  else if (info.truncated) parts.push(`cut from ${info.originalLength.toLocaleString('en-US')}`);
   if (info.replacedKinds) parts.push(`${info.replacedKinds} rare kinds of character shown as �`);
   const el = $('text-info');
   el.classList.remove('error');

@@ -2,16 +2,10 @@
 // of what the worker reports and redraws at most once per animation frame.
 
 import { createChart, DecimatedSeries, joinTables, CELL_COLORS, MUTED, INK, fade, formatValue } from './plots.js';
-import { drawHeatmap, absMax } from './heatmap.js';
+import { GateView } from './gates.js';
+import { ComparisonTable } from './table.js';
+import { $, setText } from './dom.js';
 
-const GATE_PANELS = {
-  lstm: [
-    ['i', 'input gate i', 'sequential'], ['f', 'forget gate f', 'sequential'],
-    ['o', 'output gate o', 'sequential'], ['c', 'cell state c', 'diverging'],
-  ],
-  gru: [['r', 'reset gate r', 'sequential'], ['z', 'update gate z', 'sequential'], ['h', 'hidden state h', 'diverging']],
-  rnn: [['h', 'hidden state h', 'diverging']],
-};
 const GATE_DASHES = [undefined, [6, 3], [2, 3], [10, 3, 2, 3]];
 const LAYER_ALPHA = [1, 0.6, 0.38];
 
@@ -24,48 +18,43 @@ const BASELINE_NOTES = {
   sines: 'here, always answering 0, whose error is the signal\'s variance',
   chars: 'here, a uniform guess over the alphabet (log of its size)',
 };
-const CHART_PARTS = new Set(['loss', 'grad', 'flow', 'spectral', 'prediction']);
-
-const $ = (id) => document.getElementById(id);
-
-// Writes text only when it changed: an unchanged write still costs a layout.
-function setText(element, text) {
-  if (element.textContent !== text) element.textContent = text;
+// Replaces an element's paragraphs with these texts.
+function setParagraphs(element, texts) {
+  element.replaceChildren(...texts.map((text) => {
+    const p = document.createElement('p');
+    p.textContent = text;
+    return p;
+  }));
 }
+
+const CHART_PARTS = new Set(['loss', 'grad', 'flow', 'spectral', 'prediction']);
 
 export class Board {
   constructor() {
     this.charts = {};
     this.cells = [];
-    this.history = [];
+    this.totalSteps = 0;
     this.frame = 0;
     this.timer = 0;
     this.dirty = new Set();
     this.lastDrawn = {};
-    this.gateCell = null;
-    this.gateLayer = 0;
+    this.gates = new GateView(() => this.request('gates', 'prediction'));
+    this.table = new ComparisonTable();
     this.resizeObserver = new ResizeObserver((entries) => {
       for (const entry of entries) this.pendingResize.set(entry.target, entry.contentRect.width);
       this.request('resize');
-    });
-    // Heatmap canvases: their CSS size, so drawing never has to ask for it.
-    this.canvasSizes = new WeakMap();
-    this.canvasObserver = new ResizeObserver((entries) => {
-      for (const entry of entries) {
-        this.canvasSizes.set(entry.target, { width: entry.contentRect.width, height: entry.contentRect.height });
-      }
-      this.request('gates');
     });
     this.pendingResize = new Map();
     for (const id of ['plot-loss', 'plot-flow', 'plot-grad', 'plot-spectral', 'plot-prediction']) {
       this.resizeObserver.observe($(id));
     }
-    $('gate-layer').addEventListener('change', (e) => { this.gateLayer = Number(e.target.value); this.request('gates'); });
   }
 
   /** A new run: new stores, charts shaped for its cells and task. */
   reset(built, hyper) {
-    this.archiveRun();
+    if (this.task) {
+      this.table.archive({ task: this.task, settings: this.settings, hyper: this.hyper, cells: this.cells, totalSteps: this.totalSteps });
+    }
     this.task = built.task;
     this.settings = built.settings;
     this.hyper = hyper;
@@ -77,17 +66,16 @@ export class Board {
     this.stepsPerSecond = null;
     const ids = this.cells.map((c) => c.id);
     this.lossStore = new DecimatedSeries(ids);
-    this.accuracyStore = new DecimatedSeries(ids);
     this.gradStore = new DecimatedSeries(ids.flatMap((id) => [`${id}:before`, `${id}:after`]));
     this.valStore = new DecimatedSeries(ids, 300);
     this.spectralKeys = this.cells.flatMap((c) => spectralNames(c).map((n) => `${c.id}:${n.key}`));
     this.spectralStore = new DecimatedSeries(this.spectralKeys, 300);
     this.destroyCharts();
-    this.buildGateTabs();
+    this.gates.reset(this.cells);
     setText($('baseline-note'), BASELINE_NOTES[this.task.name]);
     $('passage').hidden = this.task.name !== 'chars';
     $('passage').replaceChildren();
-    this.buildTable();
+    this.table.reset(this.task, this.cells);
     this.request('loss', 'grad', 'flow', 'spectral', 'gates', 'prediction', 'table', 'stats');
   }
 
@@ -103,9 +91,6 @@ export class Board {
     message.steps.forEach((step, i) => {
       const losses = this.cells.map((c) => byId.get(c.id)?.record.loss[i] ?? null);
       this.lossStore.push(step, losses);
-      if (this.task.loss === 'cross-entropy') {
-        this.accuracyStore.push(step, this.cells.map((c) => byId.get(c.id)?.record.accuracy[i] ?? null));
-      }
       this.gradStore.push(step, this.cells.flatMap((c) => {
         const r = byId.get(c.id)?.record;
         return [r?.gradNorm[i] ?? null, r?.gradNormAfter[i] ?? null];
@@ -205,7 +190,7 @@ export class Board {
       case 'spectral': this.drawSpectral(); break;
       case 'prediction': this.drawPrediction(); break;
       case 'gates': this.drawGates(); break;
-      case 'table': this.updateTable(); break;
+      case 'table': this.table.update(this.cells, this.totalSteps); break;
       case 'stats': this.updateStats(); break;
       default: break;
     }
@@ -297,7 +282,7 @@ export class Board {
     let options;
     if (task.name === 'adding') {
       title.textContent = 'Predicted sum against the true sum';
-      note.innerHTML = '<p>Each point is one of 64 validation sequences: the true sum of its two marked numbers across, the model\'s answer up. Perfect answers lie on the grey diagonal.</p><p>A model that only learnt the average answers about 1 whatever it is shown, a flat row of points — the baseline in the loss plot.</p>';
+      setParagraphs(note, ['Each point is one of 64 validation sequences: the true sum of its two marked numbers across, the model\'s answer up. Perfect answers lie on the grey diagonal.', 'A model that only learnt the average answers about 1 whatever it is shown, a flat row of points — the baseline in the loss plot.']);
       options = {
         xLabel: 'true sum', yLabel: 'prediction',
         series: [
@@ -307,7 +292,7 @@ export class Board {
       };
     } else if (task.name === 'sines') {
       title.textContent = `Forecast ${task.horizon} steps ahead, one sequence`;
-      note.innerHTML = `<p>The grey line is the noisy input the model reads; the black dashed line is the clean signal ${task.horizon} steps later, which it has to predict at every step.</p><p>Early steps are hard for every cell — it has not yet seen enough of the wave to know its frequencies; watch how quickly each one locks on.</p>`;
+      setParagraphs(note, [`The grey line is the noisy input the model reads; the black dashed line is the clean signal ${task.horizon} steps later, which it has to predict at every step.`, `Early steps are hard for every cell — it has not yet seen enough of the wave to know its frequencies; watch how quickly each one locks on.`]);
       options = {
         xLabel: 'time step t', yLabel: 'value',
         series: [
@@ -318,7 +303,7 @@ export class Board {
       };
     } else if (task.name === 'copy') {
       title.textContent = 'Recalled symbols, one sequence';
-      note.innerHTML = `<p>After a gap of ${task.gap} steps the model has to replay the ${task.patternLength} symbols it saw. Black squares are the symbols it should say, coloured dots what each cell says (its most likely symbol).</p><p>Chance is one in eight. The gap is what makes it hard: the gradient must cross it (see the flow plot).</p>`;
+      setParagraphs(note, [`After a gap of ${task.gap} steps the model has to replay the ${task.patternLength} symbols it saw. Black squares are the symbols it should say, coloured dots what each cell says (its most likely symbol).`, `Chance is one in eight. The gap is what makes it hard: the gradient must cross it (see the flow plot).`]);
       options = {
         xLabel: 'time step t', yLabel: 'symbol', yRange: [-0.5, 7.5],
         series: [
@@ -328,7 +313,7 @@ export class Board {
       };
     } else {
       title.textContent = 'Probability of the actual next character';
-      note.innerHTML = '<p>For the first validation passage, the probability each model gave to the character that really came next. Below, the passage itself, each character shaded by the probability that the cell shown in the gates card gave it: dark is confident and right.</p><p>Inside a word the next letter is often certain; after a space it is a guess. A model that has learnt spelling is dark mid-word.</p>';
+      setParagraphs(note, ['For the first validation passage, the probability each model gave to the character that really came next. Below, the passage itself, each character shaded by the probability that the cell shown in the gates card gave it: dark is confident and right.', 'Inside a word the next letter is often certain; after a space it is a guess. A model that has learnt spelling is dark mid-word.']);
       options = {
         xLabel: 'position in the passage', yLabel: 'p(next character)', yRange: [0, 1],
         series: cells.map((c) => ({ label: c.label, stroke: c.color, width: 1.75, paths: 'stepped' })),
@@ -419,7 +404,7 @@ export class Board {
 
   // The passage with each character shaded by p(that character | before).
   drawPassage() {
-    const cell = this.cells.find((c) => c.id === this.gateCell && c.prediction) ?? this.cells.find((c) => c.prediction);
+    const cell = this.cells.find((c) => c.id === this.gates.cellId && c.prediction) ?? this.cells.find((c) => c.prediction);
     const passage = $('passage');
     const p = cell?.prediction;
     if (!p?.next) return;
@@ -445,193 +430,9 @@ export class Board {
     card.dataset.points = String(filled);
   }
 
-  // ---- gates ---------------------------------------------------------------------
-
-  buildGateTabs() {
-    const tabs = $('gate-cell');
-    tabs.replaceChildren();
-    const preferred = this.cells.find((c) => c.cell === 'lstm') ?? this.cells[0];
-    this.gateCell = preferred?.id ?? null;
-    if (this.cells.length > 1) {
-      for (const c of this.cells) {
-        const label = document.createElement('label');
-        const input = document.createElement('input');
-        input.type = 'radio';
-        input.name = 'gate-cell';
-        input.value = c.id;
-        input.checked = c.id === this.gateCell;
-        input.addEventListener('change', () => { this.gateCell = c.id; this.request('gates', 'prediction'); });
-        const span = document.createElement('span');
-        span.textContent = c.label;
-        label.append(input, span);
-        tabs.append(label);
-      }
-    }
-    tabs.hidden = this.cells.length < 2;
-    const layers = Math.max(...this.cells.map((c) => c.layers), 1);
-    const select = $('gate-layer');
-    select.replaceChildren(...Array.from({ length: layers }, (_, l) => new Option(`${l + 1}`, `${l}`)));
-    this.gateLayer = 0;
-    $('gate-layer-field').hidden = layers < 2;
-    this.dropGatePanels();
-  }
-
-  dropGatePanels() {
-    for (const panel of this.gatePanels?.canvases ?? []) this.canvasObserver.unobserve(panel.canvas);
-    this.gatePanels = null;
-  }
-
   drawGates() {
-    const container = $('heatmaps');
-    const cell = this.cells.find((c) => c.id === this.gateCell);
-    const card = container.closest('.card');
-    if (!cell?.trace) {
-      if (!container.querySelector('.empty')) {
-        const empty = document.createElement('p');
-        empty.className = 'empty';
-        empty.textContent = 'The gates appear after the first evaluation.';
-        container.replaceChildren(empty);
-        this.dropGatePanels();
-      }
-      card.dataset.points = '0';
-      return;
-    }
-    const panels = GATE_PANELS[cell.cell];
-    const key = `${cell.id}:${this.gateLayer}`;
-    if (!this.gatePanels || this.gatePanels.key !== key) {
-      this.dropGatePanels();
-      this.gatePanels = { key, canvases: panels.map(([name, caption, kind]) => this.makeHeatmap(container, name, caption, kind)) };
-      container.replaceChildren(...this.gatePanels.canvases.map((p) => p.figure));
-    }
-    const { T, H } = cell.trace;
-    const layer = cell.trace.layers[Math.min(this.gateLayer, cell.trace.layers.length - 1)];
-    const saturation = cell.trace.saturation[Math.min(this.gateLayer, cell.trace.saturation.length - 1)] ?? {};
-    let drawn = 0;
-    panels.forEach(([name, , kind], k) => {
-      const values = layer[name];
-      const panel = this.gatePanels.canvases[k];
-      if (!values) return;
-      const range = kind === 'sequential' ? [0, 1] : (() => { const m = absMax(values); return [-m, m]; })();
-      const size = this.canvasSizes.get(panel.canvas);
-      if (!size) return; // not laid out yet: the observer asks again
-      drawHeatmap(panel.canvas, values, T, H, { range, kind, markers: this.task.markers ?? [], size });
-      if (kind === 'sequential') {
-        setText(panel.detail, saturation[name] != null ? `${Math.round(100 * saturation[name])}% saturated` : '');
-        setText(panel.low, '0');
-        setText(panel.high, '1');
-      } else {
-        setText(panel.detail, `|max| ${formatValue(range[1])}`);
-        setText(panel.low, formatValue(range[0]));
-        setText(panel.high, formatValue(range[1]));
-      }
-      drawn += values.length;
-    });
-    card.dataset.points = String(drawn);
-  }
-
-  makeHeatmap(container, name, caption, kind) {
-    const figure = document.createElement('figure');
-    figure.className = 'heatmap';
-    const figcaption = document.createElement('figcaption');
-    const title = document.createElement('b');
-    title.textContent = caption;
-    const detail = document.createElement('span');
-    figcaption.append(title, detail);
-    const canvas = document.createElement('canvas');
-    canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', `${caption}: time across, hidden units down`);
-    const scale = document.createElement('div');
-    scale.className = 'scale';
-    const low = document.createElement('span');
-    const bar = document.createElement('span');
-    bar.className = `bar ${kind}`;
-    const high = document.createElement('span');
-    scale.append(low, bar, high);
-    figure.append(figcaption, canvas, scale);
-    this.canvasObserver.observe(canvas);
-    return { figure, canvas, detail, low, high, name };
-  }
-
-  // ---- comparison table -------------------------------------------------------------
-
-  buildTable() {
-    const body = $('comparison-rows');
-    body.replaceChildren();
-    const target = this.task.target;
-    $('target-header').textContent = `Steps to ${target.label}`;
-    $('val-header').textContent = this.task.loss === 'mse' ? 'Val MSE' : 'Val accuracy · ppl';
-    this.rows = new Map();
-    for (const c of this.cells) {
-      const tr = document.createElement('tr');
-      tr.dataset.cell = c.cell;
-      tr.dataset.id = c.id;
-      const cells = {};
-      for (const key of ['name', 'params', 'ms', 'steps', 'loss', 'val', 'target', 'files']) {
-        const td = document.createElement('td');
-        if (key !== 'name' && key !== 'files') td.className = 'num';
-        cells[key] = td;
-        tr.append(td);
-      }
-      const swatch = document.createElement('span');
-      swatch.className = `swatch ${c.cell}`;
-      cells.name.append(swatch, document.createTextNode(c.label));
-      cells.params.textContent = `${c.params.rnnlab.toLocaleString('en-US')} / ${c.params.pytorch.toLocaleString('en-US')}`;
-      for (const [action, text, title] of [
-        ['save', 'Save', 'Save this model to a file (weights and optimiser state)'],
-        ['export', 'PyTorch JSON', 'Export the weights as a PyTorch state dict in JSON'],
-      ]) {
-        const button = document.createElement('button');
-        button.type = 'button';
-        button.className = 'link';
-        button.dataset.action = action;
-        button.dataset.id = c.id;
-        button.textContent = text;
-        button.title = title;
-        cells.files.append(button);
-      }
-      this.rows.set(c.id, { tr, cells });
-      body.append(tr);
-    }
-    this.renderHistory();
-    this.updateTable();
-  }
-
-  updateTable() {
-    if (!this.rows) return;
-    const ce = this.task.loss === 'cross-entropy';
-    for (const c of this.cells) {
-      const row = this.rows.get(c.id);
-      if (!row) continue;
-      const s = c.summary;
-      const { cells, tr } = row;
-      setText(cells.ms, s?.msPerStep != null ? s.msPerStep.toFixed(2) : '—');
-      setText(cells.steps, (this.totalSteps || 0).toLocaleString('en-US'));
-      if (s?.firstLoss != null) {
-        setText(cells.loss, `${formatValue(s.firstLoss)} → ${formatValue(s.lossAverage)}`);
-        tr.dataset.firstLoss = String(s.firstLoss);
-        tr.dataset.loss = String(s.lossAverage);
-      } else {
-        setText(cells.loss, '—');
-      }
-      if (c.val) {
-        setText(cells.val, ce
-          ? `${(100 * c.val.accuracy).toFixed(1)}% · ${c.val.perplexity.toFixed(2)}`
-          : formatValue(c.val.loss));
-        tr.dataset.valLoss = String(c.val.loss);
-      }
-      if (s?.diverged) {
-        setText(cells.target, 'diverged');
-        cells.target.className = 'num bad';
-      } else if (c.reachedAt != null) {
-        setText(cells.target, c.reachedAt.toLocaleString('en-US'));
-        cells.target.className = 'num good';
-      } else {
-        setText(cells.target, this.totalSteps ? 'not yet' : '—');
-        cells.target.className = 'num';
-      }
-      tr.dataset.steps = String(this.totalSteps || 0);
-    }
-    setText($('table-aside'), this.cells.length > 1 ? 'same data, same seed, one step each in turn' : '');
+    const drawn = this.gates.draw(this.cells, this.task.markers ?? []);
+    $('card-gates').dataset.points = String(drawn);
   }
 
   /** The speed figures in the top bar. */
@@ -641,63 +442,6 @@ export class Board {
       ? Math.round(this.stepsPerSecond).toLocaleString('en-US') : '—');
     const ms = this.cells.map((c) => c.summary?.msPerStep).filter((v) => v != null);
     setText($('ms-per-step'), ms.length ? (ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(2) : '—');
-  }
-
-  /** Moves the finished run's rows into the history list (newest first). */
-  archiveRun() {
-    if (!this.cells.length || !this.totalSteps) return;
-    const s = this.settings;
-    const h = this.hyper;
-    const describe = [
-      s.task === 'adding' ? `adding T=${s.seqLength}` : s.task === 'copy' ? `copy T=${s.seqLength} S=${s.patternLength}`
-        : s.task === 'sines' ? `sines T=${s.seqLength} h=${s.horizon}` : `chars T=${s.seqLength}`,
-      `H=${s.hiddenSize}${s.layers > 1 ? `×${s.layers}` : ''}`,
-      `${h.optimizer} η=${h.lr}`, `B=${h.batchSize}`,
-      h.clip ? `τ=${h.tau}` : 'no clip',
-      h.tbptt > 0 && h.tbptt < s.seqLength ? `TBPTT k=${h.tbptt}` : '',
-      s.recurrentInit === 'gaussian' ? `gaussian ×${s.recurrentScale}` : s.recurrentScale !== 1 ? `orthogonal ×${s.recurrentScale}` : '',
-      !s.forgetBiasOne && this.cells.some((c) => c.cell === 'lstm') ? 'forget bias 0' : '',
-      s.activation === 'relu' && this.cells.some((c) => c.cell === 'rnn') ? 'relu' : '',
-      s.gruVariant === 'reset-after' && this.cells.some((c) => c.cell === 'gru') ? 'GRU reset-after' : '',
-      `seed ${s.seed}`,
-    ].filter(Boolean).join(', ');
-    const ce = this.task.loss === 'cross-entropy';
-    for (const c of this.cells) {
-      this.history.unshift({
-        label: c.label, cell: c.cell, settings: describe,
-        params: c.params.rnnlab.toLocaleString('en-US'),
-        ms: c.summary?.msPerStep, steps: this.totalSteps,
-        loss: c.summary ? `${formatValue(c.summary.firstLoss)} → ${formatValue(c.summary.lossAverage)}` : '—',
-        val: c.val ? (ce ? `${(100 * c.val.accuracy).toFixed(1)}% acc` : `MSE ${formatValue(c.val.loss)}`) : '—',
-        target: c.summary?.diverged ? 'diverged' : c.reachedAt != null ? c.reachedAt.toLocaleString('en-US') : 'not reached',
-      });
-    }
-    this.history.length = Math.min(this.history.length, 12);
-  }
-
-  renderHistory() {
-    const body = $('comparison-history');
-    body.replaceChildren(...this.history.map((h) => {
-      const tr = document.createElement('tr');
-      const name = document.createElement('td');
-      name.className = 'settings';
-      const swatch = document.createElement('span');
-      swatch.className = `swatch ${h.cell}`;
-      const settings = document.createElement('div');
-      settings.className = 'sub';
-      settings.textContent = h.settings;
-      name.append(swatch, document.createTextNode(h.label), settings);
-      const cells = [name];
-      for (const text of [h.params, h.ms != null ? h.ms.toFixed(2) : '—', h.steps.toLocaleString('en-US'), h.loss, h.val, h.target]) {
-        const td = document.createElement('td');
-        td.className = 'num';
-        td.textContent = text;
-        cells.push(td);
-      }
-      cells.push(document.createElement('td'));
-      tr.append(...cells);
-      return tr;
-    }));
   }
 }
 

@@ -3,6 +3,7 @@
 // of the picture is one number.
 
 // Sequential map for values in [0, 1] (sigmoid gates): pale to deep blue-violet.
+// style.css draws the legend bars with the same stops.
 const SEQUENTIAL = [
   [0.0, [250, 248, 242]],
   [0.25, [200, 226, 222]],
@@ -32,12 +33,6 @@ function makeLookup(stops) {
 }
 
 const LOOKUPS = { sequential: makeLookup(SEQUENTIAL), diverging: makeLookup(DIVERGING) };
-
-/** A CSS gradient of a colour map, for the legend bars. */
-export function gradientCss(kind) {
-  const stops = kind === 'diverging' ? DIVERGING : SEQUENTIAL;
-  return `linear-gradient(to right, ${stops.map(([v, c]) => `rgb(${c.join(',')}) ${v * 100}%`).join(', ')})`;
-}
 
 // One small canvas reused for every map: creating canvases and contexts per
 // draw is what made this slow.

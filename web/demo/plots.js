@@ -38,11 +38,19 @@ function logValues(u, splits) {
   });
 }
 
-// A log scale with no data yet would span hundreds of decades, and uPlot
-// would lay out a tick for every one of them: give it one decade instead.
+// Log scales: with no data yet the range would span hundreds of decades, and
+// uPlot's log ticks only work within about 1e-16 … 1e16 (beyond, its tick
+// loop never ends). So: one decade when empty, and clamped to 1e-15 … 1e15;
+// values outside are drawn off the edge of the plot.
+const LOG_FLOOR = 1e-15;
+const LOG_CEILING = 1e15;
+
 function logRange(u, min, max) {
   if (!(min > 0) || !(max > 0) || !Number.isFinite(min) || !Number.isFinite(max)) return [0.1, 1];
-  return uPlot.rangeLog(min, max, 10, true);
+  const lo = Math.min(Math.max(min, LOG_FLOOR), LOG_CEILING / 10);
+  const hi = Math.max(Math.min(max, LOG_CEILING), lo * 10);
+  const [a, b] = uPlot.rangeLog(lo, hi, 10, true);
+  return [Math.max(a, LOG_FLOOR), Math.min(b, LOG_CEILING)];
 }
 
 /**

@@ -6,8 +6,6 @@ export const MAX_TEXT_CHARS = 2_000_000;
 /** Largest alphabet; rarer characters become REPLACEMENT. */
 export const MAX_VOCABULARY = 96;
 export const REPLACEMENT = '\uFFFD';
-/** Largest text file read at all. */
-export const MAX_TEXT_FILE_BYTES = 32 * 1024 * 1024;
 
 /**
  * Normalises line ends, cuts to MAX_TEXT_CHARS, and replaces all but the

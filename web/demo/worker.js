@@ -8,12 +8,13 @@
 import { init, createModel, loadModel, Vocabulary } from '../rnnlab.js';
 import { createTask, splitWindows } from './tasks.js';
 import { generateCorpus } from './corpus.js';
-import { prepareText, MAX_TEXT_FILE_BYTES } from './text.js';
+import { prepareText, MAX_TEXT_CHARS } from './text.js';
 
 const SLICE_MS = 30;          // train this long between looks at the mailbox
 const PROGRESS_MS = 100;      // post step records this often
 const DIAG_INTERVAL_MS = 500; // validation, spectral norms, gate traces
 const MAX_MODEL_FILE_BYTES = 256 * 1024 * 1024;
+const TEXT_READ_BYTES = 4 * MAX_TEXT_CHARS; // UTF-8 needs at most 4 bytes a character
 const GIVE_UP_AFTER_SKIPS = 10;
 const FLOW_SMOOTHING = 0.2;   // weight of the newest step in the flow average
 const SCATTER_EXAMPLES = 64;  // adding problem: predictions shown against targets
@@ -30,7 +31,6 @@ let pending = null;   // step records since the last progress message
 let lastDiag = 0;
 let corpus = null;    // the built-in text, prepared once
 let userText = null;  // the user's text, prepared
-let scatterBatch = null;
 
 // ---- mailbox ---------------------------------------------------------------
 
@@ -41,22 +41,20 @@ const handlers = {
   },
   async text({ text, file }) {
     userText = null;
-    let raw = text;
-    if (file) {
-      if (file.size > MAX_TEXT_FILE_BYTES) {
-        throw new Error(`${file.name} is ${formatBytes(file.size)}; text files up to ${formatBytes(MAX_TEXT_FILE_BYTES)} are read`);
-      }
-      raw = await file.text();
-    }
+    // Of a file, only the part that can be used is read, however large it is.
+    const raw = file ? await file.slice(0, TEXT_READ_BYTES).text() : text;
     userText = prepareCharacters(raw);
+    if (file && file.size > TEXT_READ_BYTES) userText.fileBytes = file.size;
     post({ type: 'text-ready', info: describeText(userText), preview: userText.text.slice(0, 4000) });
   },
-  build({ settings: next, hyper: nextHyper }) {
+  async build({ settings: next, hyper: nextHyper }) {
     stop();
-    settings = next;
-    hyper = nextHyper;
-    buildTask();
-    return buildModels();
+    // Everything new is made first; the current run is replaced only when
+    // all of it worked, so a bad setting leaves the old run as it was.
+    const nextTask = makeTask(next);
+    const made = await makeModels(next, nextTask);
+    commitRun(next, nextHyper, nextTask, made);
+    announceBuilt(null);
   },
   run() {
     if (!running && entries.length) { running = true; post({ type: 'running', running }); loop(); }
@@ -114,23 +112,27 @@ const handlers = {
     }
     const bytes = new Uint8Array(await file.arrayBuffer());
     const model = await loadModel(bytes); // the library checks the file
-    const config = model.config;
-    const fits = taskFor(config, current);
-    if (!fits) {
+    try {
+      const config = model.config;
+      const fits = taskFor(config, current);
+      if (!fits) {
+        throw new Error(`${file.name} holds a ${CELL_LABELS[config.cell]} with ${config.inputSize} inputs and ${config.outputSize} outputs (${config.loss}, ${config.output}); no task here has that shape`);
+      }
+      const next = {
+        ...current, ...fits, cell: config.cell, hiddenSize: config.hiddenSize, layers: config.layers,
+        activation: config.activation, gruVariant: config.gruVariant, recurrentInit: config.recurrentInit,
+        recurrentScale: config.recurrentScale, forgetBiasOne: config.forgetBiasOne, seed: config.seed,
+      };
+      const nextTask = makeTask(next);
+      if (nextTask.model.inputSize !== config.inputSize) {
+        throw new Error(`${file.name} expects an alphabet of ${config.inputSize} characters; the current text has ${nextTask.model.inputSize}`);
+      }
+      stop();
+      commitRun(next, nextHyper, nextTask, [makeEntry(model, config.cell, `${CELL_LABELS[config.cell]} (loaded)`)]);
+    } catch (error) {
       model.dispose();
-      throw new Error(`${file.name} holds a ${CELL_LABELS[config.cell]} with ${config.inputSize} inputs and ${config.outputSize} outputs (${config.loss}, ${config.output}); no task here has that shape`);
+      throw error;
     }
-    stop();
-    settings = { ...current, ...fits, cell: config.cell, hiddenSize: config.hiddenSize, layers: config.layers };
-    hyper = nextHyper;
-    buildTask();
-    if (task.model.inputSize !== config.inputSize || task.model.outputSize !== config.outputSize) {
-      model.dispose();
-      throw new Error(`${file.name} expects an alphabet of ${config.inputSize} characters; the current text has ${task.model.inputSize}`);
-    }
-    disposeModels();
-    entries = [makeEntry(model, config.cell, `${CELL_LABELS[config.cell]} (loaded)`)];
-    steps = 0;
     announceBuilt(file.name);
   },
 };
@@ -178,13 +180,16 @@ function describeText(prepared) {
     truncated: prepared.truncated,
     replacedKinds: prepared.replacedKinds,
     vocabSize: prepared.vocab.size,
+    fileBytes: prepared.fileBytes ?? null,
   };
 }
 
-function buildTask() {
+// The task for these settings, with its data; the character task takes the
+// built-in corpus or the user's prepared text.
+function makeTask(next) {
   let text = null;
-  if (settings.task === 'chars') {
-    if (settings.textSource === 'user') {
+  if (next.task === 'chars') {
+    if (next.textSource === 'user') {
       if (!userText) throw new Error('paste or drop a text first, or choose the built-in corpus');
       text = userText;
     } else {
@@ -192,35 +197,31 @@ function buildTask() {
       text = corpus;
     }
   }
-  task = createTask({ ...settings, ids: text?.ids, vocabSize: text?.vocab.size });
-  if (text) { task.vocab = text.vocab; task.textInfo = describeText(text); }
-  scatterBatch = null;
-  if (task.name === 'adding') {
-    scatterBatch = sliceBatch(task.validation, SCATTER_EXAMPLES);
-  }
+  const made = createTask({ ...next, ids: text?.ids, vocabSize: text?.vocab.size });
+  if (text) { made.vocab = text.vocab; made.textInfo = describeText(text); }
+  if (made.name === 'adding') made.scatter = sliceBatch(made.validation, SCATTER_EXAMPLES);
+  return made;
 }
 
-async function buildModels() {
-  disposeModels();
-  steps = 0;
-  const cells = settings.cell === 'all' ? ['rnn', 'lstm', 'gru'] : [settings.cell];
+async function makeModels(next, nextTask) {
+  const cells = next.cell === 'all' ? ['rnn', 'lstm', 'gru'] : [next.cell];
   const made = [];
   try {
     for (const cell of cells) {
       const model = await createModel({
         cell,
-        inputSize: task.model.inputSize,
-        hiddenSize: settings.hiddenSize,
-        outputSize: task.model.outputSize,
-        layers: settings.layers,
-        output: task.model.output,
-        loss: task.model.loss,
-        activation: settings.activation,
-        gruVariant: settings.gruVariant,
-        recurrentInit: settings.recurrentInit,
-        recurrentScale: settings.recurrentScale,
-        forgetBiasOne: settings.forgetBiasOne,
-        seed: settings.seed,
+        inputSize: nextTask.model.inputSize,
+        hiddenSize: next.hiddenSize,
+        outputSize: nextTask.model.outputSize,
+        layers: next.layers,
+        output: nextTask.model.output,
+        loss: nextTask.model.loss,
+        activation: next.activation,
+        gruVariant: next.gruVariant,
+        recurrentInit: next.recurrentInit,
+        recurrentScale: next.recurrentScale,
+        forgetBiasOne: next.forgetBiasOne,
+        seed: next.seed,
       });
       made.push(makeEntry(model, cell, CELL_LABELS[cell]));
     }
@@ -228,8 +229,18 @@ async function buildModels() {
     for (const entry of made) entry.model.dispose();
     throw error;
   }
+  return made;
+}
+
+// Makes the new run the current one and frees the old models.
+function commitRun(next, nextHyper, nextTask, made) {
+  disposeModels();
+  settings = next;
+  hyper = nextHyper;
+  task = nextTask;
   entries = made;
-  announceBuilt(null);
+  steps = 0;
+  pending = null;
 }
 
 function makeEntry(model, cell, label) {
@@ -243,7 +254,6 @@ function makeEntry(model, cell, label) {
 }
 
 function announceBuilt(loadedFrom) {
-  pending = null;
   post({
     type: 'built',
     loadedFrom,
@@ -515,8 +525,9 @@ function gateTrace(entry) {
 function prediction(entry) {
   const T = task.model.T;
   if (task.name === 'adding') {
-    const out = entry.model.predict(scatterBatch.x, { shape: scatterBatch.shape }).output;
-    return { kind: 'scatter', target: Array.from(scatterBatch.y), output: Array.from(out) };
+    const { x, shape, y } = task.scatter;
+    const out = entry.model.predict(x, { shape }).output;
+    return { kind: 'scatter', target: Array.from(y), output: Array.from(out) };
   }
   const { x, shape, y } = task.example;
   const out = entry.model.predict(x, { shape }).output;
