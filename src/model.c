@@ -224,7 +224,30 @@ void rnnlab_free(rnnlab_model *m) {
     free(m->params);
     free(m->packed);
     free(m->batch);
+    free(m->meta);
     free(m);
+}
+
+rnnlab_status rnnlab_set_metadata(rnnlab_model *m, const uint8_t *bytes, size_t len) {
+    if (!m || (len && !bytes)) return RNNLAB_E_INVALID;
+    if (len > RNNLAB_MAX_METADATA)
+        return set_error(m, RNNLAB_E_INVALID, "metadata: expected at most %u bytes, got %zu",
+                         RNNLAB_MAX_METADATA, len);
+    uint8_t *copy = NULL;
+    if (len) {
+        copy = malloc(len);
+        if (!copy) return set_error(m, RNNLAB_E_NOMEM, "out of memory keeping %zu bytes of metadata", len);
+        memcpy(copy, bytes, len);
+    }
+    free(m->meta);
+    m->meta = copy;
+    m->meta_len = len;
+    return RNNLAB_OK;
+}
+
+const uint8_t *rnnlab_metadata(const rnnlab_model *m, size_t *len) {
+    if (len) *len = m && m->meta ? m->meta_len : 0;
+    return m ? m->meta : NULL;
 }
 
 rnnlab_status rnnlab_get_config(const rnnlab_model *m, rnnlab_config *out) {

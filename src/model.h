@@ -66,6 +66,8 @@ struct rnnlab_model {
     float *last_h;  /* (B, H)  top-layer states picked for 'last' output    */
     int32_t *last_t;/* (B)     step whose output counts, -1 = none          */
 
+    uint8_t *meta;         /* the caller's metadata, saved with the model   */
+    size_t meta_len;
     float stats[RNNLAB_STAT_COUNT];
     int have_forward;
     char err[320];

@@ -171,6 +171,12 @@ rnnlab_status rnnlab_spectral_norms(rnnlab_model *m, float *out, int count);
 rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, size_t *len);
 rnnlab_status rnnlab_load(const uint8_t *bytes, size_t len, rnnlab_model **out);
 
+/* Bytes of the caller's kept with the model and saved with it (e.g. UTF-8
+ * JSON: a vocabulary, a task). len 0 removes them. At most 16 MB. */
+#define RNNLAB_MAX_METADATA (16u << 20)
+rnnlab_status rnnlab_set_metadata(rnnlab_model *m, const uint8_t *bytes, size_t len);
+const uint8_t *rnnlab_metadata(const rnnlab_model *m, size_t *len); /* NULL if none */
+
 /* Scratch bytes owned by the engine, for JS to pass strings and files in. */
 void *rnnlab_scratch(size_t bytes);
 void rnnlab_bytes_free(void *p);

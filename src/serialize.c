@@ -8,6 +8,8 @@
  *   112 optimiser step count (f64)
  *   120 parameter count n (u64)
  *   128 parameters (n x f32), then with flag bit 0: moments m and v (n x f32 each)
+ *   then with flag bit 1: metadata length k (u32) and k bytes (the caller's,
+ *       e.g. UTF-8 JSON; at most RNNLAB_MAX_METADATA)
  *   end CRC-32 (IEEE 802.3) of every byte before it (u32)
  * A file is rejected whole, before any model exists, if any check fails. */
 #include "model.h"
@@ -60,12 +62,13 @@ rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, 
     *bytes = NULL;
     *len = 0;
     size_t n = m->n_params, blocks = with_optimizer ? 3 : 1;
-    size_t total = HEADER_BYTES + blocks * n * 4 + 4;
+    size_t meta_bytes = m->meta ? 4 + m->meta_len : 0;
+    size_t total = HEADER_BYTES + blocks * n * 4 + meta_bytes + 4;
     uint8_t *p = malloc(total);
     if (!p) return set_error(m, RNNLAB_E_NOMEM, "out of memory saving %zu bytes", total);
     memcpy(p, MAGIC, 8);
     put_u32(p + 8, 1);
-    put_u32(p + 12, with_optimizer ? 1u : 0u);
+    put_u32(p + 12, (with_optimizer ? 1u : 0u) | (m->meta ? 2u : 0u));
     put_words(p + 16, &m->cfg, 14);
     put_words(p + 72, &m->opt, 10);
     double step = with_optimizer ? m->step : 0.0; /* the count belongs to the moments */
@@ -77,6 +80,11 @@ rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, 
     if (with_optimizer) {
         put_floats(p + HEADER_BYTES + 4 * n, m->opt_m, n);
         put_floats(p + HEADER_BYTES + 8 * n, m->opt_v, n);
+    }
+    if (m->meta) {
+        uint8_t *q = p + HEADER_BYTES + blocks * n * 4;
+        put_u32(q, (uint32_t)m->meta_len);
+        memcpy(q + 4, m->meta, m->meta_len);
     }
     put_u32(p + total - 4, crc32_ieee(p, total - 4));
     *bytes = p;
@@ -98,7 +106,7 @@ rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
     if (version != 1) return set_error(NULL, RNNLAB_E_FORMAT, "model file format version %u: this build reads version 1", version);
     if (get_u32(p + len - 4) != crc32_ieee(p, len - 4)) return reject("checksum mismatch (the file is truncated or altered)");
     uint32_t flags = get_u32(p + 12);
-    if (flags > 1) return reject("unknown flags");
+    if (flags > 3) return reject("unknown flags");
     rnnlab_config cfg;
     rnnlab_optimizer opt;
     get_words(&cfg, p + 16, 14);
@@ -115,8 +123,16 @@ rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
     if (validate_config(&cfg, why, sizeof why) != RNNLAB_OK)
         return set_error(NULL, RNNLAB_E_FORMAT, "not a valid rnnlab model file: bad configuration: %s", why);
     uint64_t blocks = flags & 1u ? 3 : 1;
-    if (n != expected_param_count(&cfg) || (uint64_t)len != HEADER_BYTES + blocks * n * 4 + 4)
-        return reject("the parameter count does not match the configuration or the file size");
+    if (n != expected_param_count(&cfg))
+        return reject("the parameter count does not match the configuration");
+    uint64_t body = HEADER_BYTES + blocks * n * 4, meta_len = 0;
+    if (flags & 2u) { /* metadata: its length must lie inside the file */
+        if ((uint64_t)len < body + 8) return reject("the file is shorter than its parameters and metadata length");
+        meta_len = get_u32(p + body);
+        if (meta_len > RNNLAB_MAX_METADATA) return reject("metadata longer than the 16 MB limit");
+    }
+    if ((uint64_t)len != body + (flags & 2u ? 4 + meta_len : 0) + 4)
+        return reject("the file size does not match the configuration");
     rnnlab_model *m;
     rnnlab_status st = model_alloc(&cfg, &m);
     if (st) return st; /* E_NOMEM, with its message */
@@ -136,6 +152,11 @@ rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
             }
             dst[k][i] = v;
         }
+    if ((flags & 2u) && rnnlab_set_metadata(m, p + body + 4, (size_t)meta_len) != RNNLAB_OK) {
+        rnnlab_status e = set_error(NULL, RNNLAB_E_NOMEM, "%s", m->err);
+        rnnlab_free(m);
+        return e;
+    }
     m->step = flags & 1u ? step : 0.0;
     m->stats[RNNLAB_STAT_STEP] = (float)m->step;
     *out = m;

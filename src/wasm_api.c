@@ -50,3 +50,11 @@ rnnlab_model *rnnlab_load_from(const uint8_t *bytes, size_t len) {
     global_status = rnnlab_load(bytes, len, &m);
     return m;
 }
+
+const uint8_t *rnnlab_metadata_ptr(const rnnlab_model *m) { return rnnlab_metadata(m, NULL); }
+
+size_t rnnlab_metadata_len(const rnnlab_model *m) {
+    size_t n = 0;
+    rnnlab_metadata(m, &n);
+    return n;
+}

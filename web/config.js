@@ -131,14 +131,24 @@ export function encodeOptimizer(o, clipNorm, clipValue, i32, f32) {
   f32[9] = clipValue;
 }
 
+// The shortest decimal that is the same float32 (0.001, not 0.0010000000474974513).
+function shortestFloat32(v) {
+  for (let p = 1; p < 9; p++) {
+    const d = Number(v.toPrecision(p));
+    if (Math.fround(d) === v) return d;
+  }
+  return v;
+}
+
 export function decodeOptimizer(i32, f32) {
+  const f = (k) => shortestFloat32(f32[k]);
   return {
     optimizer: {
-      type: OPTIMIZERS[i32[0]], lr: f32[1], momentum: f32[2], beta1: f32[3], beta2: f32[4],
-      eps: f32[5], rho: f32[6], weightDecay: f32[7],
+      type: OPTIMIZERS[i32[0]], lr: f(1), momentum: f(2), beta1: f(3), beta2: f(4),
+      eps: f(5), rho: f(6), weightDecay: f(7),
     },
-    clipNorm: f32[8],
-    clipValue: f32[9],
+    clipNorm: f(8),
+    clipValue: f(9),
   };
 }
 

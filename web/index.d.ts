@@ -216,7 +216,13 @@ export interface Model {
   exportWeights(): WeightDict;
   importWeights(dict: WeightDict | Record<string, { shape: number[]; data: ArrayLike<number> | BigInt64Array | BigUint64Array; dtype?: string }>): void;
   gradients(): WeightDict | null;
-  save(options?: { optimizer?: boolean }): Uint8Array;
+  /** Bytes of the model; `metadata` (any JSON value, e.g. a vocabulary) is kept
+   *  with the model and saved with it. */
+  save(options?: { optimizer?: boolean; metadata?: unknown }): Uint8Array;
+  /** The metadata saved with the model, or null. */
+  readonly metadata: unknown;
+  /** The optimiser and clipping settings in force (a loaded model: the saved ones). */
+  readonly optimizerSettings: { optimizer: Required<OptimizerOptions>; clipNorm: number; clipValue: number };
   dispose(): void;
 }
 

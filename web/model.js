@@ -579,11 +579,46 @@ export class Model {
     return withCaller('gradients', () => gradsToStateDict(this.config, this._buffer(BUF.GRADS)));
   }
 
+  // The optimiser and clipping settings in force (see FitOptions.optimizer).
+  get optimizerSettings() {
+    this._live('optimizerSettings');
+    const { optimizer, clipNorm, clipValue } = this._current;
+    return { optimizer: { ...optimizer }, clipNorm, clipValue };
+  }
+
+  // What the caller saved with the model (JSON), or null.
+  get metadata() {
+    this._live('metadata');
+    const e = this._engine.exports;
+    const len = e.rnnlab_metadata_len(this._handle) >>> 0;
+    if (len === 0) return null;
+    const text = new TextDecoder().decode(this._engine.u8(e.rnnlab_metadata_ptr(this._handle), len));
+    return JSON.parse(text);
+  }
+
+  _setMetadata(metadata) {
+    let text;
+    try {
+      text = JSON.stringify(metadata);
+    } catch (err) {
+      throw new RnnlabError('E_TYPE', `save options.metadata: expected a JSON-serialisable value, got one that fails: ${err.message}`);
+    }
+    if (text === undefined) throw new RnnlabError('E_TYPE', `save options.metadata: expected a JSON-serialisable value, got ${describe(metadata)}`);
+    const bytes = new TextEncoder().encode(text);
+    const e = this._engine.exports;
+    const ptr = e.rnnlab_scratch(bytes.length);
+    this._engine.u8(ptr, bytes.length).set(bytes);
+    const status = e.rnnlab_set_metadata(this._handle, ptr, bytes.length);
+    e.rnnlab_bytes_free(ptr);
+    this._check(status, 'save options.metadata');
+  }
+
   save(options = {}) {
     this._idle('save');
     checkObject(options, 'save options');
-    checkKeys(options, ['optimizer'], 'save options');
+    checkKeys(options, ['optimizer', 'metadata'], 'save options');
     const withOpt = checkBoolean(options.optimizer ?? true, 'save options.optimizer');
+    if (options.metadata !== undefined) this._setMetadata(options.metadata);
     const e = this._engine.exports;
     const ptr = e.rnnlab_save_alloc(this._handle, withOpt ? 1 : 0);
     if (ptr === 0) {
@@ -636,5 +671,12 @@ export async function loadModel(bytes) {
   const handle = e.rnnlab_load_from(ptr, bytes.length);
   e.rnnlab_bytes_free(ptr);
   if (handle === 0) throw globalError(engine, 'loadModel');
-  return new Model(engine, handle);
+  const model = new Model(engine, handle);
+  try {
+    void model.metadata; // must be JSON: reject a file whose metadata is not
+  } catch (err) {
+    model.dispose();
+    throw new RnnlabError('E_FORMAT', `loadModel: not a valid rnnlab model file: its metadata is not JSON (${err.message})`);
+  }
+  return model;
 }
