@@ -50,7 +50,8 @@ static double median(double *v, int n) {
 }
 
 /* Same policy as timeReps in common.js: at least min_reps runs and min_ms of
- * runs, at most MAX_REPS, and no new run past budget_ms (after the first).
+ * runs, at most MAX_REPS, and no new run past budget_ms, though never fewer
+ * than 3 runs.
  * Wall-clock times into times, CPU times into cpu. */
 static int time_reps(rnnlab_model *m, int train, double min_ms, double budget_ms,
                      double *times, double *cpu, const char **error) {
@@ -66,7 +67,7 @@ static int time_reps(rnnlab_model *m, int train, double min_ms, double budget_ms
         double sorted[MAX_REPS];
         memcpy(sorted, times, sizeof(double) * (size_t)n);
         double next = median(sorted, n);
-        if (n >= MAX_REPS || elapsed + next > budget_ms) break;
+        if (n >= MAX_REPS || (n >= 3 && elapsed + next > budget_ms)) break;
         if (n >= min_reps && elapsed >= min_ms) break;
     }
     return n;

@@ -50,9 +50,9 @@ export const cpuMs = () => {
 
 // Times `fn` (sync or async) repeatedly: at least `minReps` runs and
 // `minMs` of runs, at most `maxReps`, and no new run once the next one would
-// pass `budgetMs` (after the first); the budget is in wall-clock time.
+// pass `budgetMs` (wall-clock time), though never fewer than `floorReps`.
 // Returns the run times in ms: { wall: [...], cpu: [...] }.
-export async function timeReps(fn, { minReps = 5, maxReps = 30, minMs = 500, budgetMs = 3000 } = {}) {
+export async function timeReps(fn, { minReps = 5, maxReps = 30, minMs = 500, budgetMs = 3000, floorReps = 3 } = {}) {
   const wall = [];
   const cpu = [];
   const start = performance.now();
@@ -67,7 +67,7 @@ export async function timeReps(fn, { minReps = 5, maxReps = 30, minMs = 500, bud
     const elapsed = performance.now() - start;
     const next = median(wall);
     if (wall.length >= maxReps) break;
-    if (elapsed + next > budgetMs) break;
+    if (wall.length >= floorReps && elapsed + next > budgetMs) break;
     if (wall.length >= minReps && elapsed >= minMs) break;
   }
   return { wall, cpu };

@@ -101,7 +101,7 @@ if (left() > firstStepMs * 0.6) {
     last = t.wall[0];
     warmSteps++;
   }
-  train = await timeReps(async () => { loss = await step(x); }, { minReps: 3, maxReps: 10, minMs: 1500, budgetMs: Math.max(1, left() - budgetMs * 0.15) });
+  train = await timeReps(async () => { loss = await step(x); }, { minReps: 3, maxReps: 10, minMs: 1500, budgetMs: Math.max(1, left() - budgetMs * 0.15), floorReps: 1 });
 } else {
   // no room for a second step (LONG): the first full-size step is the measurement
   train = first;
@@ -117,7 +117,7 @@ if (left() > median(train.wall) * 0.4) {
   const warmStart = performance.now();
   for (let i = 0; i < 5 && (performance.now() - warmStart) + f1.wall[0] < left() * 0.3; i++) f1 = await once(() => forward(x));
   if (left() > f1.wall[0] * 2) {
-    fwd = await timeReps(() => forward(x), { minReps: 3, maxReps: 10, minMs: 500, budgetMs: Math.max(f1.wall[0], left()) });
+    fwd = await timeReps(() => forward(x), { minReps: 3, maxReps: 10, minMs: 500, budgetMs: Math.max(f1.wall[0], left()), floorReps: 1 });
   } else {
     fwd = f1;
     notes.push('forward timed once');
