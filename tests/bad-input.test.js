@@ -844,6 +844,26 @@ describe('importWeights: bad weight dicts', () => {
   for (const c of cases) badCase(`importWeights(${c.name})`, { fx: c.fxName, call: ({ m }) => m.importWeights(c.dict), code: c.code, says: c.says });
 });
 
+// ---------------------------------------------------------------- save
+
+describe('save: bad options', () => {
+  for (const [kind, v, given] of NOT_OBJECTS) {
+    badCase(`save(options ${kind})`, { call: ({ m }) => m.save(v), code: 'E_TYPE', says: ['save options', 'expected an object', given] });
+  }
+  badCase("save({ optimiser }) misspelt", { call: ({ m }) => m.save({ optimiser: false }), code: 'E_INVALID', says: ['save options', "unknown option 'optimiser'", "did you mean 'optimizer'?"] });
+  badCase("save({ format }) unknown", { call: ({ m }) => m.save({ format: 'json' }), code: 'E_INVALID', says: ['save options', "unknown option 'format'", 'known options: optimizer'] });
+  badCase("save({ metdata }) misspelt", { call: ({ m }) => m.save({ metdata: {} }), code: 'E_INVALID', says: ['save options', "unknown option 'metdata'", "did you mean 'metadata'?"] });
+  const circular = {};
+  circular.self = circular;
+  for (const [kind, v, given] of [['a BigInt', 1n, /BigInt/], ['a function', () => 1, 'a function'], ['a Symbol', Symbol('m'), /Symbol/],
+    ['a circular object', circular, /circular/], ['an object holding a BigInt', { steps: 10n }, /BigInt/]]) {
+    badCase(`save({ metadata: ${kind} })`, { call: ({ m }) => m.save({ metadata: v }), code: 'E_TYPE', says: ['save options.metadata', 'expected a JSON-serialisable value', given] });
+  }
+  for (const [kind, v, given] of [['a string', 'yes', '"yes"'], ['1', 1, '1'], ['an object', {}, 'an object']]) {
+    badCase(`save({ optimizer: ${kind} })`, { call: ({ m }) => m.save({ optimizer: v }), code: 'E_TYPE', says: ['save options.optimizer', 'expected true or false', given] });
+  }
+});
+
 // ---------------------------------------------------------------- createModel
 
 describe('createModel: bad configs', () => {
@@ -1164,8 +1184,5 @@ describe('calls during a running fit', () => {
 // ---------------------------------------------------------------- the figure
 
 test('bad inputs tried and passed (for the issue\'s closing note)', (t) => {
-  const line = `bad inputs tried: ${tally.tried}, passed: ${tally.passed}`;
-  t.diagnostic(line);
-  console.log(`# ${line}`);
-  if (tally.failed.length) t.diagnostic(`failed: ${tally.failed.join(' | ')}`);
+  t.diagnostic(`bad inputs tried: ${tally.tried}, passed: ${tally.passed}, failed: ${tally.failed.length}`);
 });
