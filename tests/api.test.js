@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import * as rnnlab from '../web/rnnlab.js';
+import { rng as unitRandom } from './helpers/cases.js';
 
 const {
   createModel, loadModel, init, Vocabulary, RnnlabError,
@@ -16,16 +17,8 @@ const {
 // ---------------------------------------------------------------- helpers
 
 /** mulberry32: reproducible values in [-0.5, 0.5). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+// centred seeded numbers in [-0.5, 0.5)
+const rng = (seed) => { const r = unitRandom(seed); return () => r() - 0.5; };
 
 const randomArray = (n, seed, scale = 1) => {
   const r = rng(seed);

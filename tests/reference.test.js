@@ -7,22 +7,14 @@ import assert from 'node:assert/strict';
 import {
   layout, run, spectralNorm, recurrentSpectralNorms, clipGradients, optimizerStep,
 } from './reference/reference.js';
+import { rng as unitRandom } from './helpers/cases.js';
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
 /** mulberry32: a small seeded generator, so every case is reproducible. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = unitRandom;
 
 const uniform = (rand, n, scale) => Float64Array.from({ length: n }, () => (2 * rand() - 1) * scale);
 const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));

@@ -25,17 +25,10 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { createModel, loadModel, RnnlabError } from '../web/rnnlab.js';
+import { rng as unitRandom } from './helpers/cases.js';
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+// centred seeded numbers in [-0.5, 0.5)
+const rng = (seed) => { const r = unitRandom(seed); return () => r() - 0.5; };
 const randomArray = (n, seed) => { const r = rng(seed); return Float32Array.from({ length: n }, r); };
 
 const MB = 2 ** 20;

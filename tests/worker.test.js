@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createModel, loadModel } from '../web/rnnlab.js';
 import { CONTENT_SECURITY_POLICY } from '../web/server.js';
 import { launchBrowser, skipUnlessBrowser } from './helpers/browser.js';
+import { rng as unitRandom } from './helpers/cases.js';
 
 const WEB = fileURLToPath(new URL('../web', import.meta.url));
 const noBrowser = await skipUnlessBrowser();
@@ -112,16 +113,8 @@ function serve() {
 
 // ---------------------------------------------------------------- the job
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+// centred seeded numbers in [-0.5, 0.5)
+const rng = (seed) => { const r = unitRandom(seed); return () => r() - 0.5; };
 
 // A sine wave's next value; small enough to run in a blink, big enough to learn.
 function makeJob(overrides = {}) {
