@@ -35,7 +35,8 @@ static double spectral_norm(const float *M, int H, double *v, double *u) {
 }
 
 rnnlab_status rnnlab_spectral_norms(rnnlab_model *m, float *out, int count) {
-    if (!m || !out) return RNNLAB_E_INVALID;
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "spectral_norms: the model is NULL");
+    if (!out) return set_error(m, RNNLAB_E_INVALID, "spectral_norms: out is NULL");
     int H = m->H;
     if (count < m->L * m->G)
         return set_error(m, RNNLAB_E_SHAPE, "spectral_norms: expected room for %d values, got %d",

@@ -105,7 +105,8 @@ size_t rnnlab_param_count(const rnnlab_model *m) { return m ? m->n_params : 0; }
 
 rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
                                  size_t *offset, size_t *count) {
-    if (!m || !offset || !count) return RNNLAB_E_INVALID;
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "param_slice: the model is NULL");
+    if (!offset || !count) return set_error((rnnlab_model *)m, RNNLAB_E_INVALID, "param_slice: offset or count is NULL");
     size_t GH = (size_t)m->G * m->H;
     if (layer == m->L) {
         if (kind == 0) { *offset = m->off_V; *count = (size_t)m->Y * m->H; return RNNLAB_OK; }
@@ -181,22 +182,23 @@ rnnlab_status model_alloc(const rnnlab_config *cfg, rnnlab_model **out) {
                          (double)need, RNNLAB_MAX_ELEMENTS);
     }
     m->n_params = compute_layout(m);
-    size_t np = m->n_params;
+    size_t np = m->n_params, npacked = packed_floats(m);
+    /* one block at a time: a block allocated before another fails would grow
+     * wasm memory for good (it never shrinks) */
     m->params = calloc(4 * np, sizeof(float));
-    size_t npacked = packed_floats(m);
-    m->packed = malloc((npacked ? npacked : 1) * sizeof(float));
+    if (m->params) m->packed = malloc((npacked ? npacked : 1) * sizeof(float));
     if (!m->params || !m->packed) {
         free(m->params);
-        free(m->packed);
         free(m);
         return set_error(NULL, RNNLAB_E_NOMEM,
-                         "out of memory: the model needs %zu MB of parameters and state",
-                         (4 * np + npacked) * sizeof(float) >> 20);
+                         "out of memory: the model needs %.0f MB of parameters and state",
+                         (double)(4 * (uint64_t)np + npacked) * sizeof(float) / (1 << 20));
     }
     m->grads = m->params + np;
     m->opt_m = m->params + 2 * np;
     m->opt_v = m->params + 3 * np;
     m->opt = rnnlab_optimizer_default(RNNLAB_OPT_ADAM);
+    m->moments_type = RNNLAB_OPT_ADAM;
     m->err[0] = '\0';
     *out = m;
     return RNNLAB_OK;
@@ -229,7 +231,8 @@ void rnnlab_free(rnnlab_model *m) {
 }
 
 rnnlab_status rnnlab_set_metadata(rnnlab_model *m, const uint8_t *bytes, size_t len) {
-    if (!m || (len && !bytes)) return RNNLAB_E_INVALID;
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "set_metadata: the model is NULL");
+    if (len && !bytes) return set_error(m, RNNLAB_E_INVALID, "set_metadata: bytes are NULL (length %zu)", len);
     if (len > RNNLAB_MAX_METADATA)
         return set_error(m, RNNLAB_E_INVALID, "metadata: expected at most %u bytes, got %zu",
                          RNNLAB_MAX_METADATA, len);
@@ -251,7 +254,8 @@ const uint8_t *rnnlab_metadata(const rnnlab_model *m, size_t *len) {
 }
 
 rnnlab_status rnnlab_get_config(const rnnlab_model *m, rnnlab_config *out) {
-    if (!m || !out) return RNNLAB_E_INVALID;
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "get_config: the model is NULL");
+    if (!out) return set_error((rnnlab_model *)m, RNNLAB_E_INVALID, "get_config: out is NULL");
     *out = m->cfg;
     return RNNLAB_OK;
 }
@@ -259,7 +263,7 @@ rnnlab_status rnnlab_get_config(const rnnlab_model *m, rnnlab_config *out) {
 /* ---------------------------------------------------------------- batch */
 
 rnnlab_status rnnlab_set_batch(rnnlab_model *m, int B, int T) {
-    if (!m) return RNNLAB_E_INVALID;
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "set_batch: the model is NULL");
     if (B < 1 || T < 1 || B > 1000000 || T > 1000000)
         return set_error(m, RNNLAB_E_SHAPE,
                          "batch: expected 1 <= B <= 1000000 and 1 <= T <= 1000000, got B = %d, T = %d", B, T);
@@ -388,7 +392,8 @@ rnnlab_optimizer rnnlab_optimizer_default(int type) {
     if (!(cond)) return set_error(m, RNNLAB_E_INVALID, fmt, (double)(value));
 
 rnnlab_status rnnlab_set_optimizer(rnnlab_model *m, const rnnlab_optimizer *o) {
-    if (!m || !o) return RNNLAB_E_INVALID;
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "set_optimizer: the model is NULL");
+    if (!o) return set_error(m, RNNLAB_E_INVALID, "set_optimizer: the settings are NULL");
     if (o->type < 0 || o->type > RNNLAB_OPT_RMSPROP)
         return set_error(m, RNNLAB_E_INVALID,
                          "optimizer type: expected 0..4 (sgd, momentum, adam, adamw, rmsprop), got %d",
@@ -402,13 +407,13 @@ rnnlab_status rnnlab_set_optimizer(rnnlab_model *m, const rnnlab_optimizer *o) {
     CHECK_OPT(o->weight_decay >= 0.0f && isfinite(o->weight_decay), "weight_decay: expected a finite number >= 0, got %g", o->weight_decay);
     CHECK_OPT(o->clip_norm >= 0.0f && isfinite(o->clip_norm), "clip_norm: expected a finite number >= 0 (0 = off), got %g", o->clip_norm);
     CHECK_OPT(o->clip_value >= 0.0f && isfinite(o->clip_value), "clip_value: expected a finite number >= 0 (0 = off), got %g", o->clip_value);
-    if (o->type != m->opt.type) rnnlab_reset_optimizer(m);
     m->opt = *o;
     return RNNLAB_OK;
 }
 
 rnnlab_status rnnlab_get_optimizer(const rnnlab_model *m, rnnlab_optimizer *out) {
-    if (!m || !out) return RNNLAB_E_INVALID;
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "get_optimizer: the model is NULL");
+    if (!out) return set_error((rnnlab_model *)m, RNNLAB_E_INVALID, "get_optimizer: out is NULL");
     *out = m->opt;
     return RNNLAB_OK;
 }
@@ -423,7 +428,7 @@ void rnnlab_reset_optimizer(rnnlab_model *m) {
 /* ---------------------------------------------------------------- steps */
 
 static rnnlab_status need_batch(rnnlab_model *m) {
-    if (!m) return RNNLAB_E_INVALID;
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "the model is NULL");
     if (!m->batch) return set_error(m, RNNLAB_E_STATE, "no batch: call set_batch(B, T) first");
     return RNNLAB_OK;
 }

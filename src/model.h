@@ -28,6 +28,8 @@ struct rnnlab_model {
     float *opt_m;          /* (n_params) first moment / momentum / RMS state */
     float *opt_v;          /* (n_params) second moment                       */
     double step;           /* optimiser steps taken                          */
+    int32_t moments_type;  /* the optimiser the moments belong to: another
+                              type starts from zero at its first update     */
 
     /* packed recurrent weights, per layer: forward (h * U^T) and backward
      * (dG * U); GRU keeps the r,z blocks and the n block apart */

@@ -4,6 +4,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <string.h>
 
 double grad_norm_global(const float *g, size_t n) {
     double s = 0.0;
@@ -53,7 +54,10 @@ rnnlab_status apply_update(rnnlab_model *m, float scale, float v) {
     float *p = m->params, *s1 = m->opt_m, *s2 = m->opt_v;
     const float *grad = m->grads;
     size_t n = m->n_params;
-    double step = m->step + 1.0;
+    /* A new optimiser type starts from zero moments, at its first successful
+     * update: settings changed before a failed step cost nothing. */
+    int fresh = m->moments_type != o->type;
+    double step = fresh ? 1.0 : m->step + 1.0;
     update_rule u = {
         .lr = o->lr, .mu = o->momentum, .b1 = o->beta1, .b2 = o->beta2, .eps = o->eps,
         .rho = o->rho, .decay = o->type == RNNLAB_OPT_ADAMW ? o->weight_decay : 0.0f,
@@ -63,11 +67,17 @@ rnnlab_status apply_update(rnnlab_model *m, float scale, float v) {
     };
     float np, ns1, ns2;
     for (size_t i = 0; i < n; i++) {
-        update_one(&u, clipped(grad[i], scale, v), p[i], s1[i], s2[i], &np, &ns1, &ns2);
+        float m1 = fresh ? 0.0f : s1[i], m2 = fresh ? 0.0f : s2[i];
+        update_one(&u, clipped(grad[i], scale, v), p[i], m1, m2, &np, &ns1, &ns2);
         if (!isfinite(np) || !isfinite(ns1) || !isfinite(ns2))
             return set_error(m, RNNLAB_E_NONFINITE,
                              "the update would make parameter %zu non-finite (the learning rate "
                              "times the gradient overflows): the weights were left unchanged", i);
+    }
+    if (fresh) {
+        memset(s1, 0, n * sizeof(float));
+        memset(s2, 0, n * sizeof(float));
+        m->moments_type = o->type;
     }
     for (size_t i = 0; i < n; i++)
         update_one(&u, clipped(grad[i], scale, v), p[i], s1[i], s2[i], &p[i], &s1[i], &s2[i]);

@@ -15,6 +15,8 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,7 +60,8 @@ _Static_assert(sizeof(rnnlab_config) == 56, "rnnlab_config is 14 words");
 _Static_assert(sizeof(rnnlab_optimizer) == 40, "rnnlab_optimizer is 10 words");
 
 rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, size_t *len) {
-    if (!m || !bytes || !len) return RNNLAB_E_INVALID;
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "save: the model is NULL");
+    if (!bytes || !len) return set_error(m, RNNLAB_E_INVALID, "save: bytes or len is NULL");
     *bytes = NULL;
     *len = 0;
     size_t n = m->n_params, blocks = with_optimizer ? 3 : 1;
@@ -92,21 +95,45 @@ rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, 
     return RNNLAB_OK;
 }
 
-static rnnlab_status reject(const char *what) {
+/* E_FORMAT: what is wrong, and what the file holds where it can be told. */
+static rnnlab_status reject(const char *fmt, ...) {
+    char what[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     return set_error(NULL, RNNLAB_E_FORMAT, "not a valid rnnlab model file: %s", what);
+}
+
+/* The first 8 bytes as a C string literal: printable ASCII as is, the rest as
+ * \xNN (out holds at least 8 * 4 + 1 bytes). */
+static void escape_magic(const uint8_t *p, char *out) {
+    for (int i = 0; i < 8; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') *out++ = (char)p[i];
+        else out += sprintf(out, "\\x%02x", p[i]);
+    }
+    *out = '\0';
 }
 
 rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
     if (!out) return set_error(NULL, RNNLAB_E_INVALID, "load: out is NULL");
     *out = NULL;
     if (!p) return set_error(NULL, RNNLAB_E_INVALID, "load: bytes are NULL");
-    if (len < HEADER_BYTES + 4) return reject("shorter than the 132-byte minimum");
-    if (memcmp(p, MAGIC, 8) != 0) return reject("wrong magic bytes (expected \"RNNLAB\\x1a\\n\")");
+    if (len < HEADER_BYTES + 4) return reject("shorter than the 132-byte minimum, got %zu bytes", len);
+    if (memcmp(p, MAGIC, 8) != 0) {
+        char found[8 * 4 + 1];
+        escape_magic(p, found);
+        return reject("wrong magic bytes: expected \"RNNLAB\\x1a\\n\", found \"%s\"", found);
+    }
     uint32_t version = get_u32(p + 8);
     if (version != 1) return set_error(NULL, RNNLAB_E_FORMAT, "model file format version %u: this build reads version 1", version);
-    if (get_u32(p + len - 4) != crc32_ieee(p, len - 4)) return reject("checksum mismatch (the file is truncated or altered)");
+    uint32_t stored = get_u32(p + len - 4), computed = crc32_ieee(p, len - 4);
+    if (stored != computed)
+        return reject("checksum mismatch (the file is truncated or altered): stored 0x%08x, "
+                      "computed 0x%08x over the first %zu of its %zu bytes",
+                      (unsigned)stored, (unsigned)computed, len - 4, len);
     uint32_t flags = get_u32(p + 12);
-    if (flags > 3) return reject("unknown flags");
+    if (flags > 3) return reject("unknown flags 0x%x (known: 0x1, 0x2)", (unsigned)flags);
     rnnlab_config cfg;
     rnnlab_optimizer opt;
     get_words(&cfg, p + 16, 14);
@@ -121,22 +148,27 @@ rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
      * a small forged file cannot make the engine allocate a large model */
     char why[320];
     if (validate_config(&cfg, why, sizeof why) != RNNLAB_OK)
-        return set_error(NULL, RNNLAB_E_FORMAT, "not a valid rnnlab model file: bad configuration: %s", why);
+        return reject("bad configuration: %s", why);
     uint64_t blocks = flags & 1u ? 3 : 1;
     if (n != expected_param_count(&cfg))
-        return reject("the parameter count does not match the configuration");
+        return reject("the parameter count %.0f does not match the configuration's %.0f", (double)n,
+                      (double)expected_param_count(&cfg));
     uint64_t body = HEADER_BYTES + blocks * n * 4, meta_len = 0;
     if (flags & 2u) { /* metadata: its length must lie inside the file */
         if ((uint64_t)len < body + 8) return reject("the file is shorter than its parameters and metadata length");
         meta_len = get_u32(p + body);
+        /* save writes the flag only with metadata: a file that has it with
+         * none would not save back to the same bytes */
+        if (meta_len == 0) return reject("the metadata flag is set but the metadata is empty");
         if (meta_len > RNNLAB_MAX_METADATA) return reject("metadata longer than the 16 MB limit");
     }
-    if ((uint64_t)len != body + (flags & 2u ? 4 + meta_len : 0) + 4)
-        return reject("the file size does not match the configuration");
+    uint64_t size = body + (flags & 2u ? 4 + meta_len : 0) + 4;
+    if ((uint64_t)len != size)
+        return reject("the file has %zu bytes, its configuration and metadata length need %.0f", len, (double)size);
     rnnlab_model *m;
     rnnlab_status st = model_alloc(&cfg, &m);
     if (st) return st; /* E_NOMEM, with its message */
-    /* settings first: changing the optimiser type resets the moments */
+    /* settings first, then the moments they belong to */
     if (rnnlab_set_optimizer(m, &opt) != RNNLAB_OK) {
         rnnlab_status e = set_error(NULL, RNNLAB_E_FORMAT, "bad optimiser settings: %s", m->err);
         rnnlab_free(m);
@@ -157,6 +189,7 @@ rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
         rnnlab_free(m);
         return e;
     }
+    m->moments_type = opt.type; /* the saved moments (or zeros) are this optimiser's */
     m->step = flags & 1u ? step : 0.0;
     m->stats[RNNLAB_STAT_STEP] = (float)m->step;
     *out = m;

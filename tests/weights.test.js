@@ -351,10 +351,10 @@ test('fromStateDict validation: missing, extra, shape, dtype, non-finite', () =>
   d['rnn.bias_ih_l0'] = { shape: [20], data: new Float64Array(20).fill(1e39) };
   expectError(() => fromStateDict(config, d), 'E_NONFINITE', 'float32');
 
-  expectError(() => fromStateDict(config, null), 'E_INVALID');
+  expectError(() => fromStateDict(config, null), 'E_TYPE');
   d = cloneDict(good);
   d['head.bias'] = 5;
-  expectError(() => fromStateDict(config, d), 'E_INVALID', 'head.bias');
+  expectError(() => fromStateDict(config, d), 'E_TYPE', 'head.bias');
   expectError(() => toStateDict(config, new Float32Array(3)), 'E_SHAPE', '3', String(paramLayout(config).count));
 });
 

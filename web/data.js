@@ -1,10 +1,19 @@
 // data.js — turns what users pass (flat typed arrays with a shape, or nested
 // arrays) into flat, checked arrays of known shape.
 
-import { RnnlabError, describe } from './errors.js';
+import { RnnlabError, describe, formatShape } from './errors.js';
 import { checkObject, checkKeys } from './options.js';
 
+// The largest finite float32; a finite double beyond it becomes ±Infinity.
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+const TYPED_INPUTS = [Float32Array, Float64Array, Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array];
+
 const isArrayLike = (v) => Array.isArray(v) || ArrayBuffer.isView(v);
+
+const fmt = (shape) => `[${shape.join(', ')}]`;
+const fmtExpected = (expected) => fmt(expected.map((e) => e ?? '?')); // null: any size
+const sameShape = (a, b) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 // Shape of a nested array, following first elements down to the numbers.
 function nestedShape(value) {
@@ -18,22 +27,16 @@ function nestedShape(value) {
   return shape;
 }
 
+// The innermost entries of a nested array of `shape`, in order (any type:
+// checkNumbers says which is not a number). Ragged input is E_SHAPE.
 function flatten(value, name, shape) {
-  const total = shape.reduce((a, b) => a * b, 1);
-  const out = new Float64Array(total);
-  let k = 0;
+  const out = [];
   const walk = (v, d, path) => {
     if (!isArrayLike(v) || v.length !== shape[d]) {
       throw new RnnlabError('E_SHAPE', `${name}${path}: expected an array of length ${shape[d]}, got ${describe(v)} (ragged input)`);
     }
     if (d === shape.length - 1) {
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i];
-        if (typeof x !== 'number') {
-          throw new RnnlabError('E_TYPE', `${name}${path}[${i}]: expected a number, got ${describe(x)}`);
-        }
-        out[k++] = x;
-      }
+      for (let i = 0; i < v.length; i++) out.push(v[i]);
       return;
     }
     for (let i = 0; i < v.length; i++) walk(v[i], d + 1, `${path}[${i}]`);
@@ -41,8 +44,6 @@ function flatten(value, name, shape) {
   walk(value, 0, '');
   return out;
 }
-
-const fmt = (shape) => `[${shape.join(', ')}]`;
 
 // Index into a flat array as [i][j][k] for messages.
 function position(index, shape) {
@@ -54,119 +55,154 @@ function position(index, shape) {
   return idx.map((i) => `[${i}]`).join('');
 }
 
-function checkFinite(arr, name, shape) {
-  for (let i = 0; i < arr.length; i++) {
-    if (!Number.isFinite(arr[i])) {
-      throw new RnnlabError('E_NONFINITE', `${name}${position(i, shape)} is ${describe(arr[i])}: expected finite numbers`);
+function checkNumbers(values, name, shape) {
+  for (let i = 0; i < values.length; i++) {
+    if (typeof values[i] !== 'number') {
+      throw new RnnlabError('E_TYPE', `${name}${position(i, shape)}: expected a number, got ${describe(values[i])}`);
     }
   }
 }
 
-// A tensor of `expected` shape (null entries are free) from nested or flat input.
-export function toTensor(value, name, expected, { flatShape, Type = Float32Array, finite = true } = {}) {
-  let shape;
-  let flat;
-  if (ArrayBuffer.isView(value) || (Array.isArray(value) && !isArrayLike(value[0]) && expected.length > 1 && flatShape)) {
-    if (!flatShape) {
-      throw new RnnlabError('E_SHAPE', `${name}: a flat array needs a shape; pass nested arrays ${fmt(expected.map((e) => e ?? '?'))} or give the shape`);
-    }
-    if (ArrayBuffer.isView(value) && !(value instanceof Float32Array || value instanceof Float64Array || value instanceof Int32Array || value instanceof Uint8Array || value instanceof Int16Array || value instanceof Uint16Array || value instanceof Uint32Array || value instanceof Int8Array)) {
+// NaN and ±Infinity, and with `float32` the finite doubles that would become
+// ±Infinity in float32. `counted(i)`, when given, says which entries must be
+// finite (the others are padding).
+function checkFinite(values, name, shape, float32, counted) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isFinite(v) && !(float32 && Math.abs(v) > FLOAT32_MAX)) continue;
+    if (counted && !counted(i)) continue;
+    const where = `${name}${position(i, shape)}`;
+    if (!Number.isFinite(v)) throw new RnnlabError('E_NONFINITE', `${where} is ${describe(v)}: expected finite numbers`);
+    throw new RnnlabError('E_NONFINITE', `${where} is ${v}, which is ${v < 0 ? '-' : ''}Infinity in float32: ` +
+      `expected finite numbers within the float32 range (magnitude at most ${FLOAT32_MAX})`);
+  }
+}
+
+// The entries of a flat array (typed, or plain with a shape) of `flatShape`.
+function flatValues(value, name, expected, flatShape) {
+  if (!flatShape) {
+    throw new RnnlabError('E_SHAPE', `${name}: a flat array needs a shape; pass nested arrays ${fmtExpected(expected)} or give the shape`);
+  }
+  const total = flatShape.reduce((a, b) => a * b, 1);
+  if (value.length !== total) {
+    throw new RnnlabError('E_SHAPE', `${name}: expected ${total} values for shape ${fmt(flatShape)}, got ${value.length}`);
+  }
+  if (!ArrayBuffer.isView(value)) checkNumbers(value, name, flatShape);
+  return { values: value, shape: flatShape };
+}
+
+// The entries and shape of nested or flat input, every entry a number.
+function readValues(value, name, expected, flatShape) {
+  if (ArrayBuffer.isView(value)) {
+    if (!TYPED_INPUTS.some((Type) => value instanceof Type)) {
       throw new RnnlabError('E_TYPE', `${name}: expected a Float32Array, Float64Array, an integer typed array or nested arrays, got ${describe(value)}`);
     }
-    shape = flatShape;
-    flat = value;
-    const total = shape.reduce((a, b) => a * b, 1);
-    if (flat.length !== total) {
-      throw new RnnlabError('E_SHAPE', `${name}: expected ${total} values for shape ${fmt(shape)}, got ${flat.length}`);
-    }
-  } else if (Array.isArray(value)) {
-    shape = nestedShape(value);
-    if (shape.length !== expected.length) {
-      throw new RnnlabError('E_SHAPE', `${name}: expected shape ${fmt(expected.map((e) => e ?? '?'))}, got ${fmt(shape)}`);
-    }
-    flat = flatten(value, name, shape);
-  } else {
+    return flatValues(value, name, expected, flatShape);
+  }
+  if (!Array.isArray(value)) {
     throw new RnnlabError('E_TYPE', `${name}: expected nested arrays or a typed array, got ${describe(value)}`);
   }
-  if (shape.length !== expected.length || expected.some((e, i) => e !== null && e !== shape[i])) {
-    throw new RnnlabError('E_SHAPE', `${name}: expected shape ${fmt(expected.map((e) => e ?? '?'))}, got ${fmt(shape)}`);
+  if (flatShape && expected.length > 1 && !isArrayLike(value[0])) return flatValues(value, name, expected, flatShape);
+  const shape = nestedShape(value);
+  if (shape.length !== expected.length) {
+    throw new RnnlabError('E_SHAPE', `${name}: expected shape ${fmtExpected(expected)}, got ${fmt(shape)}`);
   }
-  if (finite) checkFinite(flat, name, shape);
-  const out = flat instanceof Type ? flat : Type.from(flat);
-  return { data: out, shape };
+  const values = flatten(value, name, shape);
+  checkNumbers(values, name, shape);
+  return { values, shape };
+}
+
+/**
+ * A tensor of `expected` shape (null entries are free) from nested or flat
+ * input, as a `Type` array. Every entry must be a number; with `finite`
+ * (true, or a function of the flat index saying which entries count) also
+ * finite, and within the float32 range when stored as float32. The checks see
+ * the values as given, before any rounding.
+ */
+export function toTensor(value, name, expected, { flatShape = null, Type = Float32Array, finite = true } = {}) {
+  const { values, shape } = readValues(value, name, expected, flatShape);
+  if (shape.length !== expected.length || expected.some((e, i) => e !== null && e !== shape[i])) {
+    throw new RnnlabError('E_SHAPE', `${name}: expected shape ${fmtExpected(expected)}, got ${fmt(shape)}`);
+  }
+  if (finite) checkFinite(values, name, shape, Type === Float32Array, finite === true ? null : finite);
+  return { data: values instanceof Type ? values : Type.from(values), shape };
 }
 
 const DATA_KEYS = ['x', 'y', 'shape', 'mask', 'lengths'];
 
-// A checked data set for `cfg` (the model's JS config): x [N, T, X] and,
-// when `needTargets`, y as the loss and output mode want it.
-export function normalizeData(data, cfg, { needTargets = true, name = 'data' } = {}) {
-  checkObject(data, name);
-  checkKeys(data, DATA_KEYS, name);
-  if (data.x === undefined) throw new RnnlabError('E_INVALID', `${name}.x: expected the inputs [N, T, ${cfg.inputSize}], got undefined`);
-  let flatShape = null;
-  if (data.shape !== undefined) {
-    const s = data.shape;
-    if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v >= 1)) {
-      throw new RnnlabError('E_SHAPE', `${name}.shape: expected [N, T, X] of positive integers, got ${JSON.stringify(s)}`);
-    }
-    flatShape = s;
+function checkShapeOption(s, name) {
+  if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v >= 1)) {
+    throw new RnnlabError('E_SHAPE', `${name}.shape: expected [N, T, X] of positive integers, got ${formatShape(s, ',')}`);
   }
-  const x = toTensor(data.x, `${name}.x`, [null, null, cfg.inputSize], { flatShape });
-  const [N, T] = x.shape;
-  if (N < 1 || T < 1) throw new RnnlabError('E_SHAPE', `${name}.x: expected at least one sequence of at least one step, got shape ${fmt(x.shape)}`);
-  const out = { N, T, X: cfg.inputSize, Y: cfg.outputSize, last: cfg.output === 'last', x: x.data, y: null, labels: null, mask: null };
+  return s;
+}
 
+// The mask [N, T] from a mask of zeros and ones, or from sequence lengths.
+function readMask(data, name, N, T) {
   if (data.mask !== undefined && data.lengths !== undefined) {
     throw new RnnlabError('E_INVALID', `${name}: give mask or lengths, not both`);
   }
   if (data.mask !== undefined) {
-    const m = toTensor(data.mask, `${name}.mask`, [N, T], { flatShape: [N, T] });
-    for (let i = 0; i < m.data.length; i++) {
-      if (m.data[i] !== 0 && m.data[i] !== 1) {
-        throw new RnnlabError('E_INVALID', `${name}.mask${position(i, [N, T])}: expected 0 or 1, got ${m.data[i]}`);
+    // checked as given: 0.999999999 is not 1, though it is in float32
+    const m = toTensor(data.mask, `${name}.mask`, [N, T], { flatShape: [N, T], Type: Float64Array }).data;
+    for (let i = 0; i < m.length; i++) {
+      if (m[i] !== 0 && m[i] !== 1) {
+        throw new RnnlabError('E_INVALID', `${name}.mask${position(i, [N, T])}: expected 0 or 1, got ${describe(m[i])}`);
       }
     }
-    out.mask = m.data;
-  } else if (data.lengths !== undefined) {
-    const len = toTensor(data.lengths, `${name}.lengths`, [N], { flatShape: [N] });
-    out.mask = new Float32Array(N * T);
-    for (let b = 0; b < N; b++) {
-      const l = len.data[b];
-      if (!Number.isInteger(l) || l < 0 || l > T) {
-        throw new RnnlabError('E_INVALID', `${name}.lengths[${b}]: expected an integer from 0 to ${T}, got ${l}`);
-      }
-      out.mask.fill(1, b * T, b * T + l);
-    }
+    return Float32Array.from(m);
   }
+  if (data.lengths === undefined) return null;
+  const lengths = toTensor(data.lengths, `${name}.lengths`, [N], { flatShape: [N], Type: Float64Array }).data;
+  const mask = new Float32Array(N * T);
+  for (let b = 0; b < N; b++) {
+    const l = lengths[b];
+    if (!Number.isInteger(l) || l < 0 || l > T) {
+      throw new RnnlabError('E_INVALID', `${name}.lengths[${b}]: expected an integer from 0 to ${T}, got ${describe(l)}`);
+    }
+    mask.fill(1, b * T, b * T + l);
+  }
+  return mask;
+}
+
+// A checked data set for `cfg` (the model's JS config): x [N, T, X] and,
+// when `needTargets`, y as the loss and output mode want it. Every value is
+// checked here, before anything is trained.
+export function normalizeData(data, cfg, { needTargets = true, name = 'data' } = {}) {
+  checkObject(data, name);
+  checkKeys(data, DATA_KEYS, name);
+  if (data.x === undefined) throw new RnnlabError('E_INVALID', `${name}.x: expected the inputs [N, T, ${cfg.inputSize}], got undefined`);
+  const flatShape = data.shape === undefined ? null : checkShapeOption(data.shape, name);
+  const x = toTensor(data.x, `${name}.x`, [null, null, cfg.inputSize], { flatShape });
+  if (flatShape && !sameShape(x.shape, flatShape)) {
+    throw new RnnlabError('E_SHAPE', `${name}.shape: ${fmt(flatShape)} contradicts the shape of the nested ${name}.x, ${fmt(x.shape)}`);
+  }
+  const [N, T] = x.shape;
+  if (N < 1 || T < 1) throw new RnnlabError('E_SHAPE', `${name}.x: expected at least one sequence of at least one step, got shape ${fmt(x.shape)}`);
+  const last = cfg.output === 'last';
+  const out = { N, T, X: cfg.inputSize, Y: cfg.outputSize, last, x: x.data, y: null, labels: null, mask: null };
+  out.mask = readMask(data, name, N, T);
 
   if (!needTargets) return out;
   if (data.y === undefined) {
     throw new RnnlabError('E_INVALID', `${name}.y: expected targets, got undefined`);
   }
-  const last = cfg.output === 'last';
+  // Whether target row r counts: padding (mask 0) may hold anything.
+  const counts = (r) => !out.mask || (last ? out.mask.subarray(r * T, (r + 1) * T).includes(1) : out.mask[r] === 1);
   if (cfg.loss === 'cross-entropy') {
     const shape = last ? [N] : [N, T];
     const t = toTensor(data.y, `${name}.y`, shape, { flatShape: shape, Type: Float64Array, finite: false });
     for (let i = 0; i < t.data.length; i++) {
-      const counted = !out.mask || (last ? out.mask.subarray(i * T, (i + 1) * T).includes(1) : out.mask[i] === 1);
       const v = t.data[i];
-      if (counted && (!Number.isInteger(v) || v < 0 || v >= cfg.outputSize)) {
+      if (counts(i) && (!Number.isInteger(v) || v < 0 || v >= cfg.outputSize)) {
         throw new RnnlabError('E_INVALID', `${name}.y${position(i, shape)}: expected a class index from 0 to ${cfg.outputSize - 1}, got ${describe(v)}`);
       }
     }
     out.labels = Int32Array.from(t.data, (v) => (Number.isInteger(v) ? v : 0));
   } else {
-    const shape = last ? [N, cfg.outputSize] : [N, T, cfg.outputSize];
-    const y = toTensor(data.y, `${name}.y`, shape, { flatShape: shape, finite: false }).data;
     const Y = cfg.outputSize;
-    for (let i = 0; i < y.length; i++) { // padding (mask 0) may hold anything
-      if (Number.isFinite(y[i])) continue;
-      const row = Math.floor(i / Y);
-      const counted = !out.mask || (last ? out.mask.subarray(row * T, (row + 1) * T).includes(1) : out.mask[row] === 1);
-      if (counted) throw new RnnlabError('E_NONFINITE', `${name}.y${position(i, shape)} is ${describe(y[i])}: expected finite numbers`);
-    }
-    out.y = y;
+    const shape = last ? [N, Y] : [N, T, Y];
+    out.y = toTensor(data.y, `${name}.y`, shape, { flatShape: shape, finite: (i) => counts(Math.floor(i / Y)) }).data;
   }
   return out;
 }

@@ -4,7 +4,8 @@
 // browsers, Web Workers and bundlers (the .wasm URLs use the
 // `new URL(..., import.meta.url)` form that bundlers understand).
 
-import { RnnlabError } from './errors.js';
+import { RnnlabError, describe } from './errors.js';
+import { checkObject, checkKeys, checkBoolean } from './options.js';
 
 // (module (func (result v128) (v128.const i32x4 0 0 0 0)))
 const SIMD_PROBE = new Uint8Array([
@@ -115,12 +116,33 @@ export class Engine {
 
 let enginePromise = null;
 
-// Loads the engine once; later calls return the same promise.
-export function init(options = {}) {
-  if (enginePromise) return enginePromise.then((e) => ({ simd: e.simd }));
+const isWasmSource = (v) => v instanceof WebAssembly.Module || v instanceof ArrayBuffer || ArrayBuffer.isView(v) ||
+  v instanceof URL || typeof v === 'string';
+
+function checkInitOptions(options) {
   if (options === null || typeof options !== 'object') {
-    return Promise.reject(new RnnlabError('E_TYPE', `init options: expected an object, got ${typeof options}`));
+    // the type and the value: "got number 7", "got string \"simd\""
+    const given = options === null || typeof options === 'function' ? describe(options) : `${typeof options} ${describe(options)}`;
+    throw new RnnlabError('E_TYPE', `init options: expected an object, got ${given}`);
   }
+  checkObject(options, 'init options');
+  checkKeys(options, ['wasm', 'simd'], 'init options');
+  if (options.simd !== undefined) checkBoolean(options.simd, 'init options.simd');
+  if (options.wasm !== undefined && !isWasmSource(options.wasm)) {
+    throw new RnnlabError('E_TYPE', 'init options.wasm: expected a WebAssembly.Module, the bytes of a .wasm file ' +
+      `(an ArrayBuffer or typed array), a URL or a string, got ${describe(options.wasm)}`);
+  }
+}
+
+// Loads the engine once; later calls return the same promise. The options
+// are checked on every call, also once the engine is loaded.
+export function init(options = {}) {
+  try {
+    checkInitOptions(options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  if (enginePromise) return enginePromise.then((e) => ({ simd: e.simd }));
   enginePromise = (async () => {
     const simd = options.simd ?? simdSupported();
     if (simd && !simdSupported()) {

@@ -232,7 +232,8 @@ export class Vocabulary {
   readonly chars: string[];
   readonly size: number;
   encode(text: string): Int32Array;
-  decode(ids: ArrayLike<number>): string;
+  /** ids: an array or an integer typed array (E_TYPE otherwise). */
+  decode(ids: readonly number[] | Int32Array | Uint8Array | Uint16Array | Uint32Array): string;
   /** Next-character training data: x one-hot [N, T, size], y [N, T] class indices. */
   dataset(text: string, options: { seqLength: number; stride?: number }): DataSet;
 }

@@ -1,14 +1,17 @@
 // model.js — the Model class: one engine model behind a checked JS API.
 
-import { RnnlabError, STATUS_CODES, describe } from './errors.js';
+import { RnnlabError, STATUS_CODES, describe, formatShape } from './errors.js';
 import { getEngine } from './engine.js';
 import { normalizeData, toTensor, copyRows } from './data.js';
 import {
   checkModelConfig, encodeConfig, decodeConfig, CONFIG_WORDS, checkOptimizer, encodeOptimizer,
   decodeOptimizer, OPTIMIZER_WORDS, gateNames,
 } from './config.js';
-import { checkObject, checkKeys, checkInt, checkNumber, checkEnum, checkBoolean, checkFunction } from './options.js';
+import {
+  checkObject, checkKeys, checkInt, checkNumber, checkEnum, checkBoolean, checkFunction, isNumberList,
+} from './options.js';
 import { toStateDict, fromStateDict, gradsToStateDict } from './weights.js';
+import { Vocabulary } from './vocab.js';
 
 // Buffer ids and stats slots of src/rnnlab.h.
 const BUF = {
@@ -48,35 +51,58 @@ function withCaller(what, fn) {
 
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+// Runs fn(ptr) with `bytes` of engine scratch memory, freed afterwards. When
+// wasm memory has no room left: E_NOMEM, saying what the bytes were for.
+function withScratch(engine, bytes, what, purpose, fn) {
+  const ptr = engine.exports.rnnlab_scratch(bytes);
+  if (ptr === 0) {
+    throw new RnnlabError('E_NOMEM', `${what}: out of memory: wasm memory has no room for ${purpose} (${bytes} bytes)`);
+  }
+  try {
+    return fn(ptr);
+  } finally {
+    engine.exports.rnnlab_bytes_free(ptr);
+  }
+}
+
+// Views of an engine struct of 4-byte fields (rnnlab_config, rnnlab_optimizer).
+function structViews(engine, ptr, words) {
+  const buf = engine.memory.buffer;
+  return [new Int32Array(buf, ptr, words), new Float32Array(buf, ptr, words), new Uint32Array(buf, ptr, words)];
+}
+
+const optimizerKey = ({ optimizer, clipNorm, clipValue }) => JSON.stringify([optimizer, clipNorm, clipValue]);
+
+// The config and the optimiser settings in force, read back from the engine:
+// the single source of truth (Adam for a new model, the saved settings for a
+// loaded one).
+function readSettings(engine, handle, what) {
+  const e = engine.exports;
+  const bytes = 4 * Math.max(CONFIG_WORDS, OPTIMIZER_WORDS);
+  return withScratch(engine, bytes, what, 'the model settings', (ptr) => {
+    e.rnnlab_get_config(handle, ptr);
+    const config = decodeConfig(...structViews(engine, ptr, CONFIG_WORDS));
+    e.rnnlab_get_optimizer(handle, ptr);
+    const settings = decodeOptimizer(...structViews(engine, ptr, OPTIMIZER_WORDS).slice(0, 2));
+    return { config, settings };
+  });
+}
+
 export class Model {
-  constructor(engine, handle) {
+  constructor(engine, handle, { config, settings }) {
     this._engine = engine;
     this._handle = handle;
     this._busy = false;
     this._lastFlow = null;
     this._hasGrads = false;
-    const e = engine.exports;
-    const scratch = e.rnnlab_scratch(4 * CONFIG_WORDS);
-    // config read back from the engine: the single source of truth
-    e.rnnlab_get_config(handle, scratch);
-    this.config = decodeConfig(...this._structViews(scratch, CONFIG_WORDS));
-    e.rnnlab_bytes_free(scratch);
-    // The optimiser settings in force: the engine's (Adam for a new model,
-    // the saved ones for a loaded model) until a call passes others.
-    const optPtr = e.rnnlab_scratch(4 * OPTIMIZER_WORDS);
-    e.rnnlab_get_optimizer(handle, optPtr);
-    this._current = decodeOptimizer(...this._structViews(optPtr, OPTIMIZER_WORDS).slice(0, 2));
-    e.rnnlab_bytes_free(optPtr);
-    this._optimizerKey = JSON.stringify([this._current.optimizer, this._current.clipNorm, this._current.clipValue]);
+    this.config = config;
+    // { optimizer, clipNorm, clipValue } in force until a call passes others
+    this._current = settings;
+    this._optimizerKey = optimizerKey(settings);
     registry?.register(this, { engine, handle }, this);
   }
 
   // ---------------------------------------------------------------- plumbing
-
-  _structViews(ptr, words) {
-    const buf = this._engine.memory.buffer;
-    return [new Int32Array(buf, ptr, words), new Float32Array(buf, ptr, words), new Uint32Array(buf, ptr, words)];
-  }
 
   get disposed() {
     return this._handle === 0;
@@ -113,27 +139,28 @@ export class Model {
     this._check(this._engine.exports.rnnlab_set_batch(this._handle, B, T), what);
   }
 
-  // Writes the optimiser settings when they differ from the engine's.
-  _setOptimizer(opt, clipNorm, clipValue) {
-    const key = JSON.stringify([opt, clipNorm, clipValue]);
+  // Puts `settings` ({ optimizer, clipNorm, clipValue }) in force when they
+  // differ from the engine's. Called last, once everything else is checked:
+  // a call that fails leaves the settings as they were.
+  _setOptimizer(settings, what) {
+    const key = optimizerKey(settings);
     if (key === this._optimizerKey) return;
-    const e = this._engine.exports;
-    const ptr = e.rnnlab_scratch(4 * OPTIMIZER_WORDS);
-    const [i32, f32] = this._structViews(ptr, OPTIMIZER_WORDS);
-    encodeOptimizer(opt, clipNorm, clipValue, i32, f32);
-    const status = e.rnnlab_set_optimizer(this._handle, ptr);
-    e.rnnlab_bytes_free(ptr);
-    this._check(status, 'optimizer');
+    const status = withScratch(this._engine, 4 * OPTIMIZER_WORDS, what, 'the optimizer settings', (ptr) => {
+      const [i32, f32] = structViews(this._engine, ptr, OPTIMIZER_WORDS);
+      encodeOptimizer(settings.optimizer, settings.clipNorm, settings.clipValue, i32, f32);
+      return this._engine.exports.rnnlab_set_optimizer(this._handle, ptr);
+    });
+    this._check(status, `${what} optimizer`);
     this._optimizerKey = key;
-    this._current = { optimizer: opt, clipNorm, clipValue };
+    this._current = settings;
   }
 
   // Options not given keep the settings in force; null or 0 turns clipping off.
   _trainingOptions(options, where) {
     const cur = this._current;
-    const opt = options.optimizer === undefined ? cur.optimizer : checkOptimizer(options.optimizer, `${where}.optimizer`);
+    const optimizer = options.optimizer === undefined ? cur.optimizer : checkOptimizer(options.optimizer, `${where}.optimizer`);
     const clip = (v, name, now) => (v === undefined ? now : v === null ? 0 : checkNumber(v, `${where}.${name}`, { min: 0 }));
-    return { opt, clipNorm: clip(options.clipNorm, 'clipNorm', cur.clipNorm), clipValue: clip(options.clipValue, 'clipValue', cur.clipValue) };
+    return { optimizer, clipNorm: clip(options.clipNorm, 'clipNorm', cur.clipNorm), clipValue: clip(options.clipValue, 'clipValue', cur.clipValue) };
   }
 
   // Copies sequences `index` (steps t0 .. t0+Tw) of a checked data set in.
@@ -148,16 +175,30 @@ export class Model {
     return d.mask ? USE_MASK : 0;
   }
 
-  _writeState(state, B, what) {
-    const { layers: L, hiddenSize: H } = this.config;
-    checkObject(state, `${what}.state`);
-    checkKeys(state, ['h', 'c'], `${what}.state`);
-    const h = toTensor(state.h, `${what}.state.h`, [L, B, H], { flatShape: [L, B, H] }).data;
-    this._buffer(BUF.H0).set(h);
-    if (this.config.cell === 'lstm') {
-      if (state.c === undefined) throw new RnnlabError('E_INVALID', `${what}.state.c: an LSTM state needs c [${L}, ${B}, ${H}], got undefined`);
-      this._buffer(BUF.C0).set(toTensor(state.c, `${what}.state.c`, [L, B, H], { flatShape: [L, B, H] }).data);
+  // The state option, checked: { h, c } (c for an LSTM only) or null.
+  _checkState(state, B, what) {
+    if (state === undefined) return null;
+    const { layers: L, hiddenSize: H, cell } = this.config;
+    const where = `${what}.state`;
+    checkObject(state, where);
+    checkKeys(state, ['h', 'c'], where);
+    const shape = [L, B, H];
+    const h = toTensor(state.h, `${where}.h`, shape, { flatShape: shape }).data;
+    if (cell !== 'lstm') {
+      if (state.c !== undefined) {
+        throw new RnnlabError('E_INVALID', `${where}.c: only an LSTM has a cell state; a ${cell.toUpperCase()} takes h alone, got c = ${describe(state.c)}`);
+      }
+      return { h, c: null };
     }
+    if (state.c === undefined) throw new RnnlabError('E_INVALID', `${where}.c: an LSTM state needs c ${formatShape(shape)}, got undefined`);
+    return { h, c: toTensor(state.c, `${where}.c`, shape, { flatShape: shape }).data };
+  }
+
+  // Writes a checked state (after _setBatch); returns the flag for it.
+  _writeState(state) {
+    if (!state) return 0;
+    this._buffer(BUF.H0).set(state.h);
+    if (state.c) this._buffer(BUF.C0).set(state.c);
     return USE_H0;
   }
 
@@ -198,12 +239,14 @@ export class Model {
     checkObject(options, 'trainStep options');
     checkKeys(options, ['optimizer', 'clipNorm', 'clipValue', 'state'], 'trainStep options');
     const d = normalizeData(batch, this.config, { name: 'batch' });
-    const { opt, clipNorm, clipValue } = this._trainingOptions(options, 'trainStep options');
-    this._setOptimizer(opt, clipNorm, clipValue);
+    const settings = this._trainingOptions(options, 'trainStep options');
+    const state = this._checkState(options.state, d.N, 'trainStep options');
     this._setBatch(d.N, d.T, 'trainStep');
-    let flags = this._writeRows(d, [...Array(d.N).keys()], 0, d.T);
-    if (options.state !== undefined) flags |= this._writeState(options.state, d.N, 'trainStep options');
+    const previous = this._current;
+    this._setOptimizer(settings, 'trainStep');
+    const flags = this._writeRows(d, [...Array(d.N).keys()], 0, d.T) | this._writeState(state);
     const status = this._engine.exports.rnnlab_train_step(this._handle, flags);
+    if (status !== 0) this._setOptimizer(previous, 'trainStep'); // a failed step changes nothing
     this._check(status, 'trainStep');
     const info = this._stepInfo(this._stats()[STAT.STEP], 0, false);
     info.state = this._readState();
@@ -216,9 +259,9 @@ export class Model {
     checkObject(options, 'computeGradients options');
     checkKeys(options, ['state'], 'computeGradients options');
     const d = normalizeData(batch, this.config, { name: 'batch' });
+    const state = this._checkState(options.state, d.N, 'computeGradients options');
     this._setBatch(d.N, d.T, 'computeGradients');
-    let flags = this._writeRows(d, [...Array(d.N).keys()], 0, d.T);
-    if (options.state !== undefined) flags |= this._writeState(options.state, d.N, 'computeGradients options');
+    const flags = this._writeRows(d, [...Array(d.N).keys()], 0, d.T) | this._writeState(state);
     this._check(this._engine.exports.rnnlab_compute_gradients(this._handle, flags), 'computeGradients');
     const info = this._stepInfo(this._stats()[STAT.STEP], 0, false);
     const dState = { h: this._buffer(BUF.DH0).slice() };
@@ -276,8 +319,12 @@ export class Model {
       };
       if (early.monitor === 'valLoss' && !val) throw new RnnlabError('E_INVALID', `earlyStopping.monitor: 'valLoss' needs validationData`);
     }
-    const { opt, clipNorm, clipValue } = this._trainingOptions(options, 'fit options');
-    this._setOptimizer(opt, clipNorm, clipValue);
+    const settings = this._trainingOptions(options, 'fit options');
+    // Buffers for the largest batch first (they only grow): a data set too
+    // large for memory fails here, before any setting changes or step is taken.
+    if (val) this._setBatch(Math.min(batchSize, val.N), val.T, 'fit');
+    this._setBatch(batchSize, Math.min(tbptt, d.T), 'fit');
+    this._setOptimizer(settings, 'fit');
 
     const history = {
       steps: { step: [], epoch: [], loss: [], gradNorm: [], gradNormAfter: [], clipped: [], skipped: [] },
@@ -414,11 +461,11 @@ export class Model {
   _forwardInputs(x, options, what) {
     checkObject(options, `${what} options`);
     checkKeys(options, ['shape', 'state'], `${what} options`);
-    const d = normalizeData({ x, ...(options.shape ? { shape: options.shape } : {}) }, this.config, { needTargets: false, name: what });
+    const d = normalizeData({ x, ...(options.shape !== undefined ? { shape: options.shape } : {}) }, this.config, { needTargets: false, name: what });
+    const state = this._checkState(options.state, d.N, `${what} options`);
     this._setBatch(d.N, d.T, what);
     this._buffer(BUF.X).set(d.x);
-    let flags = 0;
-    if (options.state !== undefined) flags |= this._writeState(options.state, d.N, `${what} options`);
+    const flags = this._writeState(state);
     this._check(this._engine.exports.rnnlab_forward(this._handle, flags, 0), what);
     return d;
   }
@@ -480,13 +527,18 @@ export class Model {
     const length = checkInt(options.length, 'sample options.length', 0, 1e6);
     const temperature = checkNumber(options.temperature ?? 1, 'sample options.temperature', { min: 0, minExclusive: true, max: 100 });
     const vocab = options.vocab ?? null;
-    if (vocab !== null && (typeof vocab.encode !== 'function' || vocab.size !== X)) {
-      throw new RnnlabError('E_INVALID', `sample options.vocab: expected a Vocabulary of ${X} characters, got ${vocab && vocab.size !== undefined ? `one of ${vocab.size}` : describe(vocab)}`);
+    if (vocab !== null && !(vocab instanceof Vocabulary)) {
+      throw new RnnlabError('E_TYPE', `sample options.vocab: expected a Vocabulary of ${X} characters, got ${describe(vocab)}`);
+    }
+    if (vocab !== null && vocab.size !== X) {
+      throw new RnnlabError('E_INVALID', `sample options.vocab: expected a Vocabulary of ${X} characters, got one of ${vocab.size}`);
     }
     let prime = options.prime ?? [];
     if (typeof prime === 'string') {
       if (!vocab) throw new RnnlabError('E_INVALID', 'sample options.prime: a string prime needs options.vocab');
-      prime = Array.from(vocab.encode(prime));
+      prime = vocab.encode(prime);
+    } else if (!isNumberList(prime)) {
+      throw new RnnlabError('E_TYPE', `sample options.prime: expected a string or an array of ids, got ${describe(prime)}`);
     }
     prime = Array.from(prime);
     for (const [i, id] of prime.entries()) checkInt(id, `sample options.prime[${i}]`, 0, X - 1);
@@ -539,15 +591,11 @@ export class Model {
     const { layers: L, cell } = this.config;
     const names = gateNames(cell);
     const n = L * names.length;
-    const e = this._engine.exports;
-    const ptr = e.rnnlab_scratch(4 * n);
-    try {
-      this._check(e.rnnlab_spectral_norms(this._handle, ptr, n), 'spectralNorms');
+    return withScratch(this._engine, 4 * n, 'spectralNorms', `${n} spectral norms`, (ptr) => {
+      this._check(this._engine.exports.rnnlab_spectral_norms(this._handle, ptr, n), 'spectralNorms');
       const v = this._engine.f32(ptr, n);
       return Array.from({ length: L }, (_, l) => Object.fromEntries(names.map((g, k) => [g, v[l * names.length + k]])));
-    } finally {
-      e.rnnlab_bytes_free(ptr);
-    }
+    });
   }
 
   parameterCount() {
@@ -605,11 +653,10 @@ export class Model {
     }
     if (text === undefined) throw new RnnlabError('E_TYPE', `save options.metadata: expected a JSON-serialisable value, got ${describe(metadata)}`);
     const bytes = new TextEncoder().encode(text);
-    const e = this._engine.exports;
-    const ptr = e.rnnlab_scratch(bytes.length);
-    this._engine.u8(ptr, bytes.length).set(bytes);
-    const status = e.rnnlab_set_metadata(this._handle, ptr, bytes.length);
-    e.rnnlab_bytes_free(ptr);
+    const status = withScratch(this._engine, bytes.length, 'save options.metadata', `${bytes.length} bytes of metadata`, (ptr) => {
+      this._engine.u8(ptr, bytes.length).set(bytes);
+      return this._engine.exports.rnnlab_set_metadata(this._handle, ptr, bytes.length);
+    });
     this._check(status, 'save options.metadata');
   }
 
@@ -645,17 +692,25 @@ function globalError(engine, what) {
   return new RnnlabError(STATUS_CODES[status] ?? 'E_INVALID', `${what}: ${msg}`);
 }
 
+// A Model for a new engine handle; the handle is freed when that fails.
+function adopt(engine, handle, what) {
+  try {
+    return new Model(engine, handle, readSettings(engine, handle, what));
+  } catch (err) {
+    engine.exports.rnnlab_free(handle);
+    throw err;
+  }
+}
+
 export async function createModel(config) {
   const c = checkModelConfig(config);
   const engine = await getEngine();
-  const e = engine.exports;
-  const ptr = e.rnnlab_scratch(4 * CONFIG_WORDS);
-  const buf = engine.memory.buffer;
-  encodeConfig(c, new Int32Array(buf, ptr, CONFIG_WORDS), new Float32Array(buf, ptr, CONFIG_WORDS), new Uint32Array(buf, ptr, CONFIG_WORDS));
-  const handle = e.rnnlab_create_from(ptr);
-  e.rnnlab_bytes_free(ptr);
+  const handle = withScratch(engine, 4 * CONFIG_WORDS, 'createModel', 'the model config', (ptr) => {
+    encodeConfig(c, ...structViews(engine, ptr, CONFIG_WORDS));
+    return engine.exports.rnnlab_create_from(ptr);
+  });
   if (handle === 0) throw globalError(engine, 'createModel');
-  return new Model(engine, handle);
+  return adopt(engine, handle, 'createModel');
 }
 
 export async function loadModel(bytes) {
@@ -664,14 +719,12 @@ export async function loadModel(bytes) {
     throw new RnnlabError('E_TYPE', `loadModel: expected a Uint8Array or ArrayBuffer, got ${describe(bytes)}`);
   }
   const engine = await getEngine();
-  const e = engine.exports;
-  const ptr = e.rnnlab_scratch(bytes.length);
-  if (ptr === 0) throw new RnnlabError('E_NOMEM', `loadModel: no memory for a ${bytes.length}-byte file`);
-  engine.u8(ptr, bytes.length).set(bytes);
-  const handle = e.rnnlab_load_from(ptr, bytes.length);
-  e.rnnlab_bytes_free(ptr);
+  const handle = withScratch(engine, bytes.length, 'loadModel', `a copy of the ${bytes.length}-byte file`, (ptr) => {
+    engine.u8(ptr, bytes.length).set(bytes);
+    return engine.exports.rnnlab_load_from(ptr, bytes.length);
+  });
   if (handle === 0) throw globalError(engine, 'loadModel');
-  const model = new Model(engine, handle);
+  const model = adopt(engine, handle, 'loadModel');
   try {
     void model.metadata; // must be JSON: reject a file whose metadata is not
   } catch (err) {

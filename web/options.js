@@ -20,6 +20,9 @@ function distance(a, b) {
   return row[b.length];
 }
 
+// An array or a typed array (not a DataView): what a list of numbers may be.
+export const isNumberList = (v) => Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+
 export function checkObject(value, where) {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new RnnlabError('E_TYPE', `${where}: expected an object, got ${describe(value)}`);

@@ -1,7 +1,7 @@
 // vocab.js — a character vocabulary for character-level models.
 
 import { RnnlabError, describe } from './errors.js';
-import { checkObject, checkKeys, checkInt } from './options.js';
+import { checkObject, checkKeys, checkInt, isNumberList } from './options.js';
 
 export class Vocabulary {
   // The sorted set of characters (code points) in `text`.
@@ -15,20 +15,29 @@ export class Vocabulary {
     if (!Array.isArray(chars) || chars.length === 0 || !chars.every((c) => typeof c === 'string' && Array.from(c).length === 1)) {
       throw new RnnlabError('E_TYPE', `Vocabulary: expected a non-empty array of single characters, got ${describe(chars)}`);
     }
-    if (new Set(chars).size !== chars.length) throw new RnnlabError('E_INVALID', 'Vocabulary: the characters must be distinct');
+    const twice = chars.findIndex((c, i) => chars.indexOf(c) !== i);
+    if (twice !== -1) {
+      throw new RnnlabError('E_INVALID', `Vocabulary: the characters must be distinct, got ${JSON.stringify(chars[twice])} ` +
+        `at positions ${chars.indexOf(chars[twice])} and ${twice}`);
+    }
     this.chars = Object.freeze([...chars]);
     this.size = chars.length;
     this._index = new Map(chars.map((c, i) => [c, i]));
   }
 
   encode(text) {
-    if (typeof text !== 'string') throw new RnnlabError('E_TYPE', `encode: expected a string, got ${describe(text)}`);
+    return this._encode(text, 'encode');
+  }
+
+  // `where` names the text in messages.
+  _encode(text, where) {
+    if (typeof text !== 'string') throw new RnnlabError('E_TYPE', `${where}: expected a string, got ${describe(text)}`);
     const chars = Array.from(text);
     const ids = new Int32Array(chars.length);
     chars.forEach((c, i) => {
       const id = this._index.get(c);
       if (id === undefined) {
-        throw new RnnlabError('E_INVALID', `encode: character ${JSON.stringify(c)} at position ${i} is not in the vocabulary of ${this.size} characters`);
+        throw new RnnlabError('E_INVALID', `${where}: character ${JSON.stringify(c)} at position ${i} is not in the vocabulary of ${this.size} characters`);
       }
       ids[i] = id;
     });
@@ -36,11 +45,17 @@ export class Vocabulary {
   }
 
   decode(ids) {
+    if (!isNumberList(ids)) throw new RnnlabError('E_TYPE', `decode: expected an array of ids, got ${describe(ids)}`);
     let s = '';
     for (let i = 0; i < ids.length; i++) {
-      const c = this.chars[ids[i]];
-      if (c === undefined) throw new RnnlabError('E_INVALID', `decode: id ${ids[i]} at position ${i}: expected 0 to ${this.size - 1}`);
-      s += c;
+      const id = ids[i];
+      if (typeof id !== 'number') {
+        throw new RnnlabError('E_TYPE', `decode: the id at position ${i}: expected a number, got ${describe(id)}`);
+      }
+      if (!Number.isInteger(id) || id < 0 || id >= this.size) {
+        throw new RnnlabError('E_INVALID', `decode: id ${describe(id)} at position ${i}: expected 0 to ${this.size - 1}`);
+      }
+      s += this.chars[id];
     }
     return s;
   }
@@ -49,7 +64,7 @@ export class Vocabulary {
   dataset(text, options) {
     checkObject(options, 'dataset options');
     checkKeys(options, ['seqLength', 'stride'], 'dataset options');
-    const ids = this.encode(text);
+    const ids = this._encode(text, 'dataset text');
     const T = checkInt(options.seqLength, 'dataset options.seqLength', 1, 1e6);
     const stride = checkInt(options.stride ?? T, 'dataset options.stride', 1, 1e6);
     if (ids.length < T + 1) {

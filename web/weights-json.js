@@ -16,7 +16,7 @@
 // written and read again gives the same bits. The reader accepts any finite
 // numbers within float32 range (e.g. Python's json.dump of a float64 state dict).
 
-import { RnnlabError, describe } from './errors.js';
+import { RnnlabError, describe, formatShape } from './errors.js';
 
 export const JSON_FORMAT = 'rnnlab-weights';
 export const JSON_VERSION = 1;
@@ -26,7 +26,6 @@ function fail(code, message) {
   throw new RnnlabError(code, `weights JSON: ${message}`);
 }
 
-const fmtShape = (shape) => `[${shape.join(', ')}]`;
 const values = (n) => `${n} value${n === 1 ? '' : 's'}`;
 const isPlainObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v);
 const isDim = (d) => Number.isSafeInteger(d) && d >= 0;
@@ -112,11 +111,11 @@ export function weightsToJSON(dict, options = {}) {
       throw new RnnlabError('E_INVALID', `weightsToJSON: tensor '${name}' must be { shape, data }, given ${describe(t)}`);
     }
     if (!t.shape.every(isDim)) {
-      throw new RnnlabError('E_SHAPE', `weightsToJSON: tensor '${name}' has an invalid shape ${JSON.stringify(t.shape)}`);
+      throw new RnnlabError('E_SHAPE', `weightsToJSON: tensor '${name}' has an invalid shape ${formatShape(t.shape)}`);
     }
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== n) {
-      throw new RnnlabError('E_SHAPE', `weightsToJSON: tensor '${name}' of shape ${fmtShape(t.shape)} needs ${values(n)}, given ${t.data.length}`);
+      throw new RnnlabError('E_SHAPE', `weightsToJSON: tensor '${name}' of shape ${formatShape(t.shape)} needs ${values(n)}, given ${t.data.length}`);
     }
     const text = new Array(n);
     for (let i = 0; i < n; i++) {
@@ -125,7 +124,7 @@ export function weightsToJSON(dict, options = {}) {
         throw new RnnlabError('E_INVALID', `weightsToJSON: tensor '${name}' holds ${describe(v)} at index ${i}, expected numbers`);
       }
       if (!Number.isFinite(Math.fround(v))) {
-        throw new RnnlabError('E_NONFINITE', `weightsToJSON: tensor '${name}' (shape ${fmtShape(t.shape)}) holds ${v} at index ${i}` +
+        throw new RnnlabError('E_NONFINITE', `weightsToJSON: tensor '${name}' (shape ${formatShape(t.shape)}) holds ${v} at index ${i}` +
           (Number.isFinite(v) ? ', beyond the float32 range' : ''));
       }
       text[i] = float32Text(v);
@@ -165,19 +164,19 @@ function readTensor(name, t) {
   }
   const { shape, data } = t;
   if (!Array.isArray(shape) || !shape.every(isDim)) {
-    fail('E_FORMAT', `tensor '${name}' needs a shape of non-negative integers, given ${JSON.stringify(shape) ?? 'none'}`);
+    fail('E_FORMAT', `tensor '${name}' needs a shape of non-negative integers, given ${shape === undefined ? 'none' : formatShape(shape)}`);
   }
   if (!Array.isArray(data)) fail('E_FORMAT', `tensor '${name}' needs data as an array of numbers, given ${describe(data)}`);
   let n = 1;
   for (const d of shape) n *= d;
   if (data.length !== n) {
-    fail('E_SHAPE', `tensor '${name}' of shape ${fmtShape(shape)} needs ${values(n)}, given ${data.length}`);
+    fail('E_SHAPE', `tensor '${name}' of shape ${formatShape(shape)} needs ${values(n)}, given ${data.length}`);
   }
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const v = data[i];
     if (typeof v === 'string' && v.startsWith(NONFINITE_MARK)) {
-      fail('E_NONFINITE', `tensor '${name}' (shape ${fmtShape(shape)}) holds ${v.slice(NONFINITE_MARK.length)} at index ${i}: expected finite numbers`);
+      fail('E_NONFINITE', `tensor '${name}' (shape ${formatShape(shape)}) holds ${v.slice(NONFINITE_MARK.length)} at index ${i}: expected finite numbers`);
     }
     if (typeof v !== 'number') {
       const hint = Array.isArray(v) ? ' (data must be flat, row-major: t.flatten().tolist() in PyTorch)' : '';
@@ -186,7 +185,7 @@ function readTensor(name, t) {
     // JSON.parse reads 1e999 as Infinity; 1e39 is finite but overflows float32
     // (3.4028235e38, just above the largest float32, still rounds to it).
     if (!Number.isFinite(Math.fround(v))) {
-      fail('E_NONFINITE', `tensor '${name}' (shape ${fmtShape(shape)}) holds ${v} at index ${i}, ` +
+      fail('E_NONFINITE', `tensor '${name}' (shape ${formatShape(shape)}) holds ${v} at index ${i}, ` +
         `expected finite numbers within the float32 range (±${FLOAT32_MAX})`);
     }
     out[i] = v;

@@ -9,7 +9,7 @@
 // rnn.bias_hh_l{k}, head.weight, head.bias. PyTorch's GRU is reset-after and
 // writes h = z'h + (1-z')n with z' = 1 - z, so the z block is negated.
 
-import { RnnlabError } from './errors.js';
+import { RnnlabError, describe, formatShape } from './errors.js';
 
 const GATES = { rnn: 1, gru: 3, lstm: 4 };
 
@@ -17,14 +17,10 @@ function err(code, message) {
   return new RnnlabError(code, message);
 }
 
-function fmtShape(shape) {
-  return Array.isArray(shape) ? `[${shape.join(', ')}]` : String(shape);
-}
-
 function positiveInt(config, key, fallback) {
   const v = config[key] === undefined ? fallback : config[key];
   if (!Number.isInteger(v) || v < 1) {
-    throw err('E_INVALID', `config.${key} must be a positive integer, given ${String(v)}`);
+    throw err('E_INVALID', `config.${key} must be a positive integer, given ${describe(v)}`);
   }
   return v;
 }
@@ -32,15 +28,15 @@ function positiveInt(config, key, fallback) {
 // Normalised view of the fields that decide the layout.
 function normalise(config) {
   if (config === null || typeof config !== 'object') {
-    throw err('E_INVALID', `config must be an object, given ${String(config)}`);
+    throw err('E_INVALID', `config must be an object, given ${describe(config)}`);
   }
   const cell = config.cell;
   if (!Object.prototype.hasOwnProperty.call(GATES, cell)) {
-    throw err('E_INVALID', `config.cell must be 'rnn', 'lstm' or 'gru', given ${JSON.stringify(cell)}`);
+    throw err('E_INVALID', `config.cell must be 'rnn', 'lstm' or 'gru', given ${describe(cell)}`);
   }
   const gruVariant = config.gruVariant === undefined ? 'reset-before' : config.gruVariant;
   if (gruVariant !== 'reset-before' && gruVariant !== 'reset-after') {
-    throw err('E_INVALID', `config.gruVariant must be 'reset-before' or 'reset-after', given ${JSON.stringify(gruVariant)}`);
+    throw err('E_INVALID', `config.gruVariant must be 'reset-before' or 'reset-after', given ${describe(gruVariant)}`);
   }
   return {
     cell,
@@ -195,18 +191,18 @@ const INT_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16
 const FLOAT_DTYPES = new Set(['F32', 'F64', 'F16', 'BF16', 'float32', 'float64', 'float16', 'bfloat16',
   'torch.float32', 'torch.float64', 'torch.float16', 'torch.bfloat16']);
 
-const givenShape = (t) => (Array.isArray(t.shape) ? fmtShape(t.shape) : 'no shape');
+const givenShape = (t) => (Array.isArray(t.shape) ? formatShape(t.shape) : 'no shape');
 
 // Checks one tensor of a state dict; returns its data as an indexable array.
 // `why` adds what the dict as a whole looks like to shape errors.
 function readTensor(dict, name, shape, why) {
   const t = dict[name];
-  const expected = fmtShape(shape);
+  const expected = formatShape(shape);
   if (t === null || typeof t !== 'object') {
-    throw err('E_INVALID', `tensor '${name}' must be an object { shape, data }, given ${t === null ? 'null' : typeof t} (expected shape ${expected})`);
+    throw err('E_TYPE', `tensor '${name}' must be an object { shape, data }, given ${describe(t)} (expected shape ${expected})`);
   }
   if (t.dtype !== undefined && !FLOAT_DTYPES.has(t.dtype)) {
-    throw err('E_FORMAT', `tensor '${name}' has dtype ${JSON.stringify(t.dtype)}, expected a floating-point tensor ` +
+    throw err('E_FORMAT', `tensor '${name}' has dtype ${describe(t.dtype)}, expected a floating-point tensor ` +
       `(F32, F64, F16 or BF16) of shape ${expected}, given shape ${givenShape(t)}`);
   }
   const data = t.data;
@@ -223,7 +219,7 @@ function readTensor(dict, name, shape, why) {
   }
   const same = t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
   if (!same) {
-    throw err('E_SHAPE', `tensor '${name}': expected shape ${expected}, given ${fmtShape(t.shape)}${why()}`);
+    throw err('E_SHAPE', `tensor '${name}': expected shape ${expected}, given ${formatShape(t.shape)}${why()}`);
   }
   const n = shape.reduce((a, b) => a * b, 1);
   if (data.length !== n) {
@@ -235,7 +231,7 @@ function readTensor(dict, name, shape, why) {
       throw err('E_FORMAT', `tensor '${name}' (shape ${expected}) holds a ${typeof v} at index ${i}, expected numbers`);
     }
     if (!Number.isFinite(v)) {
-      throw err('E_NONFINITE', `tensor '${name}' (shape ${expected}) holds ${v} at index ${i}`);
+      throw err('E_NONFINITE', `tensor '${name}' (shape ${expected}) holds ${v} at index ${i}: expected finite values`);
     }
   }
   return data;
@@ -257,7 +253,11 @@ function describeModel(lay) {
 function inferFromDict(dict) {
   const names = Object.keys(dict);
   const has = (n) => Object.prototype.hasOwnProperty.call(dict, n);
-  const shapeOf = (n) => (has(n) && dict[n] && Array.isArray(dict[n].shape) ? dict[n].shape : null);
+  // only shapes of whole numbers tell anything
+  const shapeOf = (n) => {
+    const s = has(n) && dict[n] ? dict[n].shape : null;
+    return Array.isArray(s) && s.every((d) => Number.isInteger(d) && d >= 0) ? s : null;
+  };
   // The recurrent module's prefix: 'rnn.' for rnnlab, e.g. 'lstm.' or '' elsewhere.
   const hh0 = has('rnn.weight_hh_l0') ? 'rnn.weight_hh_l0' : names.find((n) => n.endsWith('weight_hh_l0'));
   const info = { prefix: hh0 === undefined ? 'rnn.' : hh0.slice(0, -'weight_hh_l0'.length) };
@@ -307,28 +307,28 @@ function mismatchHint(lay, dict) {
 /**
  * PyTorch state dict -> flat Float32Array parameters. bias_ih + bias_hh add up,
  * except the GRU reset-after b_hn (n rows of bias_hh); the z block is negated back.
- * Missing or extra names and wrong shapes throw E_SHAPE, wrong dtypes E_FORMAT,
- * NaN/Infinity (or values beyond float32) E_NONFINITE. When the dict as a whole
- * was made for another model (cell, layer count, sizes, module names), the
- * E_SHAPE message says so.
+ * A dict or tensor that is not an object throws E_TYPE, missing or extra names
+ * and wrong shapes E_SHAPE, wrong dtypes E_FORMAT, NaN/Infinity (or values
+ * beyond float32) E_NONFINITE. When the dict as a whole was made for another
+ * model (cell, layer count, sizes, module names), the E_SHAPE message says so.
  */
 export function fromStateDict(config, dict) {
   const lay = paramLayout(config);
   requirePytorchCompatible(lay, 'import PyTorch weights into');
   if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) {
-    throw err('E_INVALID', `the state dict must be an object of tensors, given ${dict === null ? 'null' : typeof dict}`);
+    throw err('E_TYPE', `the state dict must be an object of tensors, given ${describe(dict)}`);
   }
   const shapes = stateDictShapes(config);
   const known = new Set(shapes.map((s) => s.name));
   const why = () => mismatchHint(lay, dict);
   for (const { name, shape } of shapes) {
     if (!Object.prototype.hasOwnProperty.call(dict, name)) {
-      throw err('E_SHAPE', `tensor '${name}' is missing from the state dict: expected shape ${fmtShape(shape)}, given none${why()}`);
+      throw err('E_SHAPE', `tensor '${name}' is missing from the state dict: expected shape ${formatShape(shape)}, given none${why()}`);
     }
   }
   for (const name of Object.keys(dict)) {
     if (!known.has(name)) {
-      const given = dict[name] && Array.isArray(dict[name].shape) ? fmtShape(dict[name].shape) : 'a tensor';
+      const given = dict[name] && Array.isArray(dict[name].shape) ? formatShape(dict[name].shape) : 'a tensor';
       throw err('E_SHAPE', `unexpected tensor '${name}' in the state dict: expected no such tensor for this model ` +
         `(${describeModel(lay)}), given ${given}${why()}`);
     }
@@ -362,7 +362,7 @@ export function fromStateDict(config, dict) {
     if (!Number.isFinite(flat[i])) {
       const t = lay.tensors.find((e) => i >= e.offset && i < e.offset + e.count);
       throw err('E_NONFINITE', `parameter ${t.name} of ${t.layer < lay.layers ? `layer ${t.layer}` : 'the head'} ` +
-        `(shape ${fmtShape(t.shape)}) becomes ${flat[i]} in float32: a value exceeds the float32 range`);
+        `(shape ${formatShape(t.shape)}) becomes ${flat[i]} in float32: a value exceeds the float32 range`);
     }
   }
   return flat;
