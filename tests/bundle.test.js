@@ -9,12 +9,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { launchBrowser, skipUnlessBrowser } from './helpers/browser.js';
+import { installPackage } from './helpers/install.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = join(root, 'tests', 'fixtures', 'bundle-app');
@@ -33,12 +34,7 @@ async function bundler(name) {
 function makeApp(work, name) {
   const app = join(work, name);
   cpSync(fixture, app, { recursive: true });
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const installed = join(app, 'node_modules', 'rnnlab');
-  mkdirSync(installed, { recursive: true });
-  for (const f of ['package.json', 'README.md', ...pkg.files]) {
-    if (existsSync(join(root, f))) cpSync(join(root, f), join(installed, f), { recursive: true });
-  }
+  installPackage(app);
   return app;
 }
 

@@ -5,10 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installPackage } from './helpers/install.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const TIMEOUT_MS = 60_000;
@@ -34,12 +35,7 @@ export function jsBlocks(markdown) {
 function makeApp() {
   const app = mkdtempSync(join(tmpdir(), 'rnnlab-readme-'));
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'readme-examples', private: true, type: 'module' }));
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const installed = join(app, 'node_modules', 'rnnlab');
-  mkdirSync(installed, { recursive: true });
-  for (const f of ['package.json', 'README.md', ...pkg.files]) {
-    if (existsSync(join(root, f))) cpSync(join(root, f), join(installed, f), { recursive: true });
-  }
+  installPackage(app);
   return app;
 }
 
