@@ -112,7 +112,7 @@ ensure() {
   local stale=0
   for t in tests/c/test_*.c; do
     [ -e "$t" ] || continue
-    up_to_date "$NATIVE/$(basename "$t" .c)" "$t" "${SRC[@]}" src/*.h build.sh || stale=1
+    up_to_date "$NATIVE/$(basename "$t" .c)" "$t" tests/c/*.h "${SRC[@]}" src/*.h build.sh || stale=1
   done
   [ $stale = 0 ] || build_native
 }

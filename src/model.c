@@ -464,12 +464,15 @@ static float clip_scale(const rnnlab_model *m, double norm) {
     return tau > 0.0f && norm > tau ? (float)(tau / norm) : 1.0f;
 }
 
-static double norm_after_clipping(const rnnlab_model *m, float scale) {
+/* Without value clipping the norm after clipping is scale · norm; only
+ * clamping elements needs another pass over the gradients. */
+static double norm_after_clipping(const rnnlab_model *m, double norm, float scale) {
     float v = m->opt.clip_value;
+    if (v <= 0.0f) return norm * scale;
     double s = 0.0;
     for (size_t i = 0; i < m->n_params; i++) {
         float g = m->grads[i] * scale;
-        if (v > 0.0f) g = g > v ? v : g < -v ? -v : g;
+        g = g > v ? v : g < -v ? -v : g;
         s += (double)g * g;
     }
     return sqrt(s);
@@ -482,7 +485,7 @@ static rnnlab_status gradients_and_clipping(rnnlab_model *m, int flags, float *s
     if (st) return st;
     *scale = clip_scale(m, norm);
     m->stats[RNNLAB_STAT_CLIPPED] = *scale < 1.0f ? 1.0f : 0.0f;
-    m->stats[RNNLAB_STAT_GRAD_NORM_AFTER] = (float)norm_after_clipping(m, *scale);
+    m->stats[RNNLAB_STAT_GRAD_NORM_AFTER] = (float)norm_after_clipping(m, norm, *scale);
     return RNNLAB_OK;
 }
 

@@ -30,6 +30,7 @@ import { spawnSync } from 'node:child_process';
 
 import { createModel, loadModel, init, Vocabulary, RnnlabError } from '../web/rnnlab.js';
 import { rng as unitRandom } from './helpers/cases.js';
+import { expectError } from './helpers/expect-error.js';
 
 // ---------------------------------------------------------------- data helpers
 
@@ -137,32 +138,8 @@ function assertIntact(fx, before) {
 
 const isCode = (v) => typeof v === 'string' && /^E_[A-Z]+$/.test(v);
 
-/**
- * Runs fn and checks the RnnlabError it throws or rejects with. `code` is a
- * code or a list of acceptable codes (only used for missing values, where the
- * library answers E_INVALID or E_TYPE); `says` must all be in the message.
- */
-async function expectError(fn, code, says) {
-  let error = null;
-  let threw = false;
-  try {
-    await fn();
-  } catch (e) {
-    threw = true;
-    error = e;
-  }
-  const codes = Array.isArray(code) ? code : [code];
-  assert.ok(threw, `expected ${codes.join(' or ')}, but the call succeeded`);
-  assert.ok(error instanceof RnnlabError,
-    `expected an RnnlabError (${codes.join(' or ')}), got ${error?.constructor?.name}: ${error?.message ?? error}`);
-  assert.ok(codes.includes(error.code), `expected code ${codes.join(' or ')}, got ${error.code}: ${error.message}`);
-  assert.equal(typeof error.message, 'string');
-  for (const s of says) {
-    if (s instanceof RegExp) assert.match(error.message, s, `the message should match ${s}: ${JSON.stringify(error.message)}`);
-    else assert.ok(error.message.includes(s), `the message should say ${JSON.stringify(s)}: ${JSON.stringify(error.message)}`);
-  }
-  return error;
-}
+// expectError (helpers/expect-error.js) takes a list of codes only for
+// missing values, where the library answers E_INVALID or E_TYPE.
 
 // ---------------------------------------------------------------- the tally
 

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 
 import { createModel, loadModel, Vocabulary, RnnlabError, decodeSafetensors } from '../web/rnnlab.js';
 import { rng as unitRandom } from './helpers/cases.js';
+import { expectError } from './helpers/expect-error.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -26,23 +27,6 @@ const DATA = { x: X, y: Y, shape: [N, T, 3] };
  * Runs fn (sync or async) and checks the RnnlabError it throws: its code, and
  * that the message contains every string (or matches every RegExp) in `says`.
  */
-async function expectError(fn, code, says = []) {
-  let error = null;
-  try {
-    await fn();
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error !== null, `expected ${code}, but nothing was thrown`);
-  assert.ok(error instanceof RnnlabError, `expected an RnnlabError, got ${error?.constructor?.name}: ${error?.message}`);
-  assert.ok(error instanceof Error);
-  assert.equal(error.code, code, `code (message: ${error.message})`);
-  for (const s of says) {
-    if (s instanceof RegExp) assert.match(error.message, s);
-    else assert.ok(error.message.includes(s), `the message should contain ${JSON.stringify(s)}: ${JSON.stringify(error.message)}`);
-  }
-  return error;
-}
 
 /** What a model predicts now, to compare with after the errors. */
 function snapshot(model) {

@@ -15,29 +15,11 @@ import { spawnSync } from 'node:child_process';
 
 import { createModel, loadModel } from '../web/rnnlab.js';
 import { rng as unitRandom } from './helpers/cases.js';
+import { getEngine, measure } from './helpers/memory-probe.js';
 
 // centred seeded numbers in [-0.5, 0.5)
 const rng = (seed) => { const r = unitRandom(seed); return () => r() - 0.5; };
 const randomArray = (n, seed) => { const r = rng(seed); return Float32Array.from({ length: n }, r); };
-
-let engine = null;
-
-async function getEngine() {
-  if (!engine) {
-    const m = await createModel({ cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: 1 });
-    engine = m._engine;
-    m.dispose();
-  }
-  return engine;
-}
-
-/** { bytes: wasm memory size, top: where a fresh 1 MB block lands }. */
-function measure(e) {
-  const probe = e.exports.rnnlab_scratch(1 << 20);
-  assert.notEqual(probe, 0, 'the probe block was allocated');
-  e.exports.rnnlab_bytes_free(probe);
-  return { bytes: e.memoryBytes(), top: probe >>> 0 };
-}
 
 function assertSameHeap(after, before, what) {
   assert.equal(after.bytes, before.bytes, `${what}: wasm memory grew from ${before.bytes} to ${after.bytes} bytes`);

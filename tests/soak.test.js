@@ -26,30 +26,14 @@ import assert from 'node:assert/strict';
 
 import { createModel, loadModel, RnnlabError } from '../web/rnnlab.js';
 import { rng as unitRandom } from './helpers/cases.js';
+import { expectError } from './helpers/expect-error.js';
+import { getEngine, measure } from './helpers/memory-probe.js';
 
 // centred seeded numbers in [-0.5, 0.5)
 const rng = (seed) => { const r = unitRandom(seed); return () => r() - 0.5; };
 const randomArray = (n, seed) => { const r = rng(seed); return Float32Array.from({ length: n }, r); };
 
 const MB = 2 ** 20;
-
-let engine = null;
-async function getEngine() {
-  if (!engine) {
-    const m = await createModel({ cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: 1 });
-    engine = m._engine; // internal: the loaded engine (exports and memory)
-    m.dispose();
-  }
-  return engine;
-}
-
-/** { bytes: wasm memory size, top: where a fresh 1 MB block lands }. */
-function measure(e) {
-  const probe = e.exports.rnnlab_scratch(1 << 20);
-  assert.notEqual(probe, 0, 'the 1 MB probe block was allocated');
-  e.exports.rnnlab_bytes_free(probe);
-  return { bytes: e.memory.buffer.byteLength, top: probe >>> 0 };
-}
 
 // Data for a config: x [B, T, X] and targets as its loss and output want them.
 function dataFor(config, B, T, seed) {
@@ -67,25 +51,6 @@ function sameBits(actual, expected, what) {
   for (let i = 0; i < actual.length; i++) {
     if (!Object.is(actual[i], expected[i])) assert.fail(`${what}: element ${i} is ${actual[i]}, was ${expected[i]}`);
   }
-}
-
-async function expectError(fn, code, says = []) {
-  let error = null;
-  let threw = false;
-  try {
-    await fn();
-  } catch (e) {
-    threw = true;
-    error = e;
-  }
-  assert.ok(threw, `expected ${code}, but the call succeeded`);
-  assert.ok(error instanceof RnnlabError, `expected an RnnlabError (${code}), got ${error?.constructor?.name}: ${error?.message ?? error}`);
-  assert.equal(error.code, code, `code of: ${error.message}`);
-  for (const s of says) {
-    if (s instanceof RegExp) assert.match(error.message, s);
-    else assert.ok(error.message.includes(s), `the message should say ${JSON.stringify(s)}: ${JSON.stringify(error.message)}`);
-  }
-  return error;
 }
 
 // ---------------------------------------------------------------- 10,000 cycles

@@ -26,20 +26,7 @@
 
 /* ---------------------------------------------------------------- harness */
 
-static int n_passed, n_failed, n_skipped;
-static int current_failures;
-static const char *current_skip;
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            if (current_failures++ < 8) {                                   \
-                printf("  FAIL %s:%d: ", __FILE__, __LINE__);               \
-                printf(__VA_ARGS__);                                        \
-                printf("\n");                                               \
-            }                                                               \
-        }                                                                   \
-    } while (0)
+#include "check.h"
 
 #define CHECK_STATUS(expr, want)                                            \
     do {                                                                    \
@@ -47,25 +34,6 @@ static const char *current_skip;
         CHECK(got_ == (want), "%s: status %d, expected %d (%s)", #expr,     \
               (int)got_, (int)(want), rnnlab_global_error());               \
     } while (0)
-
-static void skip(const char *why) { current_skip = why; }
-
-static void run_test(const char *name, void (*fn)(void)) {
-    current_failures = 0;
-    current_skip = NULL;
-    fn();
-    if (current_failures) {
-        n_failed++;
-        printf("FAIL %s (%d checks)\n", name, current_failures);
-    } else if (current_skip) {
-        n_skipped++;
-        printf("skip %s: %s\n", name, current_skip);
-    } else {
-        n_passed++;
-        printf("ok   %s\n", name);
-    }
-    fflush(stdout);
-}
 
 /* ---------------------------------------------------------------- allocation watch */
 
@@ -1628,7 +1596,5 @@ int main(int argc, char **argv) {
     run_test("determinism: same seed, same bits", test_determinism);
     run_test("[alloc] the allocation counter sees the engine's allocations", test_allocation_watch_works);
     run_test("[alloc] no allocation inside steps once the batch shape is known", test_no_allocation_in_steps);
-    if (n_skipped) printf("%d skipped\n", n_skipped);
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed != 0;
+    return check_summary();
 }

@@ -14,38 +14,13 @@
  */
 #include "gemm.h"
 #include "vmath.h"
+#include "check.h"
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int n_passed, n_failed;
-static int current_failures; /* failures reported inside the running test */
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            if (current_failures++ < 5) {                                   \
-                printf("  FAIL %s:%d: ", __FILE__, __LINE__);               \
-                printf(__VA_ARGS__);                                        \
-                printf("\n");                                               \
-            }                                                               \
-        }                                                                   \
-    } while (0)
-
-static void run_test(const char *name, void (*fn)(void)) {
-    current_failures = 0;
-    fn();
-    if (current_failures == 0) {
-        n_passed++;
-        printf("ok   %s\n", name);
-    } else {
-        n_failed++;
-        printf("FAIL %s (%d checks)\n", name, current_failures);
-    }
-}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -468,6 +443,5 @@ int main(int argc, char **argv) {
     run_test("vmath: array forms equal scalar forms", test_vmath_vector_matches_scalar);
     if (argc > 1 && strcmp(argv[1], "--exhaustive") == 0)
         run_test("vmath: accuracy over every float", test_vmath_exhaustive);
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed != 0;
+    return check_summary();
 }
