@@ -43,6 +43,20 @@ before(async () => {
         window.__longTasks.push({ start: Math.round(entry.startTime), duration: Math.round(entry.duration) });
       }
     }).observe({ type: 'longtask', buffered: true });
+    // What slow frames were doing (scripts, style and layout), for failure messages.
+    window.__slowFrames = [];
+    if (PerformanceObserver.supportedEntryTypes.includes('long-animation-frame')) {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          if (e.duration <= 100) continue;
+          window.__slowFrames.push({
+            start: Math.round(e.startTime), duration: Math.round(e.duration),
+            styleAndLayout: e.styleAndLayoutStart ? Math.round(e.startTime + e.duration - e.styleAndLayoutStart) : 0,
+            scripts: e.scripts.map((x) => `${x.invoker} ${(x.sourceURL || '').split('/').pop()}:${x.sourceCharPosition} ${Math.round(x.duration)} ms`),
+          });
+        }
+      }).observe({ type: 'long-animation-frame', buffered: true });
+    }
   });
 });
 
@@ -127,7 +141,8 @@ test('the page trains RNN, LSTM and GRU on the adding problem, live and responsi
   assert.match(await page.textContent('#ms-per-step'), /^\d+\.\d+$/);
 
   assert.deepEqual(slowOnes(longTasks), [],
-    `no main-thread task over ${LONG_TASK_LIMIT_MS} ms while training; long tasks per window: ${JSON.stringify(windows)}; ${machineLoad()}`);
+    `no main-thread task over ${LONG_TASK_LIMIT_MS} ms while training; long tasks per window: ${JSON.stringify(windows)}; `
+    + `slow frames: ${JSON.stringify(await page.evaluate(() => window.__slowFrames))}; ${machineLoad()}`);
 
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'page.png'), fullPage: true });
