@@ -7,9 +7,26 @@ import { join } from 'node:path';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
+// Headless Chromium still builds its browser UI, and a second or two after
+// start-up it sometimes loads the omnibox popup (a WebUI page, about 0.5–1 s
+// of CPU in its own renderer). On a two-core machine that lands in the page
+// test's measuring window about half the time; these two features turn it off.
+const QUIET_FEATURES = ['WebUIOmniboxPopup', 'WebUIOmniboxAimPopup'];
+// Chromium keeps only the last --disable-features switch, and playwright-core
+// passes its own list first, so ours must repeat it: this is playwright-core
+// 1.65's list (see chromiumSwitches in its coreBundle.js).
+const PLAYWRIGHT_DISABLED_FEATURES = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync', 'DestroyProfileOnBrowserClose', 'HttpsUpgrades',
+  'HttpsFirstBalancedModeAutoEnable', 'LensOverlay', 'MediaRouter', 'PaintHolding',
+  'ThirdPartyStoragePartitioning', 'AvoidCorsURLLoaderRestartOnRedirect', 'TcpPortRandomizationWin',
+  'OptimizationHints', 'NetworkTimeServiceQuerying', 'AimEnabled', 'PreconnectToSearch',
+  'msForceBrowserSignIn', 'msEdgeUpdateLaunchServicesPreferredVersion',
+];
+
 const ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, ...QUIET_FEATURES].join(',')}`,
 ];
 
 /** The browser to use: $CHROMIUM, else the first system Chromium found, else null. */

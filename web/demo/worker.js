@@ -37,6 +37,7 @@ let userText = null;  // the user's text, prepared
 const handlers = {
   async init() {
     const { simd } = await init();
+    await warmUp();
     post({ type: 'ready', simd });
   },
   async text({ text, file }) {
@@ -312,6 +313,34 @@ function findEntry(id) {
   const entry = entries.find((e) => e.id === id) ?? entries[0];
   if (!entry) throw new Error('there is no model yet: press Reset or Train');
   return entry;
+}
+
+// ---- warm-up ---------------------------------------------------------------
+
+// V8 first runs WebAssembly from its baseline compiler, and recompiles the
+// functions that turn out hot with its optimising compiler on background
+// threads. Left to the first press of Train, that recompilation takes a few
+// hundred ms of CPU just when training starts, and on a two-core machine the
+// page's own thread waits for it. A few steps of every cell here, throwaway
+// models on throwaway data, move it to start-up.
+const WARM_UP_STEPS = 12;
+
+async function warmUp() {
+  const [B, T, X, H] = [16, 40, 2, 32];
+  const x = new Float32Array(B * T * X).map((_, i) => Math.sin(i));
+  const y = new Float32Array(B).map((_, i) => Math.cos(i));
+  const batch = { x, y, shape: [B, T, X] };
+  for (const cell of ['rnn', 'lstm', 'gru']) {
+    const model = await createModel({ cell, inputSize: X, hiddenSize: H, outputSize: 1, output: 'last', seed: 1 });
+    try {
+      for (let i = 0; i < WARM_UP_STEPS; i++) model.trainStep(batch, { optimizer: 'adam' });
+      model.evaluate(batch);
+      model.gateTrace(x.subarray(0, T * X), { shape: [1, T, X] });
+      model.spectralNorms();
+    } finally {
+      model.dispose();
+    }
+  }
 }
 
 // ---- training --------------------------------------------------------------
