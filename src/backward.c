@@ -112,7 +112,7 @@ static void gru_step_backward(rnnlab_model *m, int l, const float *a, const floa
 /* dH (T, B, H) holds the gradient reaching each h_t from above (head or the
  * next layer). Produces the layer's parameter gradients, dL/d(input) into
  * din (T, B, X_l), and dh0/dc0. */
-static void layer_backward(rnnlab_model *m, int l, const float *in, float *din) {
+static void layer_backward(rnnlab_model *m, int l, const float *in, float *din) { /* din may be NULL */
     int B = m->B, T = m->T, H = m->H, G = m->G, GH = G * H;
     size_t BH = (size_t)B * H, TB = (size_t)T * B;
     const layer_offsets *lo = &m->lay[l];
@@ -162,7 +162,7 @@ static void layer_backward(rnnlab_model *m, int l, const float *in, float *din) 
         }
     }
     /* dL/d(input) = dG W */
-    gemm(0, 0, (int)TB, lo->in, GH, dg, GH, m->params + lo->W, lo->in, 0.0f, din, lo->in);
+    if (din) gemm(0, 0, (int)TB, lo->in, GH, dg, GH, m->params + lo->W, lo->in, 0.0f, din, lo->in);
 }
 
 /* ---------------------------------------------------------------- head */
@@ -192,16 +192,18 @@ static void head_backward(rnnlab_model *m) {
 }
 
 void run_backward(rnnlab_model *m, int flags) {
-    (void)flags;
     int B = m->B, T = m->T, H = m->H, X = m->X;
+    int input_grads = flags & RUN_INPUT_GRADS;
     memset(m->grads, 0, m->n_params * sizeof(float));
     head_backward(m);
     for (int l = m->L - 1; l >= 0; l--) {
         const float *in = l == 0 ? m->xt : m->hs + ((size_t)(l - 1) * (T + 1) + 1) * B * H;
-        float *din = m->dH_below; /* (T, B, X_l) */
+        /* (T, B, X_l); a training step has no use for dL/dx itself */
+        float *din = l > 0 || input_grads ? m->dH_below : NULL;
         layer_backward(m, l, in, din);
         if (l > 0) memcpy(m->dH, din, (size_t)T * B * H * sizeof(float));
     }
+    if (!input_grads) return;
     for (int b = 0; b < B; b++) /* time-major dL/dx back to batch-major */
         for (int t = 0; t < T; t++)
             memcpy(m->dx + ((size_t)b * T + t) * X, m->dH_below + ((size_t)t * B + b) * X,

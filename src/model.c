@@ -491,12 +491,12 @@ static rnnlab_status gradients_and_clipping(rnnlab_model *m, int flags, float *s
 
 rnnlab_status rnnlab_compute_gradients(rnnlab_model *m, int flags) {
     float scale;
-    return gradients_and_clipping(m, flags, &scale);
+    return gradients_and_clipping(m, (flags & ~RUN_INPUT_GRADS) | RUN_INPUT_GRADS, &scale);
 }
 
 rnnlab_status rnnlab_train_step(rnnlab_model *m, int flags) {
     float scale;
-    rnnlab_status st = gradients_and_clipping(m, flags, &scale);
+    rnnlab_status st = gradients_and_clipping(m, flags & ~RUN_INPUT_GRADS, &scale);
     if (st) return st;
     if (m->stats[RNNLAB_STAT_COUNTED] == 0.0f) return RNNLAB_OK; /* nothing to learn from */
     st = apply_update(m, scale, m->opt.clip_value);

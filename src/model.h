@@ -86,6 +86,10 @@ rnnlab_status init_parameters(rnnlab_model *m);
 
 /* forward.c / backward.c */
 rnnlab_status run_forward(rnnlab_model *m, int flags, int with_loss);
+/* Internal flag for run_backward, above the public RNNLAB_USE_* bits: also
+ * compute dL/dx into the dx buffer (compute_gradients does; a training step
+ * skips that product, 2·G·H·X·B·T flops). */
+#define RUN_INPUT_GRADS (1 << 16)
 void run_backward(rnnlab_model *m, int flags);
 
 /* optim.c */

@@ -158,7 +158,8 @@ rnnlab_status rnnlab_forward(rnnlab_model *m, int flags, int with_loss);
 /* Forward + BPTT: fills grads, dx, dh0, dc0, flow_h, flow_c and the stats
  * (norms before/after clipping, without changing the weights). */
 rnnlab_status rnnlab_compute_gradients(rnnlab_model *m, int flags);
-/* Forward + BPTT + clipping + optimiser update. A non-finite loss or gradient
+/* Forward + BPTT + clipping + optimiser update; like compute_gradients, but
+ * dx is not computed (its buffer is left as it was). A non-finite loss or gradient
  * returns RNNLAB_E_NONFINITE and leaves weights and optimiser state as they were.
  * A batch in which no position counts (all masked) changes nothing either. */
 rnnlab_status rnnlab_train_step(rnnlab_model *m, int flags);
