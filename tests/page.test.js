@@ -168,6 +168,11 @@ test('a saved model loads back with the same validation loss', { skip, timeout: 
   const weights = JSON.parse(await readFile(await exported.path(), 'utf8'));
   assert.deepEqual(weights.weights['rnn.weight_hh_l0'].shape, [4 * 32, 32], 'PyTorch layout: weight_hh_l0 is (4H, H)');
 
+  // The file carries its task settings: with another sequence length in the
+  // form, loading it brings back T = 50 and the same validation data.
+  await page.fill('#seqLength', '30');
+  await page.dispatchEvent('#seqLength', 'change');
+  await page.waitForFunction(() => /^Ready/.test(document.querySelector('#status').textContent), null, { timeout: 20_000, polling: 250 });
   await page.setInputFiles('#model-file', file);
   await page.waitForFunction(() => {
     const trs = document.querySelectorAll('#comparison-rows tr');
@@ -179,6 +184,7 @@ test('a saved model loads back with the same validation loss', { skip, timeout: 
   assert.ok(Math.abs(loaded.valLoss - lstm.valLoss) <= 1e-6 * Math.max(1, lstm.valLoss),
     `validation loss after loading ${loaded.valLoss}, before saving ${lstm.valLoss}`);
   assert.match(await page.textContent('#status'), /Loaded/);
+  assert.equal(await page.inputValue('#seqLength'), '50', 'the sequence length saved with the model');
 
   // A corrupt file is refused with a message, and the loaded model stays.
   await page.setInputFiles('#model-file', { name: 'broken.rnnlab', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model at all') });
@@ -220,5 +226,18 @@ test('a huge pasted text trains a character model without freezing the page', { 
   await page.waitForFunction(() => document.getElementById('sample-text').textContent.length > 100, null, { timeout: 10_000, polling: 250 });
   const samples = await page.textContent('#sample-text');
   assert.match(samples, /^[a-z ,.\n]+$/, `the sample is written in the pasted text's alphabet: ${JSON.stringify(samples.slice(0, 80))}`);
+
+  // The model file carries its alphabet: over the built-in text, whose
+  // alphabet differs, it is refused rather than read with the wrong encoding.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('#comparison-rows tr button[data-action="save"]'),
+  ]);
+  const file = await download.path();
+  await page.check('input[name="textSource"][value="builtin"]');
+  await page.waitForFunction(() => /^Ready: .* character model/.test(document.querySelector('#status').textContent), null, { timeout: 30_000, polling: 250 });
+  await page.setInputFiles('#model-file', file);
+  await page.waitForSelector('#status.error', { timeout: 10_000 });
+  assert.match(await page.textContent('#status'), /trained on another alphabet \(\d+ characters: .*\) than the current text's/);
   assert.deepEqual(consoleProblems, [], 'console stays clean');
 });

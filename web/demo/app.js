@@ -300,6 +300,8 @@ function reflectLoaded(settings) {
   f.recurrentScale.value = String(settings.recurrentScale);
   f.forgetBiasOne.checked = settings.forgetBiasOne;
   f.seed.value = String(settings.seed);
+  for (const key of ['seqLength', 'patternLength', 'horizon']) f[key].value = String(settings[key]);
+  f.textSource.value = settings.textSource;
   showOutputs();
   showRelevant();
 }

@@ -85,7 +85,18 @@ const handlers = {
   },
   save({ id }) {
     const entry = findEntry(id);
-    const bytes = entry.model.save({ optimizer: true });
+    // The task's settings and, for a character model, its alphabet travel
+    // with the weights, so loading it back uses the same data and encoding.
+    const metadata = {
+      savedBy: 'rnnlab page',
+      task: {
+        name: settings.task, seqLength: settings.seqLength, patternLength: settings.patternLength,
+        horizon: settings.horizon, textSource: settings.textSource,
+      },
+      alphabet: task.vocab ? task.vocab.chars.join('') : null,
+      steps,
+    };
+    const bytes = entry.model.save({ optimizer: true, metadata });
     const name = `rnnlab-${entry.cell}-${settings.task}-step${steps}.rnnlab`;
     post({ type: 'file', name, mime: 'application/octet-stream', bytes }, [bytes.buffer]);
   },
@@ -119,12 +130,16 @@ const handlers = {
       if (!fits) {
         throw new Error(`${file.name} holds a ${CELL_LABELS[config.cell]} with ${config.inputSize} inputs and ${config.outputSize} outputs (${config.loss}, ${config.output}); no task here has that shape`);
       }
+      const saved = pageMetadata(model.metadata, fits.task);
       const next = {
-        ...current, ...fits, cell: config.cell, hiddenSize: config.hiddenSize, layers: config.layers,
+        ...current, ...fits, ...saved.task, cell: config.cell, hiddenSize: config.hiddenSize, layers: config.layers,
         activation: config.activation, gruVariant: config.gruVariant, recurrentInit: config.recurrentInit,
         recurrentScale: config.recurrentScale, forgetBiasOne: config.forgetBiasOne, seed: config.seed,
       };
       const nextTask = makeTask(next);
+      if (saved.alphabet !== null && nextTask.vocab && saved.alphabet !== nextTask.vocab.chars.join('')) {
+        throw new Error(`${file.name} was trained on another alphabet (${preview(saved.alphabet)}) than the current text's (${preview(nextTask.vocab.chars.join(''))}); load the text it was trained on first`);
+      }
       if (nextTask.model.inputSize !== config.inputSize) {
         throw new Error(`${file.name} expects an alphabet of ${config.inputSize} characters; the current text has ${nextTask.model.inputSize}`);
       }
@@ -307,6 +322,31 @@ function taskFor(config, current) {
   if (loss === 'cross-entropy' && output === 'sequence' && X === 9 && Y === 8) return { task: 'copy' };
   if (loss === 'cross-entropy' && output === 'sequence' && X === Y) return { task: 'chars', textSource: current.textSource };
   return null;
+}
+
+// The ranges of the page's task fields (index.html).
+const TASK_FIELD_RANGES = { seqLength: [4, 400], patternLength: [1, 20], horizon: [1, 50] };
+
+// What the page saved with a model (see save), checked field by field: a
+// file from elsewhere may carry any metadata, or none.
+function pageMetadata(metadata, taskName) {
+  const out = { task: {}, alphabet: null };
+  if (!metadata || typeof metadata !== 'object' || metadata.savedBy !== 'rnnlab page') return out;
+  const t = metadata.task ?? {};
+  if (t.name !== taskName) return out;
+  for (const [key, [lo, hi]] of Object.entries(TASK_FIELD_RANGES)) {
+    if (Number.isInteger(t[key]) && t[key] >= lo && t[key] <= hi) out.task[key] = t[key];
+  }
+  // The built-in text can always be made again; a user's text must be given.
+  if (t.textSource === 'builtin') out.task.textSource = 'builtin';
+  if (typeof metadata.alphabet === 'string' && metadata.alphabet.length > 0) out.alphabet = metadata.alphabet;
+  return out;
+}
+
+function preview(alphabet) {
+  const chars = Array.from(alphabet);
+  const shown = JSON.stringify(chars.slice(0, 24).join(''));
+  return `${chars.length} characters: ${shown}${chars.length > 24 ? '…' : ''}`;
 }
 
 function findEntry(id) {
