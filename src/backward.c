@@ -6,14 +6,24 @@
  * Gradients accumulate (+=) into m->grads, zeroed once per step. */
 #include "model.h"
 #include "gemm.h"
+#include "simd.h"
 
 #include <math.h>
 #include <string.h>
 
+/* ‖p‖ in double, four running sums so the additions need not wait for
+ * each other. */
 static float sum_squares(const float *p, size_t n) {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)p[i] * p[i];
-    return (float)sqrt(s);
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += (double)p[i] * p[i];
+        s1 += (double)p[i + 1] * p[i + 1];
+        s2 += (double)p[i + 2] * p[i + 2];
+        s3 += (double)p[i + 3] * p[i + 3];
+    }
+    for (; i < n; i++) s0 += (double)p[i] * p[i];
+    return (float)sqrt((s0 + s1) + (s2 + s3));
 }
 
 /* db += column sums of D (rows x cols, leading dimension ld) */
@@ -38,30 +48,42 @@ static void rnn_step_backward(rnnlab_model *m, int l, const float *h, const floa
     gemm_packed(B, H, H, dg, H, m->packed + m->packed_bwd[l], 0.0f, dh_next, H);
 }
 
+/* One LSTM unit's step backward; every argument is a vector of units, and
+ * the same arithmetic serves whole vectors and the scalar tail. */
+#define LSTM_UNIT_BACKWARD(T_, ONE, at, st)                                          \
+    do {                                                                            \
+        T_ i_ = at(i), f_ = at(f), g_ = at(g), o_ = at(o), tc_ = at(tcb), dh_ = at(dhb); \
+        T_ dc_ = at(dcb) + dh_ * o_ * (ONE - tc_ * tc_); /* through h = o⊙tanh(c) */ \
+        st(dcs, dc_);                                                               \
+        st(dO, dh_ * tc_ * o_ * (ONE - o_));                                        \
+        st(di, dc_ * g_ * i_ * (ONE - i_));                                         \
+        st(df, dc_ * at(cp) * f_ * (ONE - f_));                                     \
+        st(dgg, dc_ * i_ * (ONE - g_ * g_));                                        \
+        st(dcb, dc_ * f_); /* c_t = f⊙c_{t-1} + …: the additive highway */          \
+    } while (0)
+#define AT_V(p) vf_load((p) + j)
+#define ST_V(p, v) vf_store((p) + j, (v))
+#define AT_S(p) ((p)[j])
+#define ST_S(p, v) ((p)[j] = (v))
+
 /* dc_next holds dL/dc_t from step t+1 on entry and dL/dc_{t-1} on exit;
  * returns ‖dL/dc_t‖ (total) for the flow curve. */
 static float lstm_step_backward(rnnlab_model *m, int l, const float *a, const float *c_prev,
                                 const float *tc, const float *dh, float *dg,
                                 float *dh_next, float *dc_next) {
     int B = m->B, H = m->H, GH = 4 * H;
-    double dc_sq = 0.0;
+    float *dc_all = m->tmp_bh; /* (B, H): the total dL/dc_t, for its norm */
     for (int b = 0; b < B; b++) {
         const float *i = a + (size_t)b * GH, *f = i + H, *g = i + 2 * H, *o = i + 3 * H;
         const float *cp = c_prev + (size_t)b * H, *tcb = tc + (size_t)b * H, *dhb = dh + (size_t)b * H;
         float *di = dg + (size_t)b * GH, *df = di + H, *dgg = di + 2 * H, *dO = di + 3 * H;
-        float *dcb = dc_next + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float dc = dcb[j] + dhb[j] * o[j] * (1.0f - tcb[j] * tcb[j]); /* through h = o⊙tanh(c) */
-            dc_sq += (double)dc * dc;
-            dO[j] = dhb[j] * tcb[j] * o[j] * (1.0f - o[j]);
-            di[j] = dc * g[j] * i[j] * (1.0f - i[j]);
-            df[j] = dc * cp[j] * f[j] * (1.0f - f[j]);
-            dgg[j] = dc * i[j] * (1.0f - g[j] * g[j]);
-            dcb[j] = dc * f[j]; /* c_t = f⊙c_{t-1} + …: the additive highway */
-        }
+        float *dcb = dc_next + (size_t)b * H, *dcs = dc_all + (size_t)b * H;
+        int j = 0;
+        for (; j + VW <= H; j += VW) LSTM_UNIT_BACKWARD(vf, 1.0f, AT_V, ST_V);
+        for (; j < H; j++) LSTM_UNIT_BACKWARD(float, 1.0f, AT_S, ST_S);
     }
     gemm_packed(B, H, GH, dg, GH, m->packed + m->packed_bwd[l], 0.0f, dh_next, H);
-    return (float)sqrt(dc_sq);
+    return sum_squares(dc_all, (size_t)B * H);
 }
 
 /* GRU: h = (1-z)⊙h' + z⊙n. aux is r⊙h' (reset before) or U_n h' + b_hn
