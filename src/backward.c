@@ -11,20 +11,8 @@
 #include <math.h>
 #include <string.h>
 
-/* ‖p‖ in double, four running sums so the additions need not wait for
- * each other. */
-static float sum_squares(const float *p, size_t n) {
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += (double)p[i] * p[i];
-        s1 += (double)p[i + 1] * p[i + 1];
-        s2 += (double)p[i + 2] * p[i + 2];
-        s3 += (double)p[i + 3] * p[i + 3];
-    }
-    for (; i < n; i++) s0 += (double)p[i] * p[i];
-    return (float)sqrt((s0 + s1) + (s2 + s3));
-}
+/* ‖p‖, for the flow curves */
+static float l2_norm(const float *p, size_t n) { return (float)grad_norm_global(p, n); }
 
 /* db += column sums of D (rows x cols, leading dimension ld) */
 static void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld) {
@@ -83,7 +71,7 @@ static float lstm_step_backward(rnnlab_model *m, int l, const float *a, const fl
         for (; j < H; j++) LSTM_UNIT_BACKWARD(float, 1.0f, AT_S, ST_S);
     }
     gemm_packed(B, H, GH, dg, GH, m->packed + m->packed_bwd[l], 0.0f, dh_next, H);
-    return sum_squares(dc_all, (size_t)B * H);
+    return l2_norm(dc_all, (size_t)B * H);
 }
 
 /* GRU: h = (1-z)⊙h' + z⊙n. aux is r⊙h' (reset before) or U_n h' + b_hn
@@ -152,7 +140,7 @@ static void layer_backward(rnnlab_model *m, int l, const float *in, float *din) 
     for (int t = T - 1; t >= 0; t--) {
         float *dht = dh + (size_t)t * BH; /* becomes the total dL/dh_t */
         for (size_t i = 0; i < BH; i++) dht[i] += dh_next[i];
-        m->flow_h[(size_t)l * T + t] = sum_squares(dht, BH);
+        m->flow_h[(size_t)l * T + t] = l2_norm(dht, BH);
         const float *a = gates + (size_t)t * B * GH;
         float *dgt = dg + (size_t)t * B * GH;
         if (lstm)

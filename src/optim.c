@@ -2,14 +2,24 @@
  * Clipping is applied on the fly inside the update: the raw gradients of
  * the step stay readable in m->grads. */
 #include "model.h"
+#include "simd.h"
 
 #include <math.h>
 #include <string.h>
 
+/* ‖g‖ in double, with four running sums so the additions need not wait for
+ * each other. */
 double grad_norm_global(const float *g, size_t n) {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-    return sqrt(s);
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += (double)g[i] * g[i];
+        s1 += (double)g[i + 1] * g[i + 1];
+        s2 += (double)g[i + 2] * g[i + 2];
+        s3 += (double)g[i + 3] * g[i + 3];
+    }
+    for (; i < n; i++) s0 += (double)g[i] * g[i];
+    return sqrt((s0 + s1) + (s2 + s3));
 }
 
 /* g <- clamp(scale * g, -v, v): norm clipping first, then by value. */
@@ -45,6 +55,43 @@ static inline void update_one(const update_rule *u, float g, float p, float s1, 
     }
 }
 
+/* Adam and AdamW (the default) on whole vectors: the arithmetic of
+ * update_one and clipped, lane by lane and in the same order, so every build
+ * computes the same values. Elements [0, n - n % VW) only; the caller does
+ * the rest one at a time. With write unset nothing is stored, and the result
+ * is the first element whose new values are not all finite, or n. */
+static size_t adam_vectors(const update_rule *u, size_t n, const float *grad, float scale,
+                           float v, float *p, float *s1, float *s2, int fresh, int write) {
+    vf b1 = vf_splat(u->b1), b2 = vf_splat(u->b2);
+    vf one_b1 = vf_splat(1.0f - u->b1), one_b2 = vf_splat(1.0f - u->b2);
+    vf lr = vf_splat(u->lr), eps = vf_splat(u->eps), decay = vf_splat(u->decay);
+    vf c1 = vf_splat(u->c1), c2 = vf_splat(u->c2), sc = vf_splat(scale);
+    vf hi = vf_splat(v), lo = vf_splat(-v), zero = vf_splat(0.0f);
+    size_t end = n - n % VW;
+    for (size_t i = 0; i < end; i += VW) {
+        vf g = vf_load(grad + i) * sc;
+        if (v > 0.0f) g = vf_select(g > hi, hi, vf_select(g < lo, lo, g));
+        vf pv = vf_load(p + i);
+        vf m1 = fresh ? zero : vf_load(s1 + i), m2 = fresh ? zero : vf_load(s2 + i);
+        vf ns1 = b1 * m1 + one_b1 * g;
+        vf ns2 = b2 * m2 + one_b2 * g * g;
+        vf np = pv - lr * (ns1 * c1 / (vf_sqrt(ns2 * c2) + eps) + decay * pv);
+        if (write) {
+            vf_store(p + i, np);
+            vf_store(s1 + i, ns1);
+            vf_store(s2 + i, ns2);
+        } else if (vi_any(vf_nonfinite(np) | vf_nonfinite(ns1) | vf_nonfinite(ns2))) {
+            for (size_t k = i;; k++) { /* which lane */
+                float a, b, c;
+                update_one(u, clipped(grad[k], scale, v), p[k], fresh ? 0.0f : s1[k],
+                           fresh ? 0.0f : s2[k], &a, &b, &c);
+                if (!isfinite(a) || !isfinite(b) || !isfinite(c)) return k;
+            }
+        }
+    }
+    return n;
+}
+
 /* Two passes: the first only checks that every new value is finite (a finite
  * gradient can still overflow lr·g or g²), the second writes. A step that
  * would leave anything non-finite changes nothing. The check costs one
@@ -66,7 +113,17 @@ rnnlab_status apply_update(rnnlab_model *m, float scale, float v) {
         .type = o->type,
     };
     float np, ns1, ns2;
-    for (size_t i = 0; i < n; i++) {
+    int adam = o->type == RNNLAB_OPT_ADAM || o->type == RNNLAB_OPT_ADAMW;
+    size_t first = 0; /* elements before it were checked as vectors */
+    if (adam) {
+        size_t bad = adam_vectors(&u, n, grad, scale, v, p, s1, s2, fresh, 0);
+        if (bad < n)
+            return set_error(m, RNNLAB_E_NONFINITE,
+                             "the update would make parameter %zu non-finite (the learning rate "
+                             "times the gradient overflows): the weights were left unchanged", bad);
+        first = n - n % VW;
+    }
+    for (size_t i = first; i < n; i++) {
         float m1 = fresh ? 0.0f : s1[i], m2 = fresh ? 0.0f : s2[i];
         update_one(&u, clipped(grad[i], scale, v), p[i], m1, m2, &np, &ns1, &ns2);
         if (!isfinite(np) || !isfinite(ns1) || !isfinite(ns2))
@@ -79,7 +136,8 @@ rnnlab_status apply_update(rnnlab_model *m, float scale, float v) {
         memset(s2, 0, n * sizeof(float));
         m->moments_type = o->type;
     }
-    for (size_t i = 0; i < n; i++)
+    if (adam) adam_vectors(&u, n, grad, scale, v, p, s1, s2, 0, 1);
+    for (size_t i = first; i < n; i++)
         update_one(&u, clipped(grad[i], scale, v), p[i], s1[i], s2[i], &p[i], &s1[i], &s2[i]);
     m->step = step;
     return RNNLAB_OK;

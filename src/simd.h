@@ -13,6 +13,8 @@
 #include <string.h>
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
+#elif defined(__SSE__)
+#include <immintrin.h>
 #endif
 
 #if defined(__AVX__)
@@ -72,6 +74,35 @@ static inline vf vf_pmax(vf a, vf b) {
 #else
     return vf_select(a < b, b, a);
 #endif
+}
+
+/* Square root lane by lane, correctly rounded as sqrtf. */
+static inline vf vf_sqrt(vf x) {
+#if defined(__wasm_simd128__)
+    return (vf)wasm_f32x4_sqrt((v128_t)x);
+#elif VW == 8 && defined(__AVX__)
+    return (vf)_mm256_sqrt_ps((__m256)x);
+#elif defined(__SSE__)
+    return (vf)_mm_sqrt_ps((__m128)x);
+#else
+    vf r;
+    for (int i = 0; i < VW; i++) r[i] = __builtin_sqrtf(x[i]);
+    return r;
+#endif
+}
+
+/* All ones in the lanes of x that are infinite or NaN. */
+static inline vi vf_nonfinite(vf x) {
+    return ((vi)x & vi_splat(0x7f800000)) == vi_splat(0x7f800000);
+}
+
+/* Whether any lane of a mask is set. */
+static inline int vi_any(vi mask) {
+    int32_t lanes[VW];
+    memcpy(lanes, &mask, sizeof lanes);
+    int32_t any = 0;
+    for (int i = 0; i < VW; i++) any |= lanes[i];
+    return any != 0;
 }
 
 #endif
