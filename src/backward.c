@@ -157,12 +157,12 @@ static void layer_backward(rnnlab_model *m, int l, const float *in, float *din) 
 
     /* weight gradients over all T*B rows at once */
     float *dW = m->grads + lo->W, *dU = m->grads + lo->U, *db = m->grads + lo->b;
-    gemm(1, 0, GH, lo->in, (int)TB, dg, GH, in, lo->in, 1.0f, dW, lo->in);
     add_column_sums(db, dg, TB, GH, GH);
-    if (!gru) {
-        gemm(1, 0, GH, H, (int)TB, dg, GH, hs, H, 1.0f, dU, H);
+    if (!gru) { /* dW = dGᵀ X and dU = dGᵀ H_prev, dG packed once */
+        gemm_shared_a(1, GH, (int)TB, dg, GH, lo->in, in, lo->in, dW, lo->in, H, hs, H, dU, H, 1.0f);
     } else {
         float *dUn = dU + (size_t)2 * H * H;
+        gemm(1, 0, GH, lo->in, (int)TB, dg, GH, in, lo->in, 1.0f, dW, lo->in);
         gemm(1, 0, 2 * H, H, (int)TB, dg, GH, hs, H, 1.0f, dU, H);
         if (m->cfg.gru_reset_after) {
             gemm(1, 0, H, H, (int)TB, m->daux, H, hs, H, 1.0f, dUn, H);

@@ -316,6 +316,34 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
         gemm_blocked(ta, tb, M, N, K, A, lda, B, ldb, beta, C, rs, cs);
 }
 
+void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
+                   int N1, const float *B1, int ldb1, float *C1, int ldc1,
+                   int N2, const float *B2, int ldb2, float *C2, int ldc2, float beta) {
+    size_t strips1 = round_up(N1, NR) / NR;
+    if (M < MR || N1 < NR || N2 < NR || (strips1 + round_up(N2, NR) / NR) * NR > NC || K <= 0) {
+        gemm(ta, 0, M, N1, K, A, lda, B1, ldb1, beta, C1, ldc1);
+        gemm(ta, 0, M, N2, K, A, lda, B2, ldb2, beta, C2, ldc2);
+        return;
+    }
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = min_int(KC, K - pc);
+        size_t stride = (size_t)kc * NR;
+        float *pb2 = pack_b_buf + strips1 * stride;
+        pack_b(0, kc, N1, B1 + (size_t)pc * ldb1, ldb1, pack_b_buf, stride);
+        pack_b(0, kc, N2, B2 + (size_t)pc * ldb2, ldb2, pb2, stride);
+        int accumulate = pc > 0 || beta != 0.0f;
+        for (int ic = 0; ic < M; ic += MC) {
+            int mc = min_int(MC, M - ic);
+            const float *a = ta ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc;
+            pack_a(ta, mc, kc, a, lda, pack_a_buf);
+            macro_kernel(mc, N1, kc, pack_a_buf, pack_b_buf, stride, C1 + (size_t)ic * ldc1,
+                         (size_t)ldc1, 1, accumulate);
+            macro_kernel(mc, N2, kc, pack_a_buf, pb2, stride, C2 + (size_t)ic * ldc2,
+                         (size_t)ldc2, 1, accumulate);
+        }
+    }
+}
+
 size_t gemm_packed_size(int K, int N) {
     if (K <= 0 || N <= 0) return 0;
     return (size_t)K * (size_t)((N + NR - 1) / NR * NR);

@@ -15,6 +15,13 @@
 void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc);
 
+/* Two products with one left factor, C1 (+)= op(A) B1 and C2 (+)= op(A) B2
+ * (B1 is K x N1, B2 is K x N2, both row-major): each block of op(A) is packed
+ * once for both. The same bits as the two gemm calls. */
+void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
+                   int N1, const float *B1, int ldb1, float *C1, int ldc1,
+                   int N2, const float *B2, int ldb2, float *C2, int ldc2, float beta);
+
 /* Plain triple loop, the reference the fast kernels are tested against. */
 void gemm_reference(int ta, int tb, int M, int N, int K, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc);

@@ -289,6 +289,37 @@ static void test_gemm_deterministic(void) {
     }
 }
 
+/* gemm_shared_a gives the bits of two gemm calls, on shapes that take its
+ * shared packing and on shapes that fall back to two calls. */
+static void test_gemm_shared_a(void) {
+    const struct { int ta, M, K, N1, N2; } cases[] = {
+        {1, 1024, 300, 64, 256}, {1, 64, 2048, 16, 64}, {0, 37, 270, 9, 23}, {1, 40, 513, 8, 8},
+        {1, 48, 100, 1, 128},  /* N1 < NR: two calls */
+        {1, 2, 50, 16, 16},    /* M < MR: two calls */
+        {1, 64, 64, 256, 300}, /* wider than one packed panel: two calls */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int ta = cases[c].ta, M = cases[c].M, K = cases[c].K, N1 = cases[c].N1, N2 = cases[c].N2;
+        int lda = ta ? M : K;
+        float *A = alloc_view(ta ? K : M, ta ? M : K, lda);
+        float *B1 = alloc_view(K, N1, N1), *B2 = alloc_view(K, N2, N2 + 3);
+        for (int beta = 0; beta <= 1; beta++) {
+            float *C1 = alloc_view(M, N1, N1), *C2 = alloc_view(M, N2, N2);
+            float *D1 = malloc(sizeof(float) * M * N1), *D2 = malloc(sizeof(float) * M * N2);
+            memcpy(D1, C1, sizeof(float) * M * N1);
+            memcpy(D2, C2, sizeof(float) * M * N2);
+            gemm(ta, 0, M, N1, K, A, lda, B1, N1, (float)beta, D1, N1);
+            gemm(ta, 0, M, N2, K, A, lda, B2, N2 + 3, (float)beta, D2, N2);
+            gemm_shared_a(ta, M, K, A, lda, N1, B1, N1, C1, N1, N2, B2, N2 + 3, C2, N2, (float)beta);
+            CHECK(memcmp(C1, D1, sizeof(float) * M * N1) == 0 && memcmp(C2, D2, sizeof(float) * M * N2) == 0,
+                  "case %zu (ta %d, M %d, K %d, N1 %d, N2 %d), beta %d: not the bits of two gemm calls",
+                  c, ta, M, K, N1, N2, beta);
+            free(C1); free(C2); free(D1); free(D2);
+        }
+        free(A); free(B1); free(B2);
+    }
+}
+
 /* ---- vmath tests -------------------------------------------------------- */
 
 static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -438,6 +469,7 @@ int main(int argc, char **argv) {
     run_test("gemm: K = 0 and M = 0", test_gemm_empty_k);
     run_test("gemm: NaN and Inf propagate", test_gemm_nonfinite);
     run_test("gemm: bits independent of alignment and history", test_gemm_deterministic);
+    run_test("gemm_shared_a: the bits of two gemm calls", test_gemm_shared_a);
     run_test("vmath: accuracy against double", test_vmath_accuracy);
     run_test("vmath: saturation, NaN, Inf, signed zero, relu", test_vmath_edges);
     run_test("vmath: array forms equal scalar forms", test_vmath_vector_matches_scalar);
