@@ -12,6 +12,7 @@ import {
 } from './options.js';
 import { toStateDict, fromStateDict, gradsToStateDict } from './weights.js';
 import { Vocabulary } from './vocab.js';
+import { mulberry32 } from './random.js';
 
 // Buffer ids and stats slots of src/rnnlab.h.
 const BUF = {
@@ -27,17 +28,6 @@ const registry = typeof FinalizationRegistry === 'function'
   ? new FinalizationRegistry(({ engine, handle }) => engine.exports.rnnlab_free(handle))
   : null;
 
-// A small seeded generator for shuffling and sampling (mulberry32).
-function seededRandom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Prefixes the method name to errors from the weight converters.
 function withCaller(what, fn) {
@@ -331,7 +321,7 @@ export class Model {
       epochs: { epoch: [], loss: [], valLoss: [], valAccuracy: [], accuracy: [] },
       stoppedEarly: false,
     };
-    const random = seededRandom(this.config.seed ^ 0x5eed);
+    const random = mulberry32(this.config.seed ^ 0x5eed);
     const order = [...Array(d.N).keys()];
     const ce = this.config.loss === 'cross-entropy';
     let best = Infinity;
@@ -542,7 +532,7 @@ export class Model {
     }
     prime = Array.from(prime);
     for (const [i, id] of prime.entries()) checkInt(id, `sample options.prime[${i}]`, 0, X - 1);
-    const random = seededRandom(checkInt(options.seed ?? this.config.seed, 'sample options.seed', 0, 0xffffffff));
+    const random = mulberry32(checkInt(options.seed ?? this.config.seed, 'sample options.seed', 0, 0xffffffff));
 
     this._setBatch(1, 1, 'sample');
     const e = this._engine.exports;

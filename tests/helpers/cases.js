@@ -1,16 +1,8 @@
 // Seeded random models and batches for the numerical tests.
 import { layout, gateCount } from '../reference/reference.js';
 
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Uniform numbers in [0, 1) from a seed: the library's own generator.
+export { mulberry32 as rng } from '../../web/random.js';
 
 export const uniform = (r, n, s = 1) => Float32Array.from({ length: n }, () => (2 * r() - 1) * s);
 

@@ -1,17 +1,11 @@
 // Seeded random numbers for the page's data. Every task draws from one of
 // these, so the same seed gives the same batches in every browser.
 
-// mulberry32: a 32-bit state, fast, and good enough for toy data.
+import { mulberry32 } from '../random.js';
+
 export function createRandom(seed) {
-  let state = (seed >>> 0) || 0x9e3779b9;
+  const next = mulberry32((seed >>> 0) || 0x9e3779b9);
   let spareNormal = null;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
   return {
     /** Uniform in [0, 1). */
     next,
