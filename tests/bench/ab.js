@@ -1,0 +1,70 @@
+// ab.js — two engine builds side by side, for judging a change on a noisy
+// machine: the builds take turns, a fresh process each time, so both see the
+// same disturbances, and the medians of the turns are compared.
+//
+//   node tests/bench/ab.js A.wasm B.wasm [--cell=lstm] [--size=M] [--rounds=4]
+//
+// Each turn times the bare engine call rnnlab_train_step (the model's
+// internals, as worker-rnnlab.js does) on one SPEC §10 workload after the
+// same warm-up, and prints its median; the last line gives each build's
+// median over the turns and the ratio B/A (below 1: B is faster).
+
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { WORKLOADS, CELLS, median, inputs } from './common.js';
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+
+if (args[0] === '--turn') {
+  await turn(args[1], args[2], args[3]);
+} else {
+  const builds = args.filter((a) => !a.startsWith('--'));
+  const cell = option('cell', 'lstm');
+  const size = option('size', 'M');
+  const rounds = Number(option('rounds', 4));
+  if (builds.length !== 2 || !CELLS.includes(cell) || !WORKLOADS[size] || !(rounds >= 1)) {
+    console.error('usage: node tests/bench/ab.js A.wasm B.wasm [--cell=rnn|lstm|gru] [--size=S|M|LONG] [--rounds=N]');
+    process.exit(2);
+  }
+  const times = builds.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    builds.forEach((wasm, k) => {
+      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--turn', wasm, cell, size], { encoding: 'utf8' });
+      if (child.status !== 0) {
+        console.error(`ab: ${wasm}: ${child.stderr.trim()}`);
+        process.exit(1);
+      }
+      const ms = Number(child.stdout.trim());
+      times[k].push(ms);
+      console.log(`round ${r + 1} ${k ? 'B' : 'A'} ${ms.toFixed(2)} ms`);
+    });
+  }
+  const [a, b] = times.map(median);
+  console.log(`${cell} ${size}: A ${a.toFixed(2)} ms, B ${b.toFixed(2)} ms per step (medians of ${rounds} turns); B/A ${(b / a).toFixed(3)}`);
+}
+
+// One turn: the median of 11 bare training steps, printed alone.
+async function turn(wasmPath, cell, size) {
+  const { readFileSync } = await import('node:fs');
+  const { init, createModel } = await import('../../web/rnnlab.js');
+  await init({ wasm: readFileSync(wasmPath) });
+  const { X, H, B, T } = WORKLOADS[size];
+  const model = await createModel({ cell, inputSize: X, hiddenSize: H, outputSize: X, seed: 7 });
+  // Warm-up as in worker-rnnlab.js: short calls first, then a pause for V8's
+  // background compiler, then the workload's own shape.
+  const small = inputs(4 * 8 * X, 99);
+  for (let i = 0; i < 30; i++) model.trainStep({ x: small, y: small, shape: [4, 8, X] });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const x = inputs(B * T * X);
+  model.trainStep({ x, y: x, shape: [B, T, X] });
+  const { exports } = model._engine;
+  const times = [];
+  for (let i = 0; i < 11; i++) {
+    const t0 = performance.now();
+    const status = exports.rnnlab_train_step(model._handle, 0);
+    times.push(performance.now() - t0);
+    if (status !== 0) throw new Error(`rnnlab_train_step returned status ${status}`);
+  }
+  console.log(median(times));
+}
