@@ -9,7 +9,8 @@
 #   bash build.sh ensure     install what is missing (as root: apt packages;
 #                            npm packages), then build only what is out of date
 #   bash build.sh setup      like ensure, with the test tools too (chromium,
-#                            python3-torch) — what `npm test` runs first
+#                            firefox-esr, python3-torch) — what `npm test`
+#                            runs first
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -123,6 +124,6 @@ case "${1:-all}" in
   native) build_native ;;
   fuzz) build_fuzz ;;
   ensure) ensure ;;
-  setup) apt_install emscripten gcc clang libclang-rt-14-dev chromium python3-torch; ensure ;;
+  setup) apt_install emscripten gcc clang libclang-rt-14-dev chromium firefox-esr python3-torch; ensure ;;
   *) say "unknown command '$1': expected all, wasm, native, ensure or setup"; exit 2 ;;
 esac
