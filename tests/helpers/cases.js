@@ -1,8 +1,9 @@
 // Seeded random models and batches for the numerical tests.
 import { layout, gateCount } from '../reference/reference.js';
+import { mulberry32 } from '../../web/random.js';
 
 // Uniform numbers in [0, 1) from a seed: the library's own generator.
-export { mulberry32 as rng } from '../../web/random.js';
+export const rng = mulberry32;
 
 export const uniform = (r, n, s = 1) => Float32Array.from({ length: n }, () => (2 * r() - 1) * s);
 
