@@ -32,6 +32,18 @@ static inline float clipped(float g, float scale, float v) {
 /* One element's update. Writes the new parameter and optimiser state. */
 typedef struct { float lr, mu, b1, b2, eps, rho, decay, c1, c2; int type; } update_rule;
 
+/* Adam: m ← β1 m + (1-β1) g;  v ← β2 v + (1-β2) g²;
+ * θ ← θ - η (m̂ / (sqrt(v̂) + ε) + λ θ), λ = 0 unless AdamW.
+ * For floats and for vectors of floats alike (the rule's scalars broadcast),
+ * so update_one and adam_vectors do the same arithmetic in the same order. */
+#define ADAM_RULE(u, SQRT, g, p, s1, s2, ns1, ns2, np)                                  \
+    do {                                                                            \
+        (ns1) = (u)->b1 * (s1) + (1.0f - (u)->b1) * (g);                             \
+        (ns2) = (u)->b2 * (s2) + (1.0f - (u)->b2) * (g) * (g);                       \
+        (np) = (p) - (u)->lr * ((ns1) * (u)->c1 / (SQRT((ns2) * (u)->c2) + (u)->eps) \
+                                + (u)->decay * (p));                                \
+    } while (0)
+
 static inline void update_one(const update_rule *u, float g, float p, float s1, float s2,
                               float *np, float *ns1, float *ns2) {
     switch (u->type) {
@@ -46,11 +58,8 @@ static inline void update_one(const update_rule *u, float g, float p, float s1, 
         *ns1 = u->rho * s1 + (1.0f - u->rho) * g * g;
         *np = p - u->lr * g / (sqrtf(*ns1) + u->eps); *ns2 = s2;
         return;
-    default: /* Adam: m ← β1 m + (1-β1) g;  v ← β2 v + (1-β2) g²;
-              * θ ← θ - η (m̂ / (sqrt(v̂) + ε) + λ θ), λ = 0 unless AdamW */
-        *ns1 = u->b1 * s1 + (1.0f - u->b1) * g;
-        *ns2 = u->b2 * s2 + (1.0f - u->b2) * g * g;
-        *np = p - u->lr * (*ns1 * u->c1 / (sqrtf(*ns2 * u->c2) + u->eps) + u->decay * p);
+    default: /* Adam, AdamW */
+        ADAM_RULE(u, sqrtf, g, p, s1, s2, *ns1, *ns2, *np);
         return;
     }
 }
@@ -62,20 +71,15 @@ static inline void update_one(const update_rule *u, float g, float p, float s1, 
  * is the first element whose new values are not all finite, or n. */
 static size_t adam_vectors(const update_rule *u, size_t n, const float *grad, float scale,
                            float v, float *p, float *s1, float *s2, int fresh, int write) {
-    vf b1 = vf_splat(u->b1), b2 = vf_splat(u->b2);
-    vf one_b1 = vf_splat(1.0f - u->b1), one_b2 = vf_splat(1.0f - u->b2);
-    vf lr = vf_splat(u->lr), eps = vf_splat(u->eps), decay = vf_splat(u->decay);
-    vf c1 = vf_splat(u->c1), c2 = vf_splat(u->c2), sc = vf_splat(scale);
-    vf hi = vf_splat(v), lo = vf_splat(-v), zero = vf_splat(0.0f);
+    vf sc = vf_splat(scale), hi = vf_splat(v), lo = vf_splat(-v), zero = vf_splat(0.0f);
     size_t end = n - n % VW;
     for (size_t i = 0; i < end; i += VW) {
         vf g = vf_load(grad + i) * sc;
         if (v > 0.0f) g = vf_select(g > hi, hi, vf_select(g < lo, lo, g));
         vf pv = vf_load(p + i);
         vf m1 = fresh ? zero : vf_load(s1 + i), m2 = fresh ? zero : vf_load(s2 + i);
-        vf ns1 = b1 * m1 + one_b1 * g;
-        vf ns2 = b2 * m2 + one_b2 * g * g;
-        vf np = pv - lr * (ns1 * c1 / (vf_sqrt(ns2 * c2) + eps) + decay * pv);
+        vf ns1, ns2, np;
+        ADAM_RULE(u, vf_sqrt, g, pv, m1, m2, ns1, ns2, np);
         if (write) {
             vf_store(p + i, np);
             vf_store(s1 + i, ns1);

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../web/server.js';
 import { skipUnlessFirefox, launchFirefox } from './helpers/firefox.js';
+import { watchConsole } from './helpers/launch.js';
 import * as rnnlab from '../web/rnnlab.js';
 import * as random from '../web/random.js';
 
@@ -22,10 +23,7 @@ before(async () => {
   firefox = await launchFirefox();
   page = await firefox.browser.newPage();
   await page.setViewport({ width: 1440, height: 1400 });
-  page.on('console', (message) => {
-    if (['error', 'warn', 'warning'].includes(message.type())) consoleProblems.push(`${message.type()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => consoleProblems.push(`uncaught: ${error.message}`));
+  watchConsole(page, consoleProblems);
 });
 
 after(async () => {

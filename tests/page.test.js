@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../web/server.js';
 import { launchBrowser, skipUnlessBrowser } from './helpers/browser.js';
+import { watchConsole } from './helpers/launch.js';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const LONG_TASK_LIMIT_MS = 100;
@@ -29,12 +30,7 @@ before(async () => {
   server = await startServer({ port: 0 });
   browser = await launchBrowser({ viewport: { width: 1440, height: 1400 } }); // tall enough for the whole settings column
   page = await browser.context.newPage();
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') {
-      consoleProblems.push(`${message.type()}: ${message.text()}`);
-    }
-  });
-  page.on('pageerror', (error) => consoleProblems.push(`uncaught: ${error.stack ?? error.message}`));
+  watchConsole(page, consoleProblems);
   // Long tasks on the main thread, recorded from the very start.
   await page.addInitScript(() => {
     window.__longTasks = [];

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createModel, loadModel } from '../web/rnnlab.js';
 import { CONTENT_SECURITY_POLICY } from '../web/server.js';
 import { launchBrowser, skipUnlessBrowser } from './helpers/browser.js';
+import { watchConsole } from './helpers/launch.js';
 import { rng as unitRandom } from './helpers/cases.js';
 
 const WEB = fileURLToPath(new URL('../web', import.meta.url));
@@ -152,8 +153,7 @@ before(async () => {
   server = await serve();
   browser = await launchBrowser();
   page = await browser.context.newPage();
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  watchConsole(page, problems);
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
   await page.waitForFunction(() => window.ready === true, null, { timeout: 30_000 });
 });

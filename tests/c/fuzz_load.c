@@ -30,6 +30,7 @@
  * after a train step that returns OK the model saves into a file that loads.
  */
 #include "rnnlab.h"
+#include "crc32.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -39,14 +40,6 @@
 enum { MODE_FIX_CRC = 1, MODE_MASK = 2, MODE_H0 = 4, MODE_TRAIN = 8 };
 enum { OFF_FLAGS = 12, OFF_STEP = 112, HEADER = 128 };
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n) {
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = c & 1u ? (c >> 1) ^ 0xedb88320u : c >> 1;
-    }
-    return ~c;
-}
 
 static uint32_t get_le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

@@ -15,6 +15,7 @@
  *   ./test_engine --write-corpus DIR write the libFuzzer seed corpus (fuzz_load.c)
  */
 #include "rnnlab.h"
+#include "crc32.h"
 
 #include <float.h>
 #include <math.h>
@@ -186,22 +187,13 @@ static int all_finite(const float *p, size_t n) {
 
 static int contains(const char *s, const char *part) { return s && strstr(s, part) != NULL; }
 
-/* CRC-32 (IEEE 802.3, reflected, polynomial 0xedb88320), table-less. */
-static uint32_t crc32_of(const uint8_t *p, size_t n) {
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = c & 1u ? (c >> 1) ^ 0xedb88320u : c >> 1;
-    }
-    return ~c;
-}
 static void put_le32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 static uint32_t get_le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static void fix_crc(uint8_t *p, size_t len) { put_le32(p + len - 4, crc32_of(p, len - 4)); }
+static void fix_crc(uint8_t *p, size_t len) { put_le32(p + len - 4, crc32_ieee(p, len - 4)); }
 
 /* File offsets (serialize.c): config words from 16, optimiser words from 72,
  * step (f64) at 112, parameter count (u64) at 120, floats from 128. */

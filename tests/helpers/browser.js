@@ -1,9 +1,8 @@
 // Launches the system's Chromium through playwright-core for the page tests.
 // Nothing is downloaded: the browser must be installed (Debian: `chromium`).
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { findExecutable, skipOrFail, withFreshProfile } from './launch.js';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
@@ -14,7 +13,8 @@ const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/
 const QUIET_FEATURES = ['WebUIOmniboxPopup', 'WebUIOmniboxAimPopup'];
 // Chromium keeps only the last --disable-features switch, and playwright-core
 // passes its own list first, so ours must repeat it: this is playwright-core
-// 1.65's list (see chromiumSwitches in its coreBundle.js).
+// 1.65's list (see chromiumSwitches in its coreBundle.js). launchBrowser
+// checks, on Linux, that the running browser got no feature we dropped.
 const PLAYWRIGHT_DISABLED_FEATURES = [
   'AvoidUnnecessaryBeforeUnloadCheckSync', 'DestroyProfileOnBrowserClose', 'HttpsUpgrades',
   'HttpsFirstBalancedModeAutoEnable', 'LensOverlay', 'MediaRouter', 'PaintHolding',
@@ -31,17 +31,12 @@ const ARGS = [
 
 /** The browser to use: $CHROMIUM, else the first system Chromium found, else null. */
 export function findChromium() {
-  if (process.env.CHROMIUM) return existsSync(process.env.CHROMIUM) ? process.env.CHROMIUM : null;
-  return CANDIDATES.find((path) => existsSync(path)) ?? null;
+  return findExecutable('CHROMIUM', CANDIDATES);
 }
 
-/**
- * Why the browser tests cannot run here, or null when they can. Under CI a
- * missing browser is a failure, not a skip: the caller throws instead.
- */
+/** Why the browser tests cannot run here, or null when they can. */
 export async function browserUnavailable() {
-  const executable = findChromium();
-  if (!executable) return `no Chromium found (looked for $CHROMIUM and ${CANDIDATES.join(', ')})`;
+  if (!findChromium()) return `no Chromium found (looked for $CHROMIUM and ${CANDIDATES.join(', ')})`;
   try {
     await import('playwright-core');
   } catch {
@@ -52,9 +47,29 @@ export async function browserUnavailable() {
 
 /** Skip reason for node:test, or throws when CI is set and the browser is missing. */
 export async function skipUnlessBrowser() {
-  const reason = await browserUnavailable();
-  if (reason && process.env.CI) throw new Error(`browser tests cannot run under CI: ${reason}`);
-  return reason ? `skipped: ${reason}` : false;
+  return skipOrFail(await browserUnavailable(), 'browser tests');
+}
+
+// The --disable-features lists a running browser was given (Linux: from /proc),
+// found by its profile directory; null where that cannot be read.
+function disabledFeatureSwitches(profile) {
+  let pids;
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return null;
+  }
+  for (const pid of pids) {
+    let args;
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (!args.includes(`--user-data-dir=${profile}`) || args.some((a) => a.startsWith('--type='))) continue;
+    return args.filter((a) => a.startsWith('--disable-features=')).map((a) => a.slice('--disable-features='.length).split(','));
+  }
+  return null;
 }
 
 /**
@@ -63,26 +78,22 @@ export async function skipUnlessBrowser() {
  */
 export async function launchBrowser({ viewport = { width: 1400, height: 1000 } } = {}) {
   const { chromium } = await import('playwright-core');
-  const profile = mkdtempSync(join(tmpdir(), 'rnnlab-chromium-'));
-  let context;
-  try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: findChromium(),
-      headless: true,
-      args: ARGS,
-      viewport,
-      acceptDownloads: true,
-      timeout: 60_000,
-    });
-  } catch (error) {
-    rmSync(profile, { recursive: true, force: true });
-    throw error;
+  const launched = await withFreshProfile('rnnlab-chromium-', (profile) => chromium.launchPersistentContext(profile, {
+    executablePath: findChromium(),
+    headless: true,
+    args: ARGS,
+    viewport,
+    acceptDownloads: true,
+    timeout: 60_000,
+  }));
+  // Ours is the last --disable-features switch, the one Chromium keeps: it
+  // must still hold every feature playwright-core turns off.
+  const lists = disabledFeatureSwitches(launched.profile);
+  const ours = lists?.at(-1) ?? [];
+  const dropped = (lists ?? []).slice(0, -1).flat().filter((f) => f && !ours.includes(f));
+  if (dropped.length) {
+    await launched.close();
+    throw new Error(`playwright-core now disables features that tests/helpers/browser.js does not repeat: ${dropped.join(', ')}; add them to PLAYWRIGHT_DISABLED_FEATURES`);
   }
-  return {
-    context,
-    async close() {
-      await context.close().catch(() => {});
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
+  return { context: launched.handle, close: launched.close };
 }

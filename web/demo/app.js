@@ -272,7 +272,10 @@ $('model-file').addEventListener('change', (event) => {
   event.target.value = '';
   if (!file) return;
   setStatus(`Loading ${file.name}…`);
-  worker.postMessage({ type: 'load', file, settings: readSettings(), hyper: readHyper() });
+  // The task fields' limits, from the form itself, for the settings a file carries.
+  const ranges = Object.fromEntries(['seqLength', 'patternLength', 'horizon']
+    .map((name) => [name, [Number(form.elements[name].min), Number(form.elements[name].max)]]));
+  worker.postMessage({ type: 'load', file, settings: readSettings(), hyper: readHyper(), ranges });
 });
 
 // Chooses a value in a <select>, adding it when the list lacks it (a loaded

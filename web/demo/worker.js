@@ -118,7 +118,7 @@ const handlers = {
     const name = `rnnlab-${entry.cell}-${settings.task}-weights.json`;
     post({ type: 'file', name, mime: 'application/json', bytes }, [bytes.buffer]);
   },
-  async load({ file, settings: current, hyper: nextHyper }) {
+  async load({ file, settings: current, hyper: nextHyper, ranges }) {
     if (file.size > MAX_MODEL_FILE_BYTES) {
       throw new Error(`${file.name} is ${formatBytes(file.size)}; model files up to ${formatBytes(MAX_MODEL_FILE_BYTES)} are read`);
     }
@@ -130,7 +130,7 @@ const handlers = {
       if (!fits) {
         throw new Error(`${file.name} holds a ${CELL_LABELS[config.cell]} with ${config.inputSize} inputs and ${config.outputSize} outputs (${config.loss}, ${config.output}); no task here has that shape`);
       }
-      const saved = pageMetadata(model.metadata, fits.task);
+      const saved = pageMetadata(model.metadata, fits.task, ranges);
       const next = {
         ...current, ...fits, ...saved.task, cell: config.cell, hiddenSize: config.hiddenSize, layers: config.layers,
         activation: config.activation, gruVariant: config.gruVariant, recurrentInit: config.recurrentInit,
@@ -324,17 +324,15 @@ function taskFor(config, current) {
   return null;
 }
 
-// The ranges of the page's task fields (index.html).
-const TASK_FIELD_RANGES = { seqLength: [4, 400], patternLength: [1, 20], horizon: [1, 50] };
-
 // What the page saved with a model (see save), checked field by field: a
-// file from elsewhere may carry any metadata, or none.
-function pageMetadata(metadata, taskName) {
+// file from elsewhere may carry any metadata, or none. `ranges` holds the
+// form's [min, max] of each task field.
+function pageMetadata(metadata, taskName, ranges) {
   const out = { task: {}, alphabet: null };
   if (!metadata || typeof metadata !== 'object' || metadata.savedBy !== 'rnnlab page') return out;
   const t = metadata.task ?? {};
   if (t.name !== taskName) return out;
-  for (const [key, [lo, hi]] of Object.entries(TASK_FIELD_RANGES)) {
+  for (const [key, [lo, hi]] of Object.entries(ranges)) {
     if (Number.isInteger(t[key]) && t[key] >= lo && t[key] <= hi) out.task[key] = t[key];
   }
   // The built-in text can always be made again; a user's text must be given.
