@@ -6,6 +6,7 @@
 #   bash build.sh wasm       only the two .wasm files
 #   bash build.sh native     only the native C tests (gcc, with sanitizers)
 #   bash build.sh fuzz       the libFuzzer target of the model loader (clang)
+#   bash build.sh sources    print the engine's C sources, one a line
 #   bash build.sh ensure     install what is missing (as root: apt packages;
 #                            npm packages), then build only what is out of date
 #   bash build.sh setup      like ensure, with the test tools too (chromium,
@@ -14,8 +15,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-SRC=(src/gemm.c src/vmath.c src/model.c src/init.c src/forward.c src/backward.c
-     src/optim.c src/diag.c src/serialize.c)
+# The engine: every src/*.c but the wasm entry points (the one list of
+# sources; `bash build.sh sources` prints it for tests/native.test.js).
+SRC=()
+for f in src/*.c; do [ "$f" = src/wasm_api.c ] || SRC+=("$f"); done
 WASM_SRC=("${SRC[@]}" src/wasm_api.c)
 OUT=web/dist
 NATIVE=build/native
@@ -123,7 +126,8 @@ case "${1:-all}" in
   wasm) build_wasm ;;
   native) build_native ;;
   fuzz) build_fuzz ;;
+  sources) printf '%s\n' "${SRC[@]}" ;;
   ensure) ensure ;;
   setup) apt_install emscripten gcc clang libclang-rt-14-dev chromium firefox-esr python3-torch; ensure ;;
-  *) say "unknown command '$1': expected all, wasm, native, ensure or setup"; exit 2 ;;
+  *) say "unknown command '$1': expected all, wasm, native, fuzz, sources, ensure or setup"; exit 2 ;;
 esac

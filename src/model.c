@@ -1,4 +1,5 @@
-/* model.c — creating models, their memory, and the public entry points. */
+/* model.c — the model's lifecycle: errors, config defaults and checks, the
+ * parameter layout, creating and freeing, metadata. */
 #include "model.h"
 #include "gemm.h"
 
@@ -200,6 +201,7 @@ rnnlab_status model_alloc(const rnnlab_config *cfg, rnnlab_model **out) {
     m->opt = rnnlab_optimizer_default(RNNLAB_OPT_ADAM);
     m->moments_type = RNNLAB_OPT_ADAM;
     m->err[0] = '\0';
+    buffer_table_refresh(m);
     *out = m;
     return RNNLAB_OK;
 }
@@ -226,6 +228,7 @@ void rnnlab_free(rnnlab_model *m) {
     free(m->params);
     free(m->packed);
     free(m->batch);
+    free(m->state);
     free(m->meta);
     free(m);
 }
@@ -260,250 +263,8 @@ rnnlab_status rnnlab_get_config(const rnnlab_model *m, rnnlab_config *out) {
     return RNNLAB_OK;
 }
 
-/* ---------------------------------------------------------------- batch */
-
-rnnlab_status rnnlab_set_batch(rnnlab_model *m, int B, int T) {
-    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "set_batch: the model is NULL");
-    if (B < 1 || T < 1 || B > 1000000 || T > 1000000)
-        return set_error(m, RNNLAB_E_SHAPE,
-                         "batch: expected 1 <= B <= 1000000 and 1 <= T <= 1000000, got B = %d, T = %d", B, T);
-    /* 64-bit sizes: size_t is 32 bits in wasm and B * T * H can overflow it */
-    uint64_t L = m->L, H = m->H, X = m->X, Y = m->Y, G = m->G, b = B, t = T;
-    uint64_t BH = b * H, BT = b * t, XH = X > H ? X : H;
-    uint64_t sizes[] = {
-        BT * X, BT * Y, BT /* labels */, BT /* mask */, L * BH, L * BH, /* x y labels mask h0 c0 */
-        BT * Y, L * BH, L * BH, BT * X, L * BH, L * BH,                 /* out hT cT dx dh0 dc0 */
-        L * t, L * t, L * t * BH * G, L * (t + 1) * BH,                 /* flows gates hs */
-        m->cfg.cell == RNNLAB_CELL_LSTM ? L * (t + 1) * BH : 0,         /* cs */
-        m->cfg.cell == RNNLAB_CELL_LSTM ? L * t * BH : 0,               /* tanh_c */
-        m->cfg.cell == RNNLAB_CELL_GRU ? L * t * BH : 0,                /* aux */
-        BT * X, BT * Y, BT * Y, t * BH * G,                             /* xt yhat dyhat dgates */
-        m->cfg.cell == RNNLAB_CELL_GRU ? t * BH : 0,                    /* daux */
-        t * BH, t * b * XH, BH, BH, BH, BH, BH, b                       /* dH dH_below dh_next dc_next tmp tmp2 last_h last_t */
-    };
-    enum { NBUF = sizeof sizes / sizeof sizes[0] };
-    uint64_t total = 0;
-    for (int i = 0; i < NBUF; i++) {
-        if (sizes[i] > RNNLAB_MAX_ELEMENTS)
-            return set_error(m, RNNLAB_E_NOMEM,
-                             "batch B = %d, T = %d needs a buffer of %.0f floats; at most %u fit",
-                             B, T, (double)sizes[i], RNNLAB_MAX_ELEMENTS);
-        total += (sizes[i] + 3) & ~(uint64_t)3; /* keep every buffer 16-byte aligned */
-    }
-    if (total > (uint64_t)RNNLAB_MAX_ELEMENTS * 2)
-        return set_error(m, RNNLAB_E_NOMEM, "batch B = %d, T = %d needs %.0f MB; too large for wasm memory",
-                         B, T, (double)(total * sizeof(float) >> 20));
-    if (total > m->batch_cap) {
-        float *nb = malloc((size_t)total * sizeof(float));
-        if (!nb)
-            return set_error(m, RNNLAB_E_NOMEM,
-                             "out of memory: batch B = %d, T = %d needs %.0f MB", B, T,
-                             (double)(total * sizeof(float) >> 20));
-        free(m->batch);
-        m->batch = nb;
-        m->batch_cap = (size_t)total;
-    }
-    if (B != m->B || T != m->T) memset(m->batch, 0, (size_t)total * sizeof(float));
-    float *p = m->batch;
-    float **ptrs[] = {
-        &m->x, &m->y, (float **)&m->labels, &m->mask, &m->h0, &m->c0,
-        &m->out, &m->hT, &m->cT, &m->dx, &m->dh0, &m->dc0,
-        &m->flow_h, &m->flow_c, &m->gates, &m->hs, &m->cs, &m->tanh_c, &m->aux,
-        &m->xt, &m->yhat, &m->dyhat, &m->dgates, &m->daux,
-        &m->dH, &m->dH_below, &m->dh_next, &m->dc_next, &m->tmp_bh, &m->tmp_bh2,
-        &m->last_h, (float **)&m->last_t
-    };
-    _Static_assert(sizeof ptrs / sizeof ptrs[0] == NBUF, "one pointer per buffer size");
-    for (int i = 0; i < NBUF; i++) {
-        *ptrs[i] = sizes[i] ? p : NULL;
-        p += (size_t)((sizes[i] + 3) & ~(uint64_t)3);
-    }
-    m->B = B;
-    m->T = T;
-    m->have_forward = 0;
-    return RNNLAB_OK;
-}
-
-void *rnnlab_buffer(rnnlab_model *m, int id, size_t *count) {
-    size_t dummy;
-    if (!count) count = &dummy;
-    *count = 0;
-    if (!m) return NULL;
-    size_t L = m->L, H = m->H, B = m->B, T = m->T, G = m->G;
-    size_t BT = B * T, LBH = L * B * H;
-    size_t out_rows = m->cfg.output == RNNLAB_OUTPUT_LAST ? B : BT;
-    int lstm = m->cfg.cell == RNNLAB_CELL_LSTM;
-    void *p = NULL;
-    size_t n = 0;
-    switch (id) {
-    case RNNLAB_BUF_PARAMS: p = m->params; n = m->n_params; break;
-    case RNNLAB_BUF_GRADS: p = m->grads; n = m->n_params; break;
-    case RNNLAB_BUF_OPT_M: p = m->opt_m; n = m->n_params; break;
-    case RNNLAB_BUF_OPT_V: p = m->opt_v; n = m->n_params; break;
-    case RNNLAB_BUF_STATS: p = m->stats; n = RNNLAB_STAT_COUNT; break;
-    default:
-        if (!m->batch) return NULL;
-        switch (id) {
-        case RNNLAB_BUF_X: p = m->x; n = BT * m->X; break;
-        case RNNLAB_BUF_Y: p = m->y; n = out_rows * m->Y; break;
-        case RNNLAB_BUF_LABELS: p = m->labels; n = out_rows; break;
-        case RNNLAB_BUF_MASK: p = m->mask; n = BT; break;
-        case RNNLAB_BUF_H0: p = m->h0; n = LBH; break;
-        case RNNLAB_BUF_C0: p = lstm ? m->c0 : NULL; n = lstm ? LBH : 0; break;
-        case RNNLAB_BUF_OUT: p = m->out; n = out_rows * m->Y; break;
-        case RNNLAB_BUF_HT: p = m->hT; n = LBH; break;
-        case RNNLAB_BUF_CT: p = lstm ? m->cT : NULL; n = lstm ? LBH : 0; break;
-        case RNNLAB_BUF_DX: p = m->dx; n = BT * m->X; break;
-        case RNNLAB_BUF_DH0: p = m->dh0; n = LBH; break;
-        case RNNLAB_BUF_DC0: p = lstm ? m->dc0 : NULL; n = lstm ? LBH : 0; break;
-        case RNNLAB_BUF_FLOW_H: p = m->flow_h; n = L * T; break;
-        case RNNLAB_BUF_FLOW_C: p = lstm ? m->flow_c : NULL; n = lstm ? L * T : 0; break;
-        case RNNLAB_BUF_GATES: p = m->gates; n = L * BT * G * H; break;
-        case RNNLAB_BUF_HIDDEN: p = m->hs; n = L * (T + 1) * B * H; break;
-        case RNNLAB_BUF_CELLS: p = m->cs; n = lstm ? L * (T + 1) * B * H : 0; break;
-        default: return NULL;
-        }
-    }
-    *count = p ? n : 0;
-    return p;
-}
-
 void rnnlab_params_changed(rnnlab_model *m) {
     if (m) m->packed_valid = 0;
-}
-
-/* ---------------------------------------------------------------- optimiser */
-
-rnnlab_optimizer rnnlab_optimizer_default(int type) {
-    rnnlab_optimizer o;
-    memset(&o, 0, sizeof o);
-    o.type = type;
-    o.lr = type == RNNLAB_OPT_SGD || type == RNNLAB_OPT_MOMENTUM ? 0.01f : 0.001f;
-    o.momentum = 0.9f;
-    o.beta1 = 0.9f;
-    o.beta2 = 0.999f;
-    o.eps = type == RNNLAB_OPT_RMSPROP ? 1e-7f : 1e-8f;
-    o.rho = 0.9f;
-    o.weight_decay = type == RNNLAB_OPT_ADAMW ? 0.01f : 0.0f;
-    return o;
-}
-
-#define CHECK_OPT(cond, fmt, value)                                              \
-    if (!(cond)) return set_error(m, RNNLAB_E_INVALID, fmt, (double)(value));
-
-rnnlab_status rnnlab_set_optimizer(rnnlab_model *m, const rnnlab_optimizer *o) {
-    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "set_optimizer: the model is NULL");
-    if (!o) return set_error(m, RNNLAB_E_INVALID, "set_optimizer: the settings are NULL");
-    if (o->type < 0 || o->type > RNNLAB_OPT_RMSPROP)
-        return set_error(m, RNNLAB_E_INVALID,
-                         "optimizer type: expected 0..4 (sgd, momentum, adam, adamw, rmsprop), got %d",
-                         o->type);
-    CHECK_OPT(o->lr > 0.0f && isfinite(o->lr), "lr: expected a finite number > 0, got %g", o->lr);
-    CHECK_OPT(o->momentum >= 0.0f && o->momentum < 1.0f, "momentum: expected 0 <= momentum < 1, got %g", o->momentum);
-    CHECK_OPT(o->beta1 >= 0.0f && o->beta1 < 1.0f, "beta1: expected 0 <= beta1 < 1, got %g", o->beta1);
-    CHECK_OPT(o->beta2 >= 0.0f && o->beta2 < 1.0f, "beta2: expected 0 <= beta2 < 1, got %g", o->beta2);
-    CHECK_OPT(o->eps > 0.0f && isfinite(o->eps), "eps: expected a finite number > 0, got %g", o->eps);
-    CHECK_OPT(o->rho >= 0.0f && o->rho < 1.0f, "rho: expected 0 <= rho < 1, got %g", o->rho);
-    CHECK_OPT(o->weight_decay >= 0.0f && isfinite(o->weight_decay), "weight_decay: expected a finite number >= 0, got %g", o->weight_decay);
-    CHECK_OPT(o->clip_norm >= 0.0f && isfinite(o->clip_norm), "clip_norm: expected a finite number >= 0 (0 = off), got %g", o->clip_norm);
-    CHECK_OPT(o->clip_value >= 0.0f && isfinite(o->clip_value), "clip_value: expected a finite number >= 0 (0 = off), got %g", o->clip_value);
-    m->opt = *o;
-    return RNNLAB_OK;
-}
-
-rnnlab_status rnnlab_get_optimizer(const rnnlab_model *m, rnnlab_optimizer *out) {
-    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "get_optimizer: the model is NULL");
-    if (!out) return set_error((rnnlab_model *)m, RNNLAB_E_INVALID, "get_optimizer: out is NULL");
-    *out = m->opt;
-    return RNNLAB_OK;
-}
-
-void rnnlab_reset_optimizer(rnnlab_model *m) {
-    if (!m) return;
-    memset(m->opt_m, 0, 2 * m->n_params * sizeof(float));
-    m->step = 0;
-    m->stats[RNNLAB_STAT_STEP] = 0;
-}
-
-/* ---------------------------------------------------------------- steps */
-
-static rnnlab_status need_batch(rnnlab_model *m) {
-    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "the model is NULL");
-    if (!m->batch) return set_error(m, RNNLAB_E_STATE, "no batch: call set_batch(B, T) first");
-    return RNNLAB_OK;
-}
-
-rnnlab_status rnnlab_forward(rnnlab_model *m, int flags, int with_loss) {
-    rnnlab_status st = need_batch(m);
-    if (st) return st;
-    return run_forward(m, flags, with_loss);
-}
-
-/* Forward, backward and the global norm; fills the stats. */
-static rnnlab_status gradients_and_norm(rnnlab_model *m, int flags, double *norm) {
-    rnnlab_status st = need_batch(m);
-    if (st) return st;
-    st = run_forward(m, flags, 1);
-    if (st) return st;
-    run_backward(m, flags);
-    *norm = grad_norm_global(m->grads, m->n_params);
-    float loss = m->stats[RNNLAB_STAT_LOSS];
-    m->stats[RNNLAB_STAT_GRAD_NORM] = (float)*norm;
-    m->stats[RNNLAB_STAT_GRAD_NORM_AFTER] = (float)*norm;
-    m->stats[RNNLAB_STAT_CLIPPED] = 0.0f;
-    if (!isfinite(loss) || !isfinite(*norm))
-        return set_error(m, RNNLAB_E_NONFINITE,
-                         "non-finite %s (loss %g, gradient norm %g): the weights were left unchanged",
-                         isfinite(loss) ? "gradient" : "loss", (double)loss, *norm);
-    return RNNLAB_OK;
-}
-
-/* The scale of norm clipping, and the norm after all clipping. */
-static float clip_scale(const rnnlab_model *m, double norm) {
-    float tau = m->opt.clip_norm;
-    return tau > 0.0f && norm > tau ? (float)(tau / norm) : 1.0f;
-}
-
-/* Without value clipping the norm after clipping is scale · norm; only
- * clamping elements needs another pass over the gradients. */
-static double norm_after_clipping(const rnnlab_model *m, double norm, float scale) {
-    float v = m->opt.clip_value;
-    if (v <= 0.0f) return norm * scale;
-    double s = 0.0;
-    for (size_t i = 0; i < m->n_params; i++) {
-        float g = m->grads[i] * scale;
-        g = g > v ? v : g < -v ? -v : g;
-        s += (double)g * g;
-    }
-    return sqrt(s);
-}
-
-/* Forward, backward, clipping statistics; *scale is the norm-clipping factor. */
-static rnnlab_status gradients_and_clipping(rnnlab_model *m, int flags, float *scale) {
-    double norm;
-    rnnlab_status st = gradients_and_norm(m, flags, &norm);
-    if (st) return st;
-    *scale = clip_scale(m, norm);
-    m->stats[RNNLAB_STAT_CLIPPED] = *scale < 1.0f ? 1.0f : 0.0f;
-    m->stats[RNNLAB_STAT_GRAD_NORM_AFTER] = (float)norm_after_clipping(m, norm, *scale);
-    return RNNLAB_OK;
-}
-
-rnnlab_status rnnlab_compute_gradients(rnnlab_model *m, int flags) {
-    float scale;
-    return gradients_and_clipping(m, (flags & ~RUN_INPUT_GRADS) | RUN_INPUT_GRADS, &scale);
-}
-
-rnnlab_status rnnlab_train_step(rnnlab_model *m, int flags) {
-    float scale;
-    rnnlab_status st = gradients_and_clipping(m, flags & ~RUN_INPUT_GRADS, &scale);
-    if (st) return st;
-    if (m->stats[RNNLAB_STAT_COUNTED] == 0.0f) return RNNLAB_OK; /* nothing to learn from */
-    st = apply_update(m, scale, m->opt.clip_value);
-    if (st) return st;
-    m->packed_valid = 0;
-    m->stats[RNNLAB_STAT_STEP] = (float)m->step;
-    return RNNLAB_OK;
 }
 
 /* ---------------------------------------------------------------- bytes */

@@ -13,8 +13,9 @@ typedef struct {
     int in;              /* X_l */
 } layer_offsets;
 
-/* Per-layer forward caches and packed recurrent weights live in the batch
- * block; see set_batch in model.c for the carving. */
+/* The batch block (set_batch, batch.c) holds everything sized by B and T;
+ * the state block holds the states sized by B alone, so that it survives a
+ * change of T (truncated BPTT with RNNLAB_CARRY_STATE). */
 struct rnnlab_model {
     rnnlab_config cfg;
     rnnlab_optimizer opt;
@@ -38,18 +39,23 @@ struct rnnlab_model {
     size_t packed_bwd[RNNLAB_MAX_LAYERS], packed_bwd_n[RNNLAB_MAX_LAYERS];
     int packed_valid;
 
+    /* state block, sized for B (capacity in floats); zeroed when B changes */
+    int state_B;
+    float *state;
+    size_t state_cap;
+    float *h0, *c0; /* (L, B, H)    initial states (c0: LSTM only)          */
+    float *hT, *cT; /* (L, B, H)    final states of the last forward        */
+
     /* batch block, sized for B x T (capacity in floats) */
     int B, T;
     float *batch;
     size_t batch_cap;
-    float *x;       /* (B, T, X)   user input                               */
+    float *x;       /* (T, B, X)   user input, time-major                   */
     float *y;       /* (B, T, Y)   MSE targets                              */
     int32_t *labels;/* (B, T)      class targets                            */
     float *mask;    /* (B, T)                                               */
-    float *h0, *c0; /* (L, B, H)                                            */
     float *out;     /* (B, T, Y)                                            */
-    float *hT, *cT; /* (L, B, H)                                            */
-    float *dx;      /* (B, T, X)                                            */
+    float *dx;      /* (T, B, X)   dL/dx, time-major                        */
     float *dh0, *dc0; /* (L, B, H)                                          */
     float *flow_h, *flow_c; /* (L, T)                                       */
     float *gates;   /* (L, T, B, G*H)                                       */
@@ -57,25 +63,28 @@ struct rnnlab_model {
     float *cs;      /* (L, T+1, B, H)  LSTM                                 */
     float *tanh_c;  /* (L, T, B, H)    LSTM tanh(c_t)                       */
     float *aux;     /* (L, T, B, H)    GRU: r*h_{t-1} or U_n h_{t-1} + b_hn */
-    float *xt;      /* (T, B, X)       time-major input                     */
     float *yhat;    /* (T, B, Y)       head outputs, time-major             */
     float *dyhat;   /* (T, B, Y)                                            */
     float *dgates;  /* (T, B, G*H)     one layer at a time                  */
     float *daux;    /* (T, B, H)       GRU reset-after dL/d(U_n h + b_hn)   */
     float *dH;      /* (T, B, H)       gradient reaching h from above       */
-    float *dH_below;/* (T, B, max(X,H))                                     */
-    float *dh_next, *dc_next, *tmp_bh, *tmp_bh2; /* (B, H)                  */
+    float *dH_below;/* (T, B, H)       dL/d(input) of layer l > 0           */
+    float *dh_next; /* (B, H)  dL/dh_{t-1} through the recurrence           */
+    float *dc_next; /* (B, H)  LSTM dL/dc_{t-1} through the recurrence      */
+    float *dc_total;/* (B, H)  LSTM total dL/dc_t, for its flow norm        */
+    float *drh;     /* (B, H)  GRU reset-before dL/d(r⊙h_{t-1})             */
     float *last_h;  /* (B, H)  top-layer states picked for 'last' output    */
+    float *dlast_h; /* (B, H)  the head's dL/d(last_h)                      */
     int32_t *last_t;/* (B)     step whose output counts, -1 = none          */
 
+    rnnlab_buffer_info table[RNNLAB_BUF_COUNT]; /* what rnnlab_buffer_table returns */
     uint8_t *meta;         /* the caller's metadata, saved with the model   */
     size_t meta_len;
     float stats[RNNLAB_STAT_COUNT];
-    int have_forward;
     char err[320];
 };
 
-/* model.c */
+/* model.c: lifecycle, config, layout, errors */
 rnnlab_status set_error(rnnlab_model *m, rnnlab_status st, const char *fmt, ...);
 rnnlab_status validate_config(const rnnlab_config *cfg, char *err, size_t errlen);
 rnnlab_status model_alloc(const rnnlab_config *cfg, rnnlab_model **out);
@@ -84,16 +93,26 @@ uint64_t expected_param_count(const rnnlab_config *cfg); /* cfg must be valid */
 /* init.c */
 rnnlab_status init_parameters(rnnlab_model *m);
 
-/* forward.c / backward.c */
-rnnlab_status run_forward(rnnlab_model *m, int flags, int with_loss);
-/* Internal flag for run_backward, above the public RNNLAB_USE_* bits: also
- * compute dL/dx into the dx buffer (compute_gradients does; a training step
- * skips that product, 2·G·H·X·B·T flops). */
-#define RUN_INPUT_GRADS (1 << 16)
-void run_backward(rnnlab_model *m, int flags);
+/* batch.c: the batch and state blocks, the buffer table */
+void buffer_table_refresh(rnnlab_model *m);
 
-/* optim.c */
+/* layer.c: one layer over all T steps. in, din: (T, B, X_l) time-major;
+ * flags pick the initial state (RNNLAB_CARRY_STATE, RNNLAB_USE_H0). */
+void pack_recurrent(rnnlab_model *m);
+void layer_forward(rnnlab_model *m, int l, const float *in, int flags);
+void layer_backward(rnnlab_model *m, int l, const float *in, float *din); /* din may be NULL */
+void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld);
+
+/* head.c: the linear head and the losses */
+void pick_last_steps(rnnlab_model *m, int flags);
+void head_forward(rnnlab_model *m);
+void compute_loss(rnnlab_model *m, int flags);
+void head_backward(rnnlab_model *m);
+
+/* optim.c: norms, clipping, optimisers */
 double grad_norm_global(const float *g, size_t n);
+float clip_scale(float clip_norm, double norm);
+double norm_after_clipping(const float *g, size_t n, double norm, float scale, float clip_value);
 rnnlab_status apply_update(rnnlab_model *m, float scale, float clip_value);
 
 #endif

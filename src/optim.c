@@ -1,11 +1,67 @@
-/* optim.c — gradient clipping (SPEC §5) and the optimisers (SPEC §7).
- * Clipping is applied on the fly inside the update: the raw gradients of
- * the step stay readable in m->grads. */
+/* optim.c — the global gradient norm and clipping (SPEC §5), the
+ * optimisers (SPEC §7): their settings and their update. Clipping is
+ * applied on the fly inside the update: the raw gradients of the step stay
+ * readable in m->grads. */
 #include "model.h"
 #include "simd.h"
 
 #include <math.h>
 #include <string.h>
+
+/* ---------------------------------------------------------------- settings */
+
+rnnlab_optimizer rnnlab_optimizer_default(int type) {
+    rnnlab_optimizer o;
+    memset(&o, 0, sizeof o);
+    o.type = type;
+    o.lr = type == RNNLAB_OPT_SGD || type == RNNLAB_OPT_MOMENTUM ? 0.01f : 0.001f;
+    o.momentum = 0.9f;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.999f;
+    o.eps = type == RNNLAB_OPT_RMSPROP ? 1e-7f : 1e-8f;
+    o.rho = 0.9f;
+    o.weight_decay = type == RNNLAB_OPT_ADAMW ? 0.01f : 0.0f;
+    return o;
+}
+
+#define CHECK_OPT(cond, fmt, value)                                              \
+    if (!(cond)) return set_error(m, RNNLAB_E_INVALID, fmt, (double)(value));
+
+rnnlab_status rnnlab_set_optimizer(rnnlab_model *m, const rnnlab_optimizer *o) {
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "set_optimizer: the model is NULL");
+    if (!o) return set_error(m, RNNLAB_E_INVALID, "set_optimizer: the settings are NULL");
+    if (o->type < 0 || o->type > RNNLAB_OPT_RMSPROP)
+        return set_error(m, RNNLAB_E_INVALID,
+                         "optimizer type: expected 0..4 (sgd, momentum, adam, adamw, rmsprop), got %d",
+                         o->type);
+    CHECK_OPT(o->lr > 0.0f && isfinite(o->lr), "lr: expected a finite number > 0, got %g", o->lr);
+    CHECK_OPT(o->momentum >= 0.0f && o->momentum < 1.0f, "momentum: expected 0 <= momentum < 1, got %g", o->momentum);
+    CHECK_OPT(o->beta1 >= 0.0f && o->beta1 < 1.0f, "beta1: expected 0 <= beta1 < 1, got %g", o->beta1);
+    CHECK_OPT(o->beta2 >= 0.0f && o->beta2 < 1.0f, "beta2: expected 0 <= beta2 < 1, got %g", o->beta2);
+    CHECK_OPT(o->eps > 0.0f && isfinite(o->eps), "eps: expected a finite number > 0, got %g", o->eps);
+    CHECK_OPT(o->rho >= 0.0f && o->rho < 1.0f, "rho: expected 0 <= rho < 1, got %g", o->rho);
+    CHECK_OPT(o->weight_decay >= 0.0f && isfinite(o->weight_decay), "weight_decay: expected a finite number >= 0, got %g", o->weight_decay);
+    CHECK_OPT(o->clip_norm >= 0.0f && isfinite(o->clip_norm), "clip_norm: expected a finite number >= 0 (0 = off), got %g", o->clip_norm);
+    CHECK_OPT(o->clip_value >= 0.0f && isfinite(o->clip_value), "clip_value: expected a finite number >= 0 (0 = off), got %g", o->clip_value);
+    m->opt = *o;
+    return RNNLAB_OK;
+}
+
+rnnlab_status rnnlab_get_optimizer(const rnnlab_model *m, rnnlab_optimizer *out) {
+    if (!m) return set_error(NULL, RNNLAB_E_INVALID, "get_optimizer: the model is NULL");
+    if (!out) return set_error((rnnlab_model *)m, RNNLAB_E_INVALID, "get_optimizer: out is NULL");
+    *out = m->opt;
+    return RNNLAB_OK;
+}
+
+void rnnlab_reset_optimizer(rnnlab_model *m) {
+    if (!m) return;
+    memset(m->opt_m, 0, 2 * m->n_params * sizeof(float));
+    m->step = 0;
+    m->stats[RNNLAB_STAT_STEP] = 0;
+}
+
+/* ---------------------------------------------------------------- norms and clipping */
 
 /* ‖g‖ in double, with four running sums so the additions need not wait for
  * each other. */
@@ -21,6 +77,27 @@ double grad_norm_global(const float *g, size_t n) {
     for (; i < n; i++) s0 += (double)g[i] * g[i];
     return sqrt((s0 + s1) + (s2 + s3));
 }
+
+/* The scale of norm clipping to tau (0 = off) for a global norm. */
+float clip_scale(float tau, double norm) {
+    return tau > 0.0f && norm > tau ? (float)(tau / norm) : 1.0f;
+}
+
+/* The global norm after all clipping of g (n floats). Without value
+ * clipping (v = 0) it is scale · norm; only clamping elements needs another
+ * pass over the gradients. */
+double norm_after_clipping(const float *g, size_t n, double norm, float scale, float v) {
+    if (v <= 0.0f) return norm * scale;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        float c = g[i] * scale;
+        c = c > v ? v : c < -v ? -v : c;
+        s += (double)c * c;
+    }
+    return sqrt(s);
+}
+
+/* ---------------------------------------------------------------- update */
 
 /* g <- clamp(scale * g, -v, v): norm clipping first, then by value. */
 static inline float clipped(float g, float scale, float v) {

@@ -5,26 +5,45 @@
  * says what was expected and what was given. The engine never aborts or exits.
  *
  * Data exchange goes through buffers the engine owns: after rnnlab_set_batch(m,
- * B, T) the caller fills the buffers returned by rnnlab_buffer(m, RNNLAB_BUF_*),
- * then calls rnnlab_train_step / rnnlab_forward / rnnlab_compute_gradients.
+ * B, T) the caller fills the buffers returned by rnnlab_buffer(m, RNNLAB_BUF_*)
+ * (or read from rnnlab_buffer_table(m), every buffer at once), then calls
+ * rnnlab_train_step / rnnlab_forward / rnnlab_compute_gradients.
  *
  * Layouts (row-major, sizes as in SPEC.md: B batch, T steps, X input, H hidden,
  * Y output, L layers, G gate blocks: 1 RNN, 3 GRU (r,z,n), 4 LSTM (i,f,g,o)):
- *   x        (B, T, X)    float  inputs, batch-major
+ *   x        (T, B, X)    float  inputs, TIME-major: x[(t*B + b)*X + k]
  *   y        (B, T, Y) or (B, Y) float  MSE targets ("sequence" or "last")
  *   labels   (B, T) or (B)       int32  class targets for cross-entropy
  *   mask     (B, T)       float  1 = position counts, 0 = ignored
- *   h0, c0   (L, B, H)    float  initial states (used when the flag is set)
+ *   h0, c0   (L, B, H)    float  initial states (used with RNNLAB_USE_H0)
  *   out      (B, T, Y) or (B, Y) float  predictions (logits for cross-entropy)
- *   hT, cT   (L, B, H)    float  final states
- *   dx       (B, T, X)    float  dLoss/dx
- *   dh0, dc0 (L, B, H)    float  dLoss/dh0, dLoss/dc0
+ *   hT, cT   (L, B, H)    float  final states of the last forward
+ *   dx       (T, B, X)    float  dLoss/dx, TIME-major like x
+ *   dh0, dc0 (L, B, H)    float  dLoss/dh0, dLoss/dc0 (of the initial states
+ *                                actually used: h0, carried or zero)
  *   flow_h   (L, T)       float  g_t = sqrt(sum_b |dh_{t,b}|^2), SPEC §4
  *   flow_c   (L, T)       float  the same for the LSTM cell state
  *   gates    (L, T, B, G*H) float post-activation gates of the last forward
  *                        (RNN: h_t; LSTM: i,f,g,o; GRU: r,z,n)
  *   hidden   (L, T+1, B, H) float h_0 .. h_T of the last forward
  *   cells    (L, T+1, B, H) float LSTM c_0 .. c_T of the last forward
+ * c0, cT, dc0, flow_c and cells exist for the LSTM only (NULL, 0 otherwise).
+ *
+ * States and truncated BPTT: h0, c0, hT, cT live in a state block of their
+ * own, sized by B alone. A set_batch that changes only T keeps it (and its
+ * contents); one that changes B re-makes it zeroed. Before any forward hT and
+ * cT are zero. With RNNLAB_CARRY_STATE a forward starts from hT/cT of the
+ * previous forward on this model (it takes precedence over RNNLAB_USE_H0), so
+ * a long sequence runs window after window with set_batch(B, Tw) and the flag,
+ * no state copied by the caller; gradients stop at the window's start. The
+ * carried states are checked like h0: NaN/Inf gives RNNLAB_E_NONFINITE.
+ *
+ * The buffer table (rnnlab_buffer_table): RNNLAB_BUF_COUNT entries indexed by
+ * rnnlab_buffer_id, each {data, count} with count in elements, {NULL, 0}
+ * where a buffer does not exist; in wasm32 each entry is two u32 (pointer,
+ * count). It lives in the model: params, grads, opt_m, opt_v and stats are
+ * there from rnnlab_create/rnnlab_load on, the rest after set_batch. Its
+ * contents are valid until the next rnnlab_set_batch or rnnlab_free.
  *
  * Parameters, gradients and optimiser moments share one flat layout; per
  * layer l (input size X_l = X for l = 0, else H):
@@ -97,7 +116,9 @@ typedef struct {
 /* Flags for the data of a batch. */
 enum {
     RNNLAB_USE_MASK = 1, /* the mask buffer is read; otherwise every position counts */
-    RNNLAB_USE_H0 = 2    /* h0 (and c0) are read; otherwise states start at zero   */
+    RNNLAB_USE_H0 = 2,   /* h0 (and c0) are read; otherwise states start at zero   */
+    RNNLAB_CARRY_STATE = 4 /* states start from hT (and cT) of the previous forward;
+                              wins over RNNLAB_USE_H0                                */
 };
 
 /* Buffers reachable through rnnlab_buffer. */
@@ -139,10 +160,16 @@ rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
                                  size_t *offset, size_t *count);
 
 /* Sizes the batch buffers for B sequences of T steps (allocates only when
- * they grow). Buffers keep their contents across calls of the same shape. */
+ * they grow). Buffers keep their contents across calls of the same shape;
+ * the state buffers h0, c0, hT, cT across calls of the same B. */
 rnnlab_status rnnlab_set_batch(rnnlab_model *m, int B, int T);
 /* Pointer and length (in elements) of a buffer; NULL when it has none. */
 void *rnnlab_buffer(rnnlab_model *m, int id, size_t *count);
+
+typedef struct { void *data; size_t count; } rnnlab_buffer_info; /* count in elements */
+/* Every buffer at once, indexed by rnnlab_buffer_id (RNNLAB_BUF_COUNT entries; NULL/0 where a
+ * buffer does not exist). Valid until the next rnnlab_set_batch or rnnlab_free. */
+const rnnlab_buffer_info *rnnlab_buffer_table(rnnlab_model *m);
 
 /* Call after writing parameters through RNNLAB_BUF_PARAMS: the engine
  * repacks its copies of the recurrent weights. */

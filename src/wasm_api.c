@@ -29,14 +29,6 @@ size_t rnnlab_param_slice_count(const rnnlab_model *m, int layer, int kind) {
     return rnnlab_param_slice(m, layer, kind, &off, &count) == RNNLAB_OK ? count : 0;
 }
 
-void *rnnlab_buffer_ptr(rnnlab_model *m, int id) { return rnnlab_buffer(m, id, NULL); }
-
-size_t rnnlab_buffer_len(rnnlab_model *m, int id) {
-    size_t n = 0;
-    rnnlab_buffer(m, id, &n);
-    return n;
-}
-
 /* Returns malloc'd bytes (free with rnnlab_bytes_free), size in rnnlab_last_size. */
 uint8_t *rnnlab_save_alloc(rnnlab_model *m, int with_optimizer) {
     uint8_t *bytes = NULL;

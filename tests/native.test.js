@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const NATIVE = join(root, 'build', 'native');
-const ENGINE_SRC = ['gemm', 'vmath', 'model', 'init', 'forward', 'backward', 'optim', 'diag', 'serialize']
-  .map((n) => `src/${n}.c`);
+// The engine's sources, from build.sh itself: one list for both.
+const ENGINE_SRC = spawnSync('bash', [join(root, 'build.sh'), 'sources'], { cwd: root, encoding: 'utf8' })
+  .stdout.split('\n').filter(Boolean);
 const HEADERS = readdirSync(join(root, 'src')).filter((f) => f.endsWith('.h')).map((f) => `src/${f}`);
 const CORPUS = join(root, 'tests', 'c', 'corpus');
 const CRASHES = join(root, 'tests', 'c', 'crashes');

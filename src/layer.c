@@ -1,0 +1,160 @@
+/* layer.c — one recurrent layer over all T steps (SPEC §1, §4): the input
+ * projection of every step as one gemm, the time loop calling the cell, and
+ * after the backward loop the weight gradients as big products over all
+ * T*B rows at once. Gradients accumulate (+=) into m->grads. */
+#include "model.h"
+#include "cells.h"
+#include "gemm.h"
+
+#include <string.h>
+
+/* ‖p‖, for the flow curves */
+static float l2_norm(const float *p, size_t n) { return (float)grad_norm_global(p, n); }
+
+/* db += column sums of D (rows x cols, leading dimension ld) */
+void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *d = D + r * ld;
+        for (int j = 0; j < cols; j++) db[j] += d[j];
+    }
+}
+
+/* Packs U once per optimiser step: h U^T for the forward loop and dG U for
+ * the backward loop (the GRU keeps its r,z blocks apart from the n block). */
+void pack_recurrent(rnnlab_model *m) {
+    int H = m->H, GH = m->G * m->H;
+    for (int l = 0; l < m->L; l++) {
+        const float *U = m->params + m->lay[l].U;
+        if (m->cfg.cell == RNNLAB_CELL_GRU) {
+            const float *Un = U + (size_t)2 * H * H;
+            gemm_pack_b(1, H, 2 * H, U, H, m->packed + m->packed_fwd[l]);
+            gemm_pack_b(1, H, H, Un, H, m->packed + m->packed_fwd_n[l]);
+            gemm_pack_b(0, 2 * H, H, U, H, m->packed + m->packed_bwd[l]);
+            gemm_pack_b(0, H, H, Un, H, m->packed + m->packed_bwd_n[l]);
+        } else {
+            gemm_pack_b(1, H, GH, U, H, m->packed + m->packed_fwd[l]);
+            gemm_pack_b(0, GH, H, U, H, m->packed + m->packed_bwd[l]);
+        }
+    }
+    m->packed_valid = 1;
+}
+
+/* dst (B, H) = the layer's initial state: carried from the last forward,
+ * the caller's, or zeros. */
+static void initial_state(float *dst, const float *carried, const float *given, int flags, size_t BH) {
+    const float *src = flags & RNNLAB_CARRY_STATE ? carried : flags & RNNLAB_USE_H0 ? given : NULL;
+    if (src) memcpy(dst, src, BH * sizeof(float));
+    else memset(dst, 0, BH * sizeof(float));
+}
+
+/* One step of layer l's cell on pre (B, G*H); writes step t+1 of hs, cs. */
+static void cell_forward(rnnlab_model *m, int l, int t, float *pre, float *hs, float *cs,
+                         float *tc, float *aux) {
+    int B = m->B, H = m->H;
+    size_t BH = (size_t)B * H;
+    const float *h_prev = hs + (size_t)t * BH, *fwd = m->packed + m->packed_fwd[l];
+    float *h = hs + (size_t)(t + 1) * BH;
+    if (m->cfg.cell == RNNLAB_CELL_LSTM)
+        lstm_forward_step(B, H, fwd, h_prev, cs + (size_t)t * BH, pre, h, cs + (size_t)(t + 1) * BH,
+                          tc + (size_t)t * BH);
+    else if (m->cfg.cell == RNNLAB_CELL_GRU)
+        gru_forward_step(B, H, m->cfg.gru_reset_after, fwd, m->packed + m->packed_fwd_n[l],
+                         m->params + m->lay[l].bhn, h_prev, pre, h, aux + (size_t)t * BH);
+    else
+        rnn_forward_step(B, H, m->cfg.activation == RNNLAB_ACT_RELU, fwd, h_prev, pre, h);
+}
+
+void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
+    int B = m->B, T = m->T, GH = m->G * m->H;
+    size_t BH = (size_t)B * m->H, TB = (size_t)T * B;
+    const layer_offsets *lo = &m->lay[l];
+    int lstm = m->cfg.cell == RNNLAB_CELL_LSTM, gru = m->cfg.cell == RNNLAB_CELL_GRU;
+    float *gates = m->gates + (size_t)l * TB * GH;                         /* (T, B, G*H) */
+    float *hs = m->hs + (size_t)l * (T + 1) * BH;                          /* (T+1, B, H) */
+    float *cs = lstm ? m->cs + (size_t)l * (T + 1) * BH : NULL;            /* (T+1, B, H) */
+    float *tc = lstm ? m->tanh_c + (size_t)l * TB * m->H : NULL;           /* (T, B, H)   */
+    float *aux = gru ? m->aux + (size_t)l * TB * m->H : NULL;              /* (T, B, H)   */
+
+    /* the input projection of all steps at once: gates = b + X_all W^T */
+    const float *bias = m->params + lo->b;
+    for (size_t r = 0; r < TB; r++) memcpy(gates + r * GH, bias, (size_t)GH * sizeof(float));
+    gemm(0, 1, (int)TB, GH, lo->in, in, lo->in, m->params + lo->W, lo->in, 1.0f, gates, GH);
+
+    /* hT/cT of layer l are read here before this layer overwrites them */
+    initial_state(hs, m->hT + (size_t)l * BH, m->h0 + (size_t)l * BH, flags, BH);
+    if (lstm) initial_state(cs, m->cT + (size_t)l * BH, m->c0 + (size_t)l * BH, flags, BH);
+    for (int t = 0; t < T; t++) cell_forward(m, l, t, gates + (size_t)t * B * GH, hs, cs, tc, aux);
+    memcpy(m->hT + (size_t)l * BH, hs + (size_t)T * BH, BH * sizeof(float));
+    if (lstm) memcpy(m->cT + (size_t)l * BH, cs + (size_t)T * BH, BH * sizeof(float));
+}
+
+/* The backward time loop of layer l: dH (T, B, H) holds the gradient
+ * reaching each h_t from above; fills dgates (T, B, G*H), the flow curves,
+ * dh0 and dc0. */
+static void backward_through_time(rnnlab_model *m, int l) {
+    int B = m->B, T = m->T, H = m->H, GH = m->G * m->H;
+    size_t BH = (size_t)B * H, TB = (size_t)T * B;
+    int lstm = m->cfg.cell == RNNLAB_CELL_LSTM, gru = m->cfg.cell == RNNLAB_CELL_GRU;
+    const float *gates = m->gates + (size_t)l * TB * GH, *hs = m->hs + (size_t)l * (T + 1) * BH;
+    const float *cs = lstm ? m->cs + (size_t)l * (T + 1) * BH : NULL;
+    const float *tc = lstm ? m->tanh_c + (size_t)l * TB * H : NULL;
+    const float *aux = gru ? m->aux + (size_t)l * TB * H : NULL;
+    const float *bwd = m->packed + m->packed_bwd[l], *bwd_n = m->packed + m->packed_bwd_n[l];
+    float *dh_next = m->dh_next, *dc_next = m->dc_next;
+    memset(dh_next, 0, BH * sizeof(float));
+    if (lstm) memset(dc_next, 0, BH * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        float *dht = m->dH + (size_t)t * BH; /* becomes the total dL/dh_t */
+        for (size_t i = 0; i < BH; i++) dht[i] += dh_next[i];
+        m->flow_h[(size_t)l * T + t] = l2_norm(dht, BH);
+        const float *a = gates + (size_t)t * B * GH;
+        float *dgt = m->dgates + (size_t)t * B * GH;
+        if (lstm) {
+            lstm_backward_step(B, H, bwd, a, cs + (size_t)t * BH, tc + (size_t)t * BH, dht, dgt,
+                               dh_next, dc_next, m->dc_total);
+            m->flow_c[(size_t)l * T + t] = l2_norm(m->dc_total, BH);
+        } else if (gru) {
+            gru_backward_step(B, H, m->cfg.gru_reset_after, bwd, bwd_n, a, hs + (size_t)t * BH,
+                              aux + (size_t)t * BH, dht, dgt, m->daux + (size_t)t * BH, m->drh, dh_next);
+        } else {
+            rnn_backward_step(B, H, m->cfg.activation == RNNLAB_ACT_RELU, bwd,
+                              hs + (size_t)(t + 1) * BH, dht, dgt, dh_next);
+        }
+    }
+    memcpy(m->dh0 + (size_t)l * BH, dh_next, BH * sizeof(float));
+    if (lstm) memcpy(m->dc0 + (size_t)l * BH, dc_next, BH * sizeof(float));
+}
+
+/* The weight gradients of layer l over all T*B rows at once, from dgates. */
+static void weight_gradients(rnnlab_model *m, int l, const float *in) {
+    int T = m->T, H = m->H, GH = m->G * m->H;
+    size_t TB = (size_t)T * m->B;
+    const layer_offsets *lo = &m->lay[l];
+    const float *hs = m->hs + (size_t)l * (T + 1) * m->B * H, *dg = m->dgates; /* hs: h_0 .. h_{T-1} */
+    float *dW = m->grads + lo->W, *dU = m->grads + lo->U, *db = m->grads + lo->b;
+    add_column_sums(db, dg, TB, GH, GH);
+    if (m->cfg.cell != RNNLAB_CELL_GRU) { /* dW = dGᵀ X and dU = dGᵀ H_prev, dG packed once */
+        gemm_shared_a(1, GH, (int)TB, dg, GH, lo->in, in, lo->in, dW, lo->in, H, hs, H, dU, H, 1.0f);
+        return;
+    }
+    float *dUn = dU + (size_t)2 * H * H;
+    gemm(1, 0, GH, lo->in, (int)TB, dg, GH, in, lo->in, 1.0f, dW, lo->in);
+    gemm(1, 0, 2 * H, H, (int)TB, dg, GH, hs, H, 1.0f, dU, H);
+    if (m->cfg.gru_reset_after) {
+        gemm(1, 0, H, H, (int)TB, m->daux, H, hs, H, 1.0f, dUn, H);
+        add_column_sums(m->grads + lo->bhn, m->daux, TB, H, H);
+    } else {
+        const float *aux = m->aux + (size_t)l * TB * H; /* r⊙h_{t-1} */
+        gemm(1, 0, H, H, (int)TB, dg + 2 * H, GH, aux, H, 1.0f, dUn, H);
+    }
+}
+
+void layer_backward(rnnlab_model *m, int l, const float *in, float *din) {
+    backward_through_time(m, l);
+    weight_gradients(m, l, in);
+    /* dL/d(input) = dG W */
+    const layer_offsets *lo = &m->lay[l];
+    int GH = m->G * m->H;
+    if (din)
+        gemm(0, 0, m->T * m->B, lo->in, GH, m->dgates, GH, m->params + lo->W, lo->in, 0.0f, din, lo->in);
+}

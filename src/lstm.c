@@ -1,0 +1,65 @@
+/* lstm.c — the LSTM cell: one step forward and one step back (formulas in
+ * cells.h). */
+#include "cells.h"
+#include "gemm.h"
+#include "simd.h"
+#include "vmath.h"
+
+#include <stddef.h>
+#include <string.h>
+
+void lstm_forward_step(int B, int H, const float *U_fwd, const float *h_prev,
+                       const float *c_prev, float *pre, float *h, float *c, float *tanh_c) {
+    int GH = 4 * H;
+    gemm_packed(B, GH, H, h_prev, H, U_fwd, 1.0f, pre, GH);
+    for (int b = 0; b < B; b++) {
+        float *a = pre + (size_t)b * GH;
+        vec_sigmoid(a, 2 * H);      /* i = σ(.), f = σ(.) */
+        vec_tanh(a + 2 * H, H);     /* g = tanh(.)        */
+        vec_sigmoid(a + 3 * H, H);  /* o = σ(.)           */
+        const float *i = a, *f = a + H, *g = a + 2 * H;
+        const float *cp = c_prev + (size_t)b * H;
+        float *cb = c + (size_t)b * H, *tcb = tanh_c + (size_t)b * H;
+        for (int j = 0; j < H; j++) cb[j] = f[j] * cp[j] + i[j] * g[j]; /* c = f⊙c' + i⊙g */
+        memcpy(tcb, cb, (size_t)H * sizeof(float));
+        vec_tanh(tcb, H);
+        const float *o = a + 3 * H;
+        float *hb = h + (size_t)b * H;
+        for (int j = 0; j < H; j++) hb[j] = o[j] * tcb[j]; /* h = o⊙tanh(c) */
+    }
+}
+
+/* One LSTM unit's step backward; every argument is a vector of units, and
+ * the same arithmetic serves whole vectors and the scalar tail. */
+#define LSTM_UNIT_BACKWARD(T_, ONE, at, st)                                          \
+    do {                                                                            \
+        T_ i_ = at(i), f_ = at(f), g_ = at(g), o_ = at(o), tc_ = at(tcb), dh_ = at(dhb); \
+        T_ dc_ = at(dcb) + dh_ * o_ * (ONE - tc_ * tc_); /* through h = o⊙tanh(c) */ \
+        st(dcs, dc_);                                                               \
+        st(dO, dh_ * tc_ * o_ * (ONE - o_));                                        \
+        st(di, dc_ * g_ * i_ * (ONE - i_));                                         \
+        st(df, dc_ * at(cp) * f_ * (ONE - f_));                                     \
+        st(dgg, dc_ * i_ * (ONE - g_ * g_));                                        \
+        st(dcb, dc_ * f_); /* c_t = f⊙c_{t-1} + …: the additive highway */          \
+    } while (0)
+#define AT_V(p) vf_load((p) + j)
+#define ST_V(p, v) vf_store((p) + j, (v))
+#define AT_S(p) ((p)[j])
+#define ST_S(p, v) ((p)[j] = (v))
+
+void lstm_backward_step(int B, int H, const float *U_bwd, const float *gates,
+                        const float *c_prev, const float *tanh_c, const float *dh,
+                        float *dpre, float *dh_prev, float *dc, float *dc_total) {
+    int GH = 4 * H;
+    for (int b = 0; b < B; b++) {
+        const float *i = gates + (size_t)b * GH, *f = i + H, *g = i + 2 * H, *o = i + 3 * H;
+        const float *cp = c_prev + (size_t)b * H, *tcb = tanh_c + (size_t)b * H;
+        const float *dhb = dh + (size_t)b * H;
+        float *di = dpre + (size_t)b * GH, *df = di + H, *dgg = di + 2 * H, *dO = di + 3 * H;
+        float *dcb = dc + (size_t)b * H, *dcs = dc_total + (size_t)b * H;
+        int j = 0;
+        for (; j + VW <= H; j += VW) LSTM_UNIT_BACKWARD(vf, 1.0f, AT_V, ST_V);
+        for (; j < H; j++) LSTM_UNIT_BACKWARD(float, 1.0f, AT_S, ST_S);
+    }
+    gemm_packed(B, H, GH, dpre, GH, U_bwd, 0.0f, dh_prev, H);
+}
