@@ -1208,11 +1208,11 @@ describe('one engine, many models', () => {
     const small = await createModel({ ...BASE, cell: 'lstm' });
     const x = randomArray(2 * 3 * 3, 40);
     const before = small.predict(x, { shape: [2, 3, 3] });
-    const bytesBefore = small._engine.memoryBytes(); // internals: only to show the test means something
+    const bytesBefore = small._abi.memoryBytes(); // internals: only to show the test means something
     const big = await createModel({ cell: 'rnn', inputSize: 64, hiddenSize: 4, outputSize: 1 });
     const B = Math.ceil((bytesBefore + (8 << 20)) / (64 * 64 * 4)); // more input than all of memory now
     big.predict(new Float32Array(B * 64 * 64), { shape: [B, 64, 64] });
-    assert.ok(small._engine.memoryBytes() > bytesBefore, 'wasm memory grew');
+    assert.ok(small._abi.memoryBytes() > bytesBefore, 'wasm memory grew');
     const after = small.predict(x, { shape: [2, 3, 3] });
     assertBitEqual(after.output, before.output, 'predictions');
     assertBitEqual(after.state.h, before.state.h, 'state');

@@ -1,7 +1,7 @@
 // Memory: creating, training and disposing models many times leaves the
 // engine's heap where it was, and repeated steps of one shape allocate nothing.
 //
-// Two measures, both reached through a model's internals (`model._engine`):
+// Two measures, both reached through a model's internals (`model._abi`):
 // - the wasm memory size (memory.buffer.byteLength), which grows when the heap
 //   runs out and never shrinks;
 // - the heap's high-water mark, probed by where a fresh 1 MB block lands
@@ -122,9 +122,9 @@ test('models dropped without dispose are freed after garbage collection', () => 
     import { createModel } from ${JSON.stringify(new URL('../web/rnnlab.js', import.meta.url).href)};
     const config = { cell: 'lstm', inputSize: 4, hiddenSize: 32, outputSize: 4 };
     const first = await createModel(config);
-    const e = first._engine;
+    const e = first._abi;
     first.dispose();
-    const top = () => { const p = e.exports.rnnlab_scratch(1 << 20); e.exports.rnnlab_bytes_free(p); return p; };
+    const top = () => { const p = e.scratch(1 << 20); e.bytesFree(p); return p; };
     const settle = async () => {
       for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
     };

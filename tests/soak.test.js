@@ -8,7 +8,7 @@
 //   E_NOMEM and the ones that do not still work.
 //
 // Memory is measured through internals, not the public API:
-// - `model._engine.memory.buffer.byteLength`, the size of the engine's wasm
+// - `model._abi.memoryBytes()`, the size of the engine's wasm
 //   memory (it grows when the heap runs out and never shrinks);
 // - the heap's high-water mark, probed by where a fresh 1 MB block lands
 //   (`rnnlab_scratch`, the engine's malloc): the allocator carves a block that
@@ -266,14 +266,14 @@ describe('with wasm memory full', () => {
   const fill = () => {
     for (let size = 1 << 30; size >= 16; size >>= 1) {
       for (;;) {
-        const p = e.exports.rnnlab_scratch(size);
+        const p = e.scratch(size);
         if (p === 0) break;
         ballast.push(p);
       }
     }
   };
   const release = () => {
-    while (ballast.length) e.exports.rnnlab_bytes_free(ballast.pop());
+    while (ballast.length) e.bytesFree(ballast.pop());
   };
 
   before(async () => {
@@ -286,7 +286,7 @@ describe('with wasm memory full', () => {
     lowest = e.u8(0, 1024).slice();
     fill();
     assert.equal(e.memory.buffer.byteLength, 2 ** 31, 'wasm memory is at its 2 GB maximum');
-    assert.equal(e.exports.rnnlab_scratch(16), 0, 'not even 16 bytes are left');
+    assert.equal(e.scratch(16), 0, 'not even 16 bytes are left');
   });
 
   after(() => {

@@ -37,7 +37,7 @@ test('ErrorCode lists every code the library throws, and the README table every 
     const src = readFileSync(new URL(`../web/${f}`, import.meta.url), 'utf8');
     for (const m of src.matchAll(/RnnlabError\(\s*'(E_[A-Z]+)'|(?:^|[^.\w])(?:err|fail|stop)\(\s*'(E_[A-Z]+)'/gm)) thrown.add(m[1] ?? m[2]);
   }
-  const status = readFileSync(new URL('../web/errors.js', import.meta.url), 'utf8').match(/STATUS_CODES = \[([^\]]+)\]/)[1];
+  const status = readFileSync(new URL('../web/abi.js', import.meta.url), 'utf8').match(/STATUS_CODES = \[([^\]]+)\]/)[1];
   for (const m of status.matchAll(/'(E_[A-Z]+)'/g)) thrown.add(m[1]);
   assert.deepEqual([...thrown].filter((c) => !declared.includes(c)), [], 'thrown but not in ErrorCode');
   let readme = '';

@@ -6,10 +6,30 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { paramLayout, stateDictShapes, toStateDict, fromStateDict, gradsToStateDict } from '../web/weights.js';
+import * as weights from '../web/weights.js';
+import { checkModelConfig } from '../web/config.js';
+import { createModel } from '../web/rnnlab.js';
 import { encodeSafetensors, decodeSafetensors, readSafetensors } from '../web/safetensors.js';
 import { weightsToJSON, weightsFromJSON, readWeightsJSON } from '../web/weights-json.js';
 import { RnnlabError } from '../web/errors.js';
+
+// The converters take a model's layout, as the engine lays it out
+// (rnnlab_param_slice_*); these wrappers make one for a config, synchronously
+// once the engine is loaded.
+const abi = await (async () => { const m = await createModel({ cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: 1 }); m.dispose(); return m._abi; })();
+function paramLayout(config) {
+  const c = checkModelConfig(config, abi.defaults().config);
+  const handle = abi.create(c, 'paramLayout');
+  try {
+    return weights.describeLayout(c, abi.paramLayout(handle, c.layers));
+  } finally {
+    abi.free(handle);
+  }
+}
+const stateDictShapes = (config) => weights.stateDictShapes(paramLayout(config));
+const toStateDict = (config, flat) => weights.toStateDict(paramLayout(config), flat);
+const gradsToStateDict = (config, flat) => weights.gradsToStateDict(paramLayout(config), flat);
+const fromStateDict = (config, dict) => weights.fromStateDict(paramLayout(config), dict);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtureDir = join(here, 'fixtures', 'torch');
@@ -105,7 +125,7 @@ test('invalid configs throw E_INVALID', () => {
   expectError(() => paramLayout({ cell: 'rnn', inputSize: 0, hiddenSize: 1, outputSize: 1 }), 'E_INVALID', 'inputSize');
   expectError(() => paramLayout({ cell: 'rnn', inputSize: 1, hiddenSize: 1.5, outputSize: 1 }), 'E_INVALID', 'hiddenSize');
   expectError(() => paramLayout({ cell: 'gru', gruVariant: 'sideways', inputSize: 1, hiddenSize: 1, outputSize: 1 }), 'E_INVALID', 'gruVariant');
-  expectError(() => paramLayout(null), 'E_INVALID');
+  expectError(() => paramLayout(null), 'E_TYPE');
 });
 
 // ---------------------------------------------------------------- conversion

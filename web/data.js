@@ -207,17 +207,39 @@ export function normalizeData(data, cfg, { needTargets = true, name = 'data' } =
   return out;
 }
 
-// Copies sequences `index` of a data set, time steps [t0, t0 + Tw), into the
-// engine's batch buffers dst { x, mask, y, labels } (each may be null).
-export function copyRows(src, index, t0, Tw, dst) {
+/**
+ * Writes sequences `index` of a checked data set, steps [t0, t0 + Tw), into
+ * the engine's batch buffers: the one copy of a batch into wasm. x goes
+ * time-major (T, B, X), the layout the engine computes on; mask, y and labels
+ * batch-major. `dst` holds the buffer views (null where not wanted).
+ */
+export function writeRows(src, index, t0, Tw, dst) {
   const { T, X, Y, last } = src;
+  const B = index.length;
   const steps = last ? 1 : Tw; // target rows per sequence in the window
-  for (let r = 0; r < index.length; r++) {
+  for (let r = 0; r < B; r++) {
     const b = index[r];
-    dst.x.set(src.x.subarray((b * T + t0) * X, (b * T + t0 + Tw) * X), r * Tw * X);
+    for (let t = 0; t < Tw; t++) {
+      const from = (b * T + t0 + t) * X;
+      const to = (t * B + r) * X;
+      for (let k = 0; k < X; k++) dst.x[to + k] = src.x[from + k];
+    }
     if (dst.mask && src.mask) dst.mask.set(src.mask.subarray(b * T + t0, b * T + t0 + Tw), r * Tw);
     const s0 = last ? b : b * T + t0;
     if (dst.y && src.y) dst.y.set(src.y.subarray(s0 * Y, (s0 + steps) * Y), r * steps * Y);
     if (dst.labels && src.labels) dst.labels.set(src.labels.subarray(s0, s0 + steps), r * steps);
   }
+}
+
+/** A time-major (T, B, W) array as batch-major (B, T, W). */
+export function toBatchMajor(src, T, B, W) {
+  const out = new Float32Array(B * T * W);
+  for (let t = 0; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      const from = (t * B + b) * W;
+      const to = (b * T + t) * W;
+      for (let k = 0; k < W; k++) out[to + k] = src[from + k];
+    }
+  }
+  return out;
 }

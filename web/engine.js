@@ -1,11 +1,12 @@
-// engine.js — loads the rnnlab WebAssembly engine, once, and gives the
-// library typed access to it. Picks the SIMD build when the runtime validates
+// engine.js — loads the rnnlab WebAssembly engine, once, and hands the
+// library its ABI (abi.js). Picks the SIMD build when the runtime validates
 // a tiny SIMD probe module, the fallback build otherwise. Works in Node 20,
 // browsers, Web Workers and bundlers (the .wasm URLs use the
 // `new URL(..., import.meta.url)` form that bundlers understand).
 
 import { RnnlabError, describe } from './errors.js';
 import { checkObject, checkKeys, checkBoolean } from './options.js';
+import { Abi } from './abi.js';
 
 // (module (func (result v128) (v128.const i32x4 0 0 0 0)))
 const SIMD_PROBE = new Uint8Array([
@@ -68,52 +69,6 @@ async function compile(source) {
   return WebAssembly.compile(source);
 }
 
-// A loaded engine: the raw exports plus views of its memory.
-export class Engine {
-  constructor(instance, simd) {
-    this.exports = instance.exports;
-    this.memory = instance.exports.memory;
-    this.simd = simd;
-    this._buffer = null;
-  }
-
-  _refresh() {
-    if (this._buffer !== this.memory.buffer) {
-      this._buffer = this.memory.buffer;
-      this._f32 = new Float32Array(this._buffer);
-      this._i32 = new Int32Array(this._buffer);
-      this._u8 = new Uint8Array(this._buffer);
-    }
-  }
-
-  // Views are made fresh after any call that can grow memory.
-  f32(ptr, length) {
-    this._refresh();
-    return this._f32.subarray(ptr >>> 2, (ptr >>> 2) + length);
-  }
-
-  i32(ptr, length) {
-    this._refresh();
-    return this._i32.subarray(ptr >>> 2, (ptr >>> 2) + length);
-  }
-
-  u8(ptr, length) {
-    this._refresh();
-    return this._u8.subarray(ptr >>> 0, (ptr >>> 0) + length);
-  }
-
-  cString(ptr) {
-    this._refresh();
-    let end = ptr >>> 0;
-    while (this._u8[end] !== 0) end++;
-    return new TextDecoder().decode(this._u8.subarray(ptr >>> 0, end));
-  }
-
-  memoryBytes() {
-    return this.memory.buffer.byteLength;
-  }
-}
-
 let enginePromise = null;
 
 const isWasmSource = (v) => v instanceof WebAssembly.Module || v instanceof ArrayBuffer || ArrayBuffer.isView(v) ||
@@ -159,7 +114,7 @@ export function init(options = {}) {
       throw new RnnlabError('E_LOAD', `could not load the rnnlab WebAssembly module (${simd ? 'SIMD' : 'fallback'} build): ${err.message}`);
     }
     if (instance.exports._initialize) instance.exports._initialize();
-    return new Engine(instance, simd);
+    return new Abi(instance, simd);
   })();
   enginePromise.catch(() => { enginePromise = null; });
   return enginePromise.then((e) => ({ simd: e.simd }));

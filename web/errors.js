@@ -8,9 +8,6 @@ export class RnnlabError extends Error {
   }
 }
 
-// Engine status codes (src/rnnlab.h) to error codes.
-export const STATUS_CODES = ['OK', 'E_NOMEM', 'E_INVALID', 'E_SHAPE', 'E_FORMAT', 'E_NONFINITE', 'E_STATE'];
-
 export function fail(code, message) {
   throw new RnnlabError(code, message);
 }

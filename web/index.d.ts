@@ -122,10 +122,14 @@ export interface FitOptions {
   clipValue?: number | null;
   validationData?: DataSet;
   earlyStopping?: { patience: number; minDelta?: number; monitor?: 'loss' | 'valLoss' };
-  /** Truncated BPTT window k: sequences are trained k steps at a time, state carried over. */
-  tbptt?: number;
+  /** Truncated BPTT window k: sequences are trained k steps at a time, the state carried
+   *  over inside the engine. With output 'last' only the window holding the last step
+   *  learns (the earlier ones carry the state); that needs data without mask or lengths. */
+  tbptt?: number | null;
   /** What a non-finite step does: 'stop' (default; fit rejects with E_NONFINITE) or 'skip'. */
   onNonFinite?: 'stop' | 'skip';
+  /** Node: one progress line per epoch (steps, loss, steps/s, time left); default false. */
+  verbose?: boolean;
   /** Called after every step; return false to stop training. */
   onStep?: (info: StepInfo) => void | boolean | Promise<void | boolean>;
   onEpoch?: (info: EpochInfo) => void | boolean | Promise<void | boolean>;
@@ -141,6 +145,37 @@ export interface History {
   epochs: { epoch: number[]; loss: number[]; valLoss: number[]; valAccuracy: number[]; accuracy: number[] };
   stoppedEarly: boolean;
 }
+
+/** The settings a Trainer may change between steps. */
+export interface TrainerLiveOptions {
+  optimizer?: OptimizerType | OptimizerOptions;
+  clipNorm?: number | null;
+  clipValue?: number | null;
+  tbptt?: number | null;
+  onNonFinite?: 'stop' | 'skip';
+}
+
+/**
+ * The resumable trainer fit() runs. Over a data set: next() takes one optimiser
+ * step at a time (epochs, batches, shuffling, TBPTT windows, validation, early
+ * stopping). Over batches handed in (data null): trainOn(batch) trains every
+ * TBPTT window of one batch.
+ */
+export class Trainer {
+  readonly history: History;
+  readonly done: boolean;
+  readonly epochs: number;
+  next(): { step: StepInfo | null; epoch: EpochInfo | null };
+  trainOn(batch: DataSet): StepInfo[];
+  update(options: TrainerLiveOptions): void;
+  /** Windows per epoch and how many of the current epoch's are done. */
+  progress(): { epoch: number; epochs: number; done: number; total: number };
+  /** Ends training after the current epoch's record. */
+  stop(): void;
+}
+
+/** Softmax of logits at a temperature: the probabilities sample() draws from. */
+export function softmax(logits: ArrayLike<number>, temperature?: number): Float64Array;
 
 export interface Evaluation { loss: number; accuracy?: number; perplexity?: number; }
 
@@ -191,6 +226,8 @@ export interface Model {
   readonly config: Readonly<Required<ModelConfig>>;
   readonly disposed: boolean;
   fit(data: DataSet, options?: FitOptions): Promise<History>;
+  /** The Trainer fit() uses: over `data` in epochs, or (data null) over batches passed to trainOn. */
+  trainer(data?: DataSet | null, options?: Omit<FitOptions, 'onStep' | 'onEpoch' | 'signal' | 'verbose'>): Trainer;
   trainStep(batch: DataSet, options?: { optimizer?: OptimizerType | OptimizerOptions; clipNorm?: number | null; clipValue?: number | null; state?: State }): StepInfo & { state: State };
   /** Loss and all gradients for one batch; the weights do not change. */
   computeGradients(batch: DataSet, options?: { state?: State }): {

@@ -4,6 +4,8 @@
 export { RnnlabError } from './errors.js';
 export { init } from './engine.js';
 export { createModel, loadModel } from './model.js';
+export { Trainer } from './trainer.js';
+export { softmax } from './inference.js';
 export { Vocabulary } from './vocab.js';
 export { encodeSafetensors, decodeSafetensors, readSafetensors } from './safetensors.js';
 export { weightsToJSON, weightsFromJSON, readWeightsJSON } from './weights-json.js';

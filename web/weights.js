@@ -1,5 +1,6 @@
 // Weight exchange between rnnlab's flat parameter vector and PyTorch-style
-// state dicts (SPEC.md §2, §8). Pure functions, no wasm.
+// state dicts (SPEC.md §2, §8). Pure functions over a layout from
+// describeLayout (the engine's offsets), no wasm.
 //
 // Flat layout, per layer l (X_l = inputSize for l = 0, hiddenSize after):
 //   W_l (G*H, X_l), U_l (G*H, H), b_l (G*H), bhn_l (H, GRU reset-after only)
@@ -17,78 +18,45 @@ function err(code, message) {
   return new RnnlabError(code, message);
 }
 
-function positiveInt(config, key, fallback) {
-  const v = config[key] === undefined ? fallback : config[key];
-  if (!Number.isInteger(v) || v < 1) {
-    throw err('E_INVALID', `config.${key} must be a positive integer, given ${describe(v)}`);
-  }
-  return v;
-}
-
-// Normalised view of the fields that decide the layout.
-function normalise(config) {
-  if (config === null || typeof config !== 'object') {
-    throw err('E_INVALID', `config must be an object, given ${describe(config)}`);
-  }
-  const cell = config.cell;
-  if (!Object.prototype.hasOwnProperty.call(GATES, cell)) {
-    throw err('E_INVALID', `config.cell must be 'rnn', 'lstm' or 'gru', given ${describe(cell)}`);
-  }
-  const gruVariant = config.gruVariant === undefined ? 'reset-before' : config.gruVariant;
-  if (gruVariant !== 'reset-before' && gruVariant !== 'reset-after') {
-    throw err('E_INVALID', `config.gruVariant must be 'reset-before' or 'reset-after', given ${describe(gruVariant)}`);
-  }
-  return {
-    cell,
-    G: GATES[cell],
-    resetAfter: cell === 'gru' && gruVariant === 'reset-after',
-    X: positiveInt(config, 'inputSize'),
-    H: positiveInt(config, 'hiddenSize'),
-    Y: positiveInt(config, 'outputSize'),
-    L: positiveInt(config, 'layers', 1),
-  };
-}
-
 /**
- * The flat parameter layout of a model.
- * Returns { cell, G, resetAfter, count, pytorchCount, tensors, layers, head }:
- * tensors lists every slice in order as { name ('W', 'U', 'b', 'bhn', 'V', 'c'),
- * layer (L for the head), offset, count, shape }; layers[l] = { W, U, b, bhn? }
- * and head = { V, c } point at the same entries.
+ * A model's flat parameter layout, described for weight exchange: the offsets
+ * and counts are the engine's (`slices`, from rnnlab_param_slice_* through
+ * abi.js: { count, layers: [{ W, U, b, bhn? }], head: { V, c } }), the
+ * shapes follow from the config. Returns { cell, G, resetAfter, count,
+ * pytorchCount, tensors, layerSlices, head }: tensors lists every slice in
+ * order as { name ('W', 'U', 'b', 'bhn', 'V', 'c'), layer (L for the head),
+ * offset, count, shape }; layerSlices[l] = { inputSize, W, U, b, bhn? } and
+ * head = { V, c } point at the same entries.
  */
-export function paramLayout(config) {
-  const { cell, G, resetAfter, X, H, Y, L } = normalise(config);
+export function describeLayout(config, slices) {
+  const { cell, inputSize: X, hiddenSize: H, outputSize: Y, layers: L } = config;
+  const G = GATES[cell];
   const tensors = [];
-  let offset = 0;
-  const add = (name, layer, shape) => {
+  const add = (name, layer, shape, slice) => {
     const count = shape.reduce((a, b) => a * b, 1);
-    const t = { name, layer, offset, count, shape };
+    if (slice.count !== count) {
+      throw err('E_STATE', `the engine lays out ${name} of layer ${layer} as ${slice.count} values, expected ${formatShape(shape)}`);
+    }
+    const t = { name, layer, offset: slice.offset, count, shape };
     tensors.push(t);
-    offset += count;
     return t;
   };
-  const layers = [];
-  for (let l = 0; l < L; l++) {
+  const layerSlices = slices.layers.map((s, l) => {
     const Xl = l === 0 ? X : H;
-    const entry = {
-      inputSize: Xl,
-      W: add('W', l, [G * H, Xl]),
-      U: add('U', l, [G * H, H]),
-      b: add('b', l, [G * H]),
-    };
-    if (resetAfter) entry.bhn = add('bhn', l, [H]);
-    layers.push(entry);
-  }
-  const head = { V: add('V', L, [Y, H]), c: add('c', L, [Y]) };
-  let pytorchCount = Y * H + Y;
-  for (let l = 0; l < L; l++) pytorchCount += G * H * ((l === 0 ? X : H) + H + 2);
-  return { cell, G, resetAfter, inputSize: X, hiddenSize: H, outputSize: Y, layers: L,
-    count: offset, pytorchCount, tensors, layerSlices: layers, head };
+    const entry = { inputSize: Xl, W: add('W', l, [G * H, Xl], s.W), U: add('U', l, [G * H, H], s.U), b: add('b', l, [G * H], s.b) };
+    if (s.bhn) entry.bhn = add('bhn', l, [H], s.bhn);
+    return entry;
+  });
+  const head = { V: add('V', L, [Y, H], slices.head.V), c: add('c', L, [Y], slices.head.c) };
+  // PyTorch keeps two biases per gate block where rnnlab adds them into one
+  // (but for the GRU's b_hn, which both keep apart).
+  const pytorchCount = slices.count + layerSlices.reduce((n, s) => n + G * H - (s.bhn ? H : 0), 0);
+  return { cell, G, resetAfter: Boolean(layerSlices[0]?.bhn), inputSize: X, hiddenSize: H, outputSize: Y, layers: L,
+    count: slices.count, pytorchCount, tensors, layerSlices, head };
 }
 
 /** Names and shapes of the PyTorch state dict of a model, in order. */
-export function stateDictShapes(config) {
-  const lay = paramLayout(config);
+export function stateDictShapes(lay) {
   const H = lay.hiddenSize;
   const out = [];
   lay.layerSlices.forEach((s, k) => {
@@ -132,8 +100,7 @@ function copyRows(dst, dOff, src, sOff, rows, cols, negFrom, negTo) {
   }
 }
 
-function exportDict(config, flat, grads) {
-  const lay = paramLayout(config);
+function exportDict(lay, flat, grads) {
   requirePytorchCompatible(lay, grads ? 'export gradients of' : 'export');
   checkFlat(lay, flat, grads ? 'the gradient vector' : 'the parameter vector');
   const { G } = lay;
@@ -171,8 +138,8 @@ function exportDict(config, flat, grads) {
  * Flat parameters -> PyTorch state dict { name: { shape, data: Float32Array } }.
  * Every bias goes into bias_ih; bias_hh is zero except the GRU b_hn (n rows).
  */
-export function toStateDict(config, flat) {
-  return exportDict(config, flat, false);
+export function toStateDict(lay, flat) {
+  return exportDict(lay, flat, false);
 }
 
 /**
@@ -180,8 +147,8 @@ export function toStateDict(config, flat) {
  * bias_hh both equal the gradient of the combined bias (GRU: n rows of
  * bias_hh get the gradient of b_hn); the GRU z block is negated like the weights.
  */
-export function gradsToStateDict(config, flatGrads) {
-  return exportDict(config, flatGrads, true);
+export function gradsToStateDict(lay, flatGrads) {
+  return exportDict(lay, flatGrads, true);
 }
 
 const INT_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
@@ -312,13 +279,12 @@ function mismatchHint(lay, dict) {
  * beyond float32) E_NONFINITE. When the dict as a whole was made for another
  * model (cell, layer count, sizes, module names), the E_SHAPE message says so.
  */
-export function fromStateDict(config, dict) {
-  const lay = paramLayout(config);
+export function fromStateDict(lay, dict) {
   requirePytorchCompatible(lay, 'import PyTorch weights into');
   if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) {
     throw err('E_TYPE', `the state dict must be an object of tensors, given ${describe(dict)}`);
   }
-  const shapes = stateDictShapes(config);
+  const shapes = stateDictShapes(lay);
   const known = new Set(shapes.map((s) => s.name));
   const why = () => mismatchHint(lay, dict);
   for (const { name, shape } of shapes) {

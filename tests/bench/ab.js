@@ -58,11 +58,11 @@ async function turn(wasmPath, cell, size) {
   await new Promise((resolve) => setTimeout(resolve, 200));
   const x = inputs(B * T * X);
   model.trainStep({ x, y: x, shape: [B, T, X] });
-  const { exports } = model._engine;
+  const abi = model._abi;
   const times = [];
   for (let i = 0; i < 11; i++) {
     const t0 = performance.now();
-    const status = exports.rnnlab_train_step(model._handle, 0);
+    const status = abi.trainStep(model._handle, 0);
     times.push(performance.now() - t0);
     if (status !== 0) throw new Error(`rnnlab_train_step returned status ${status}`);
   }

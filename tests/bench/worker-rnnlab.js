@@ -9,9 +9,9 @@
 //   - trainStep / predict through the public API (what a user gets: input
 //     checks and copies included);
 //   - the bare engine calls rnnlab_train_step / rnnlab_forward on the same
-//     filled buffers (reached through model._engine.exports and
+//     filled buffers (reached through model._abi, the engine's ABI, and
 //     model._handle, the model's internals), for the comparison with native.
-// Memory is the engine's WebAssembly.Memory (model._engine.memory, again an
+// Memory is the engine's WebAssembly.Memory (model._abi.memory, again an
 // internal), buffer.byteLength after each phase.
 
 import { init, createModel } from '../../web/rnnlab.js';
@@ -29,9 +29,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const loaded = await init({ simd: build === 'simd' });
 const { X, H, B, T } = w;
 const model = await createModel({ cell, inputSize: X, hiddenSize: H, outputSize: X, layers: 1, seed: 7 });
-const engine = model._engine;
-const exports = engine.exports;
-const mem = () => engine.memory.buffer.byteLength;
+const abi = model._abi;
+const mem = () => abi.memoryBytes();
 const memory = { afterCreate: mem() };
 const optimizer = { type: 'adam', lr: 1e-3 };
 
@@ -70,7 +69,7 @@ if (!Number.isFinite(info.loss)) throw new Error(`non-finite loss ${info.loss}`)
 // runs the same step on the same buffers.
 const handle = model._handle;
 const trainEngine = await timeReps(() => {
-  const status = exports.rnnlab_train_step(handle, 0);
+  const status = abi.trainStep(handle, 0);
   if (status !== 0) throw new Error(`rnnlab_train_step: status ${status}`);
 }, { minReps: 5, maxReps: 25, minMs: 300, budgetMs: budgetMs * 0.25 });
 const lastLoss = model._stats()[0]; // the engine's stats buffer, slot 0 = loss (an internal)
@@ -79,7 +78,7 @@ memory.afterTrain = mem();
 for (let i = 0; i < 2; i++) model.predict(x, { shape: [B, T, X] });
 const forwardApi = await timeReps(() => model.predict(x, { shape: [B, T, X] }), { minReps: 5, maxReps: 25, minMs: 300, budgetMs: budgetMs * 0.2 });
 const forwardEngine = await timeReps(() => {
-  const status = exports.rnnlab_forward(handle, 0, 0);
+  const status = abi.forward(handle, 0, false);
   if (status !== 0) throw new Error(`rnnlab_forward: status ${status}`);
 }, { minReps: 5, maxReps: 25, minMs: 200, budgetMs: budgetMs * 0.15 });
 // One more step after the forwards: a forward must not leave the next step

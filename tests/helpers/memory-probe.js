@@ -1,5 +1,5 @@
 // Measuring the engine's memory from tests. Reaches the loaded engine through
-// a model's internals (model._engine: exports and memory).
+// a model's internals (model._abi, the engine ABI).
 import assert from 'node:assert/strict';
 import { createModel } from '../../web/rnnlab.js';
 
@@ -8,7 +8,7 @@ let engine = null;
 export async function getEngine() {
   if (!engine) {
     const m = await createModel({ cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: 1 });
-    engine = m._engine;
+    engine = m._abi;
     m.dispose();
   }
   return engine;
@@ -17,8 +17,8 @@ export async function getEngine() {
 // { bytes: wasm memory size, top: where a fresh 1 MB block lands }: a heap
 // that leaks pushes `top` up long before the memory itself grows.
 export function measure(e) {
-  const probe = e.exports.rnnlab_scratch(1 << 20);
+  const probe = e.scratch(1 << 20);
   assert.notEqual(probe, 0, 'the 1 MB probe block was allocated');
-  e.exports.rnnlab_bytes_free(probe);
+  e.bytesFree(probe);
   return { bytes: e.memory.buffer.byteLength, top: probe >>> 0 };
 }

@@ -7,7 +7,8 @@ import { $, setText } from './dom.js';
 const HISTORY_ROWS = 12;
 const FILE_ACTIONS = [
   ['save', 'Save', 'Save this model to a file (weights and optimiser state)'],
-  ['export', 'PyTorch JSON', 'Export the weights as a PyTorch state dict in JSON'],
+  ['export', 'Weights JSON', "Export the weights under PyTorch's state-dict names as rnnlab's JSON weight format (weightsFromJSON reads it back)"],
+  ['safetensors', 'safetensors', 'Export the weights for PyTorch as a .safetensors file (state-dict names)'],
 ];
 
 const count = (n) => n.toLocaleString('en-US');

@@ -2,11 +2,11 @@
 // about 30 ms, and posts what the page plots. The main thread never trains.
 //
 // Protocol (main → worker): init, text, build, run, pause, step, hyper,
-// sample, save, export, load. Worker → main: ready, text-ready, built,
+// sample, save, export, safetensors, load. Worker → main: ready, text-ready, built,
 // progress, diag, running, sampled, file, notice, error. See app.js.
 
-import { init, createModel, loadModel, Vocabulary } from '../rnnlab.js';
-import { createTask, splitWindows } from './tasks.js';
+import { init, createModel, loadModel, Vocabulary, softmax, weightsToJSON, encodeSafetensors } from '../rnnlab.js';
+import { createTask } from './tasks.js';
 import { generateCorpus } from './corpus.js';
 import { prepareText, MAX_TEXT_CHARS } from './text.js';
 
@@ -72,7 +72,10 @@ const handlers = {
     flush();
     diagnose();
   },
-  hyper({ hyper: next }) { hyper = next; },
+  hyper({ hyper: next }) {
+    hyper = next;
+    for (const entry of entries) entry.trainer.update(trainerOptions());
+  },
   sample({ id, temperature, length, prime }) {
     const entry = findEntry(id);
     if (!task?.vocab) throw new Error('sampling needs the character language model task');
@@ -100,23 +103,21 @@ const handlers = {
     const name = `rnnlab-${entry.cell}-${settings.task}-step${steps}.rnnlab`;
     post({ type: 'file', name, mime: 'application/octet-stream', bytes }, [bytes.buffer]);
   },
+  // The weights in the library's own formats: JSON that weightsFromJSON reads
+  // back, and safetensors for PyTorch (both under PyTorch's state-dict names).
   export({ id }) {
     const entry = findEntry(id);
-    const dict = entry.model.exportWeights();
-    const out = {};
-    for (const [name, tensor] of Object.entries(dict)) {
-      out[name] = { shape: tensor.shape, data: Array.from(tensor.data) };
-    }
-    const config = entry.model.config;
-    const json = JSON.stringify({
-      format: 'pytorch-state-dict',
-      module: { rnn: 'nn.RNN', lstm: 'nn.LSTM', gru: 'nn.GRU' }[config.cell],
-      config,
-      weights: out,
-    });
-    const bytes = new TextEncoder().encode(json);
+    const { cell, hiddenSize, layers } = entry.model.config;
+    const metadata = { savedBy: 'rnnlab page', cell, hiddenSize: String(hiddenSize), layers: String(layers), task: settings.task };
+    const bytes = new TextEncoder().encode(weightsToJSON(entry.model.exportWeights(), { metadata }));
     const name = `rnnlab-${entry.cell}-${settings.task}-weights.json`;
     post({ type: 'file', name, mime: 'application/json', bytes }, [bytes.buffer]);
+  },
+  safetensors({ id }) {
+    const entry = findEntry(id);
+    const bytes = encodeSafetensors(entry.model.exportWeights(), { savedBy: 'rnnlab page', task: settings.task });
+    const name = `rnnlab-${entry.cell}-${settings.task}-weights.safetensors`;
+    post({ type: 'file', name, mime: 'application/octet-stream', bytes }, [bytes.buffer]);
   },
   async load({ file, settings: current, hyper: nextHyper, ranges }) {
     if (file.size > MAX_MODEL_FILE_BYTES) {
@@ -255,6 +256,7 @@ function commitRun(next, nextHyper, nextTask, made) {
   hyper = nextHyper;
   task = nextTask;
   entries = made;
+  for (const entry of entries) entry.trainer = entry.model.trainer(null, trainerOptions());
   steps = 0;
   pending = null;
 }
@@ -415,60 +417,58 @@ async function loop() {
   }
 }
 
-function optimizerOptions() {
-  return { type: hyper.optimizer, lr: hyper.lr };
+// The page's live settings as the library's trainer options. A step whose
+// loss or gradients are not finite is skipped (the page shows it) rather
+// than ending the run.
+function trainerOptions() {
+  return {
+    optimizer: { type: hyper.optimizer, lr: hyper.lr },
+    clipNorm: hyper.clip ? hyper.tau : 0,
+    tbptt: hyper.tbptt > 0 ? hyper.tbptt : null,
+    onNonFinite: 'skip',
+  };
 }
 
-/** One batch for every model: the same data, one optimiser step per TBPTT window. */
+/** One batch for every model, trained by the library's Trainer: the same data, one step per TBPTT window. */
 function trainRound() {
   const batch = task.batch(hyper.batchSize);
-  const windows = splitWindows(task, batch, hyper.tbptt);
-  const learning = windows.filter((w) => w.learns).length;
   pending ??= newPending();
+  const rounds = entries.map((entry) => {
+    if (entry.diverged) return null;
+    const started = performance.now();
+    const infos = entry.trainer.trainOn(batch);
+    return { infos, ms: (performance.now() - started) / Math.max(1, infos.length) };
+  });
+  const learning = Math.max(0, ...rounds.map((r) => r?.infos.length ?? 0));
   for (let i = 1; i <= learning; i++) pending.steps.push(steps + i);
-  const options = { optimizer: optimizerOptions() };
-  if (hyper.clip) options.clipNorm = hyper.tau;
-  for (const entry of entries) {
+  entries.forEach((entry, k) => {
     const record = pending.cells[entry.id] ??= newRecord();
-    if (entry.diverged) { for (let i = 0; i < learning; i++) pushStep(record, null); continue; }
-    let state;
-    for (const window of windows) {
-      const data = window.batch;
-      if (!window.learns) {
-        state = entry.model.predict(data.x, { shape: data.shape, state }).state;
-        continue;
-      }
-      const started = performance.now();
-      let info = null;
-      try {
-        info = entry.model.trainStep(data, state ? { ...options, state } : options);
-      } catch (error) {
-        if (error?.code !== 'E_NONFINITE') throw error;
-      }
-      const ms = performance.now() - started;
-      if (!info || info.skipped) {
-        entry.skippedCount++;
-        entry.skipsInARow++;
-        if (entry.skipsInARow >= GIVE_UP_AFTER_SKIPS && !entry.diverged) {
-          entry.diverged = true;
-          post({ type: 'notice', message: `${entry.label} diverged at step ${steps}: its loss or gradients are no longer finite. Try clipping, a smaller learning rate or a smaller init scale.` });
-        }
-        pushStep(record, null);
-        state = info?.state;
-        continue;
-      }
-      entry.skipsInARow = 0;
-      state = info.state;
-      entry.msPerStep = entry.msPerStep === null ? ms : 0.9 * entry.msPerStep + 0.1 * ms;
-      if (info.clipped) entry.clippedCount++;
-      if (entry.firstLoss === null) entry.firstLoss = info.loss;
-      entry.lossAverage = entry.lossAverage === null ? info.loss : 0.95 * entry.lossAverage + 0.05 * info.loss;
-      pushStep(record, info);
-      mixFlow(entry, info);
-    }
-  }
+    if (!rounds[k]) { for (let i = 0; i < learning; i++) pushStep(record, null); return; }
+    for (const info of rounds[k].infos) noteStep(entry, record, info, rounds[k].ms);
+  });
   steps += learning;
-  pending.trainSteps += learning * entries.filter((e) => !e.diverged).length;
+  pending.trainSteps += rounds.reduce((n, r) => n + (r ? r.infos.length : 0), 0);
+}
+
+// One step's record, and the entry's running figures.
+function noteStep(entry, record, info, ms) {
+  if (info.skipped) {
+    entry.skippedCount++;
+    entry.skipsInARow++;
+    if (entry.skipsInARow >= GIVE_UP_AFTER_SKIPS && !entry.diverged) {
+      entry.diverged = true;
+      post({ type: 'notice', message: `${entry.label} diverged at step ${steps}: its loss or gradients are no longer finite. Try clipping, a smaller learning rate or a smaller init scale.` });
+    }
+    pushStep(record, null);
+    return;
+  }
+  entry.skipsInARow = 0;
+  entry.msPerStep = entry.msPerStep === null ? ms : 0.9 * entry.msPerStep + 0.1 * ms;
+  if (info.clipped) entry.clippedCount++;
+  if (entry.firstLoss === null) entry.firstLoss = info.loss;
+  entry.lossAverage = entry.lossAverage === null ? info.loss : 0.95 * entry.lossAverage + 0.05 * info.loss;
+  pushStep(record, info);
+  mixFlow(entry, info);
 }
 
 function newPending() {
@@ -614,7 +614,7 @@ function prediction(entry) {
   }
   // Character model: probability given to the character that actually came next.
   const probability = [];
-  for (let t = 0; t < T; t++) probability.push(softmaxAt(out, t * classes, classes, y[t]));
+  for (let t = 0; t < T; t++) probability.push(softmax(out.subarray(t * classes, (t + 1) * classes))[y[t]]);
   const text = task.vocab.decode(Array.from(x.length ? argmaxRows(x, T, classes) : []));
   return { kind: 'chars', probability, text, next: task.vocab.decode(Array.from(y)) };
 }
@@ -629,14 +629,6 @@ function argmaxRows(values, rows, n) {
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) out[r] = argmax(values, r * n, n);
   return out;
-}
-
-function softmaxAt(logits, offset, n, k) {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, logits[offset + i]);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += Math.exp(logits[offset + i] - max);
-  return Math.exp(logits[offset + k] - max) / sum;
 }
 
 function sliceBatch(batch, count) {
