@@ -42,9 +42,9 @@ function runInApp(name, source) {
   return JSON.parse(run.stdout.trim().split('\n').pop());
 }
 
-test('the tarball holds the library, both .wasm builds and the types, and nothing from tests/ or src/', () => {
+test('the tarball holds the library, both .wasm builds, the types and SPEC.md, and nothing from tests/ or src/', () => {
   const files = packed.files.map((f) => f.path);
-  for (const f of ['package.json', 'README.md', 'web/rnnlab.js', 'web/index.d.ts', 'web/dist/rnnlab-simd.wasm', 'web/dist/rnnlab.wasm']) {
+  for (const f of ['package.json', 'README.md', 'web/SPEC.md', 'web/rnnlab.js', 'web/index.d.ts', 'web/dist/rnnlab-simd.wasm', 'web/dist/rnnlab.wasm']) {
     assert.ok(files.includes(f), `${f} is missing from the tarball`);
   }
   const stray = files.filter((f) => /^(tests|src|build|node_modules|\.ci)\//.test(f) || f.startsWith('web/demo/') || f === 'web/server.js' || f === 'build.sh');

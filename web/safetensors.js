@@ -121,17 +121,8 @@ export function encodeSafetensors(dict, metadata) {
   return out;
 }
 
-/**
- * Decodes safetensors bytes into { tensors, metadata }: tensors maps names to
- * { shape, dtype, data }, data a Float64Array for F64, a Float32Array for
- * F32, F16 and BF16, and an integer typed array for the integer dtypes and
- * BOOL; metadata is the __metadata__ object or null. Every corruption is E_FORMAT.
- */
-export function readSafetensors(bytes) {
-  if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
-  if (!(bytes instanceof Uint8Array)) {
-    throw new RnnlabError('E_TYPE', `decodeSafetensors: expected a Uint8Array or ArrayBuffer, given ${bytes === null ? 'null' : typeof bytes}`);
-  }
+// The 8-byte length and the JSON header: { view, header, dataStart, dataLen }.
+function readHeader(bytes) {
   const size = bytes.length;
   if (size < 8) throw formatError(`file of ${size} bytes is too short for the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -158,55 +149,73 @@ export function readSafetensors(bytes) {
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     throw formatError('header is not a JSON object');
   }
-  const dataStart = 8 + lo;
-  const dataLen = size - dataStart;
+  return { view, header, dataStart: 8 + lo, dataLen: size - 8 - lo };
+}
 
+// The dtype of a header entry, checked: one this reader converts.
+function checkedDtype(name, dtype) {
+  if (typeof dtype !== 'string') throw formatError(`tensor '${name}' has no dtype`);
+  if (!Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
+    if (OTHER_DTYPES.has(dtype)) {
+      throw formatError(`tensor '${name}' has dtype ${dtype}, which this reader does not convert ` +
+        `(it reads F32, F64, F16, BF16 and the integer dtypes)`);
+    }
+    throw formatError(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)} (expected F32, F64, F16 or BF16 for weights)`);
+  }
+  return dtype;
+}
+
+// One tensor's header entry, checked against itself and the data's length:
+// { name, dtype, shape, begin, end, n }.
+function tensorEntry(name, info, dataLen) {
+  if (info === null || typeof info !== 'object' || Array.isArray(info)) {
+    throw formatError(`tensor '${name}' has no { dtype, shape, data_offsets } entry`);
+  }
+  const { shape, data_offsets: off } = info;
+  const dtype = checkedDtype(name, info.dtype);
+  if (!Array.isArray(shape) || !shape.every(isNonNegInt)) {
+    throw formatError(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+  }
+  if (!Array.isArray(off) || off.length !== 2 || !off.every(isNonNegInt) || off[0] > off[1]) {
+    throw formatError(`tensor '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
+  }
+  if (off[1] > dataLen) {
+    throw formatError(`tensor '${name}' data_offsets [${off[0]}, ${off[1]}] run past the ${dataLen} data bytes (truncated file?)`);
+  }
+  const width = DTYPES[dtype].size;
+  let n = 1;
+  for (const d of shape) {
+    n *= d;
+    if (n * width > dataLen) break; // cannot match; avoids huge products
+  }
+  if (n * width !== off[1] - off[0]) {
+    throw formatError(`tensor '${name}' of shape [${shape.join(', ')}] and dtype ${dtype} needs ${n * width} bytes, ` +
+      `its data_offsets [${off[0]}, ${off[1]}] give ${off[1] - off[0]}`);
+  }
+  return { name, dtype, shape, begin: off[0], end: off[1], n };
+}
+
+// The header's __metadata__ and tensor entries, in the header's order.
+function headerEntries(header, dataLen) {
   let metadata = null;
   const entries = [];
   for (const name of Object.keys(header)) {
     const info = header[name];
-    if (name === '__metadata__') {
-      if (info === null || typeof info !== 'object' || Array.isArray(info) ||
-          !Object.values(info).every((v) => typeof v === 'string')) {
-        throw formatError('__metadata__ must be an object of strings');
-      }
-      metadata = info;
+    if (name !== '__metadata__') {
+      entries.push(tensorEntry(name, info, dataLen));
       continue;
     }
-    if (info === null || typeof info !== 'object' || Array.isArray(info)) {
-      throw formatError(`tensor '${name}' has no { dtype, shape, data_offsets } entry`);
+    if (info === null || typeof info !== 'object' || Array.isArray(info) ||
+        !Object.values(info).every((v) => typeof v === 'string')) {
+      throw formatError('__metadata__ must be an object of strings');
     }
-    const { dtype, shape, data_offsets: off } = info;
-    if (typeof dtype !== 'string') throw formatError(`tensor '${name}' has no dtype`);
-    if (!Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
-      if (OTHER_DTYPES.has(dtype)) {
-        throw formatError(`tensor '${name}' has dtype ${dtype}, which this reader does not convert ` +
-          `(it reads F32, F64, F16, BF16 and the integer dtypes)`);
-      }
-      throw formatError(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)} (expected F32, F64, F16 or BF16 for weights)`);
-    }
-    if (!Array.isArray(shape) || !shape.every(isNonNegInt)) {
-      throw formatError(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
-    }
-    if (!Array.isArray(off) || off.length !== 2 || !off.every(isNonNegInt) || off[0] > off[1]) {
-      throw formatError(`tensor '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
-    }
-    if (off[1] > dataLen) {
-      throw formatError(`tensor '${name}' data_offsets [${off[0]}, ${off[1]}] run past the ${dataLen} data bytes (truncated file?)`);
-    }
-    const width = DTYPES[dtype].size;
-    let n = 1;
-    for (const d of shape) {
-      n *= d;
-      if (n * width > dataLen) break; // cannot match; avoids huge products
-    }
-    if (n * width !== off[1] - off[0]) {
-      throw formatError(`tensor '${name}' of shape [${shape.join(', ')}] and dtype ${dtype} needs ${n * width} bytes, ` +
-        `its data_offsets [${off[0]}, ${off[1]}] give ${off[1] - off[0]}`);
-    }
-    entries.push({ name, dtype, shape, begin: off[0], end: off[1], n });
+    metadata = info;
   }
-  // The tensors must tile the data exactly: no overlap, no gap, nothing after.
+  return { metadata, entries };
+}
+
+// The tensors must tile the data exactly: no overlap, no gap, nothing after.
+function checkTiling(entries, dataLen) {
   const sorted = entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
   let prev = null;
@@ -221,14 +230,33 @@ export function readSafetensors(bytes) {
   if (pos !== dataLen) {
     throw formatError(`the tensors cover ${pos} data bytes but the file holds ${dataLen}`);
   }
+}
 
+// One tensor's values, converted from little-endian bytes into its typed array.
+function tensorData(view, at, dtype, n) {
+  const { size, Array: Out, get } = DTYPES[dtype];
+  const data = new Out(n);
+  for (let i = 0; i < n; i++) data[i] = get(view, at + size * i);
+  return data;
+}
+
+/**
+ * Decodes safetensors bytes into { tensors, metadata }: tensors maps names to
+ * { shape, dtype, data }, data a Float64Array for F64, a Float32Array for
+ * F32, F16 and BF16, and an integer typed array for the integer dtypes and
+ * BOOL; metadata is the __metadata__ object or null. Every corruption is E_FORMAT.
+ */
+export function readSafetensors(bytes) {
+  if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new RnnlabError('E_TYPE', `decodeSafetensors: expected a Uint8Array or ArrayBuffer, given ${bytes === null ? 'null' : typeof bytes}`);
+  }
+  const { view, header, dataStart, dataLen } = readHeader(bytes);
+  const { metadata, entries } = headerEntries(header, dataLen);
+  checkTiling(entries, dataLen);
   const tensors = {};
   for (const { name, dtype, shape, begin, n } of entries) {
-    const at = dataStart + begin;
-    const { size, Array: Out, get } = DTYPES[dtype];
-    const data = new Out(n);
-    for (let i = 0; i < n; i++) data[i] = get(view, at + size * i);
-    setOwn(tensors, name, { shape: shape.slice(), dtype, data });
+    setOwn(tensors, name, { shape: shape.slice(), dtype, data: tensorData(view, dataStart + begin, dtype, n) });
   }
   return { tensors, metadata };
 }

@@ -1,5 +1,6 @@
 // A small static server for the rnnlab page: the page at /, the library files
-// under web/ at their own paths, and uPlot from node_modules under /vendor/.
+// under web/ at their own paths (SPEC.md too, which /demo/spec.html renders),
+// and uPlot and marked from node_modules under /vendor/.
 //
 //   node web/server.js            PORT (default 8080; a free port if taken), HOST (default 127.0.0.1)
 
@@ -24,6 +25,7 @@ const MIME_TYPES = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
   '.ts': 'text/plain; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
 };
@@ -51,16 +53,24 @@ const HEADERS = {
   'Cache-Control': 'no-cache',
 };
 
-// The only files served from node_modules: uPlot's module build and stylesheet.
+// The only files served from node_modules: uPlot's module build and stylesheet,
+// and marked's module build (Markdown to HTML for the spec page).
+const VENDOR = {
+  uplot: { '/vendor/uPlot.esm.js': 'dist/uPlot.esm.js', '/vendor/uPlot.min.css': 'dist/uPlot.min.css' },
+  marked: { '/vendor/marked.esm.js': 'lib/marked.esm.js' },
+};
+
 function vendorFiles() {
   const files = new Map();
-  try {
-    const require = createRequire(pathToFileURL(join(WEB_ROOT, '..', 'package.json')));
-    const uplotDir = dirname(require.resolve('uplot/package.json'));
-    files.set('/vendor/uPlot.esm.js', join(uplotDir, 'dist', 'uPlot.esm.js'));
-    files.set('/vendor/uPlot.min.css', join(uplotDir, 'dist', 'uPlot.min.css'));
-  } catch {
-    // Not installed: /vendor/ answers 404 and the page says what is missing.
+  const require = createRequire(pathToFileURL(join(WEB_ROOT, '..', 'package.json')));
+  for (const [name, paths] of Object.entries(VENDOR)) {
+    let dir;
+    try {
+      dir = dirname(require.resolve(`${name}/package.json`));
+    } catch {
+      continue; // not installed: its /vendor/ paths answer 404 and the page says what is missing
+    }
+    for (const [url, file] of Object.entries(paths)) files.set(url, join(dir, file));
   }
   return files;
 }
@@ -146,7 +156,7 @@ export async function startServer({ port = 8080, host = '127.0.0.1' } = {}) {
     server.close(() => done());
     server.closeAllConnections();
   });
-  return { url: `http://${shown}:${actual}/`, port: actual, server, close, uplot: vendor.size > 0 };
+  return { url: `http://${shown}:${actual}/`, port: actual, server, close, uplot: vendor.has('/vendor/uPlot.esm.js'), marked: vendor.has('/vendor/marked.esm.js') };
 }
 
 async function main() {
@@ -155,9 +165,10 @@ async function main() {
     console.error(`PORT must be a port number (0-65535), got ${JSON.stringify(process.env.PORT)}`);
     process.exit(2);
   }
-  const { url, port, close, uplot } = await startServer({ port: requested, host: process.env.HOST || '127.0.0.1' });
+  const { url, port, close, uplot, marked } = await startServer({ port: requested, host: process.env.HOST || '127.0.0.1' });
   if (requested !== 0 && port !== requested) console.log(`port ${requested} is taken; using ${port}`);
   if (!uplot) console.warn('uPlot is not installed (npm install): the page cannot draw its plots');
+  if (!marked) console.warn('marked is not installed (npm install): the spec page shows SPEC.md as plain text');
   console.log(`rnnlab page: ${url}`);
   let closing = false;
   const shutdown = (signal) => {
