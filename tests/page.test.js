@@ -12,6 +12,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../web/server.js';
+import { createModel, loadModel, weightsFromJSON, decodeSafetensors } from '../web/rnnlab.js';
 import { launchBrowser, skipUnlessBrowser } from './helpers/browser.js';
 import { watchConsole } from './helpers/launch.js';
 
@@ -160,9 +161,24 @@ test('a saved model loads back with the same validation loss', { skip, timeout: 
     page.click('#comparison-rows tr[data-cell="lstm"] button[data-action="export"]'),
   ]);
   assert.match(exported.suggestedFilename(), /weights\.json$/);
+  const [tensors] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('#comparison-rows tr[data-cell="lstm"] button[data-action="safetensors"]'),
+  ]);
+  assert.match(tensors.suggestedFilename(), /weights\.safetensors$/);
+  // The downloads are the library's formats: each loads into a model of the
+  // same config and gives the saved model's parameters exactly.
   const { readFile } = await import('node:fs/promises');
-  const weights = JSON.parse(await readFile(await exported.path(), 'utf8'));
-  assert.deepEqual(weights.weights['rnn.weight_hh_l0'].shape, [4 * 32, 32], 'PyTorch layout: weight_hh_l0 is (4H, H)');
+  const saved = await loadModel(await readFile(file));
+  const json = weightsFromJSON(await readFile(await exported.path(), 'utf8'));
+  assert.deepEqual(json['rnn.weight_hh_l0'].shape, [4 * 32, 32], 'PyTorch layout: weight_hh_l0 is (4H, H)');
+  for (const dict of [json, decodeSafetensors(await readFile(await tensors.path()))]) {
+    const fresh = await createModel(saved.config);
+    fresh.importWeights(dict);
+    assert.deepEqual(fresh.getParameters(), saved.getParameters(), 'the downloaded weights are the saved model\'s');
+    fresh.dispose();
+  }
+  saved.dispose();
 
   // The file carries its task settings: with another sequence length in the
   // form, loading it brings back T = 50 and the same validation data.

@@ -294,6 +294,7 @@ function withHistory(err, history, code, message) {
 export async function fit(model, data, options) {
   model._idle('fit');
   const { onStep, onEpoch, signal, verbose, rest } = checkFitCallbacks(options);
+  checkObject(data, 'data'); // null would mean batches handed in, which fit has none of
   const trainer = new Trainer(model, data, rest, 'fit');
   const bar = verbose ? progressBar(trainer) : null;
   model._busy = trainer;
