@@ -3,7 +3,6 @@
 #include "model.h"
 #include "gemm.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -37,6 +37,8 @@
  * a long sequence runs window after window with set_batch(B, Tw) and the flag,
  * no state copied by the caller; gradients stop at the window's start. The
  * carried states are checked like h0: NaN/Inf gives RNNLAB_E_NONFINITE.
+ * Every forward that passes its checks writes hT and cT, also the one inside
+ * a train_step or compute_gradients that then fails on a non-finite loss.
  *
  * The buffer table (rnnlab_buffer_table): RNNLAB_BUF_COUNT entries indexed by
  * rnnlab_buffer_id, each {data, count} with count in elements, {NULL, 0}

@@ -115,10 +115,17 @@ static void escape_magic(const uint8_t *p, char *out) {
     *out = '\0';
 }
 
-rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
-    if (!out) return set_error(NULL, RNNLAB_E_INVALID, "load: out is NULL");
-    *out = NULL;
-    if (!p) return set_error(NULL, RNNLAB_E_INVALID, "load: bytes are NULL");
+/* What the fixed header of a file says, once checked. */
+typedef struct {
+    uint32_t flags;
+    rnnlab_config cfg;
+    rnnlab_optimizer opt;
+    double step;
+    uint64_t n, blocks, body, meta_len; /* body: header + parameter blocks, in bytes */
+} header;
+
+/* Magic, version, checksum, flags and the step count. */
+static rnnlab_status read_header(const uint8_t *p, size_t len, header *h) {
     if (len < HEADER_BYTES + 4) return reject("shorter than the 132-byte minimum, got %zu bytes", len);
     if (memcmp(p, MAGIC, 8) != 0) {
         char found[8 * 4 + 1];
@@ -132,66 +139,82 @@ rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
         return reject("checksum mismatch (the file is truncated or altered): stored 0x%08x, "
                       "computed 0x%08x over the first %zu of its %zu bytes",
                       (unsigned)stored, (unsigned)computed, len - 4, len);
-    uint32_t flags = get_u32(p + 12);
-    if (flags > 3) return reject("unknown flags 0x%x (known: 0x1, 0x2)", (unsigned)flags);
-    rnnlab_config cfg;
-    rnnlab_optimizer opt;
-    get_words(&cfg, p + 16, 14);
-    get_words(&opt, p + 72, 10);
-    uint64_t step_bits = get_u64(p + 112), n = get_u64(p + 120);
-    double step;
-    memcpy(&step, &step_bits, 8);
-    if (!(step >= 0.0 && step <= 9007199254740992.0) || step != floor(step)) /* 2^53: exact in a double */
+    h->flags = get_u32(p + 12);
+    if (h->flags > 3) return reject("unknown flags 0x%x (known: 0x1, 0x2)", (unsigned)h->flags);
+    get_words(&h->cfg, p + 16, 14);
+    get_words(&h->opt, p + 72, 10);
+    uint64_t step_bits = get_u64(p + 112);
+    h->n = get_u64(p + 120);
+    memcpy(&h->step, &step_bits, 8);
+    if (!(h->step >= 0.0 && h->step <= 9007199254740992.0) || h->step != floor(h->step)) /* 2^53: exact in a double */
         return reject("bad optimiser step count");
+    return RNNLAB_OK;
+}
 
-    /* everything is checked against the file size before any allocation, so
-     * a small forged file cannot make the engine allocate a large model */
+/* Everything is checked against the file size before any allocation, so a
+ * small forged file cannot make the engine allocate a large model. */
+static rnnlab_status check_sizes(const uint8_t *p, size_t len, header *h) {
     char why[320];
-    if (validate_config(&cfg, why, sizeof why) != RNNLAB_OK)
+    if (validate_config(&h->cfg, why, sizeof why) != RNNLAB_OK)
         return reject("bad configuration: %s", why);
-    uint64_t blocks = flags & 1u ? 3 : 1;
-    if (n != expected_param_count(&cfg))
-        return reject("the parameter count %.0f does not match the configuration's %.0f", (double)n,
-                      (double)expected_param_count(&cfg));
-    uint64_t body = HEADER_BYTES + blocks * n * 4, meta_len = 0;
-    if (flags & 2u) { /* metadata: its length must lie inside the file */
-        if ((uint64_t)len < body + 8) return reject("the file is shorter than its parameters and metadata length");
-        meta_len = get_u32(p + body);
+    h->blocks = h->flags & 1u ? 3 : 1;
+    if (h->n != expected_param_count(&h->cfg))
+        return reject("the parameter count %.0f does not match the configuration's %.0f", (double)h->n,
+                      (double)expected_param_count(&h->cfg));
+    h->body = HEADER_BYTES + h->blocks * h->n * 4;
+    h->meta_len = 0;
+    if (h->flags & 2u) { /* metadata: its length must lie inside the file */
+        if ((uint64_t)len < h->body + 8) return reject("the file is shorter than its parameters and metadata length");
+        h->meta_len = get_u32(p + h->body);
         /* save writes the flag only with metadata: a file that has it with
          * none would not save back to the same bytes */
-        if (meta_len == 0) return reject("the metadata flag is set but the metadata is empty");
-        if (meta_len > RNNLAB_MAX_METADATA) return reject("metadata longer than the 16 MB limit");
+        if (h->meta_len == 0) return reject("the metadata flag is set but the metadata is empty");
+        if (h->meta_len > RNNLAB_MAX_METADATA) return reject("metadata longer than the 16 MB limit");
     }
-    uint64_t size = body + (flags & 2u ? 4 + meta_len : 0) + 4;
+    uint64_t size = h->body + (h->flags & 2u ? 4 + h->meta_len : 0) + 4;
     if ((uint64_t)len != size)
         return reject("the file has %zu bytes, its configuration and metadata length need %.0f", len, (double)size);
-    rnnlab_model *m;
-    rnnlab_status st = model_alloc(&cfg, &m);
-    if (st) return st; /* E_NOMEM, with its message */
-    /* settings first, then the moments they belong to */
-    if (rnnlab_set_optimizer(m, &opt) != RNNLAB_OK) {
-        rnnlab_status e = set_error(NULL, RNNLAB_E_FORMAT, "bad optimiser settings: %s", m->err);
-        rnnlab_free(m);
-        return e;
-    }
+    return RNNLAB_OK;
+}
+
+/* Settings first, then the parameters and the moments they belong to, then
+ * the metadata. On failure the global error is set (the caller frees m). */
+static rnnlab_status fill_model(rnnlab_model *m, const uint8_t *p, const header *h) {
+    if (rnnlab_set_optimizer(m, &h->opt) != RNNLAB_OK)
+        return set_error(NULL, RNNLAB_E_FORMAT, "bad optimiser settings: %s", m->err);
     float *dst[3] = {m->params, m->opt_m, m->opt_v};
-    for (uint64_t k = 0; k < blocks; k++)
+    size_t n = (size_t)h->n;
+    for (uint64_t k = 0; k < h->blocks; k++)
         for (size_t i = 0; i < n; i++) {
             float v = get_f32(p + HEADER_BYTES + 4 * (k * n + i));
-            if (!isfinite(v) || (k == 2 && v < 0.0f)) { /* second moments are >= 0 */
-                rnnlab_free(m);
+            if (!isfinite(v) || (k == 2 && v < 0.0f)) /* second moments are >= 0 */
                 return reject("non-finite parameter or optimiser value");
-            }
             dst[k][i] = v;
         }
-    if ((flags & 2u) && rnnlab_set_metadata(m, p + body + 4, (size_t)meta_len) != RNNLAB_OK) {
-        rnnlab_status e = set_error(NULL, RNNLAB_E_NOMEM, "%s", m->err);
-        rnnlab_free(m);
-        return e;
-    }
-    m->moments_type = opt.type; /* the saved moments (or zeros) are this optimiser's */
-    m->step = flags & 1u ? step : 0.0;
+    if ((h->flags & 2u) && rnnlab_set_metadata(m, p + h->body + 4, (size_t)h->meta_len) != RNNLAB_OK)
+        return set_error(NULL, RNNLAB_E_NOMEM, "%s", m->err);
+    m->moments_type = h->opt.type; /* the saved moments (or zeros) are this optimiser's */
+    m->step = h->flags & 1u ? h->step : 0.0;
     m->stats[RNNLAB_STAT_STEP] = (float)m->step;
+    return RNNLAB_OK;
+}
+
+rnnlab_status rnnlab_load(const uint8_t *p, size_t len, rnnlab_model **out) {
+    if (!out) return set_error(NULL, RNNLAB_E_INVALID, "load: out is NULL");
+    *out = NULL;
+    if (!p) return set_error(NULL, RNNLAB_E_INVALID, "load: bytes are NULL");
+    header h;
+    rnnlab_status st = read_header(p, len, &h);
+    if (!st) st = check_sizes(p, len, &h);
+    if (st) return st;
+    rnnlab_model *m;
+    st = model_alloc(&h.cfg, &m);
+    if (st) return st; /* E_NOMEM, with its message */
+    st = fill_model(m, p, &h);
+    if (st) {
+        rnnlab_free(m);
+        return st;
+    }
     *out = m;
     return RNNLAB_OK;
 }

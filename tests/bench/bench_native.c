@@ -2,8 +2,7 @@
  * workloads through the public API of src/rnnlab.h. Prints one JSON object.
  *
  *   gcc -O3 -march=native -std=c11 -Isrc tests/bench/bench_native.c \
- *       src/gemm.c src/vmath.c src/model.c src/init.c src/forward.c \
- *       src/backward.c src/optim.c src/diag.c src/serialize.c -lm -o bench_native
+ *       $(bash build.sh sources) -lm -o bench_native
  *   ./bench_native [budget_seconds_per_workload] [cells] [sizes]
  *       cells: comma list of rnn,lstm,gru (default all); sizes: S,M,LONG
  *
@@ -136,12 +135,15 @@ int main(int argc, char **argv) {
             float *x = rnnlab_buffer(m, RNNLAB_BUF_X, &nx);
             float *y = rnnlab_buffer(m, RNNLAB_BUF_Y, &ny);
             if (!x || !y || nx != (size_t)w->B * w->T * w->X || ny != nx) { error = "unexpected x/y buffer sizes"; goto fail; }
-            unsigned s = 12345; /* the same inputs as common.js */
-            for (size_t i = 0; i < nx; i++) {
+            unsigned s = 12345; /* the same inputs as common.js, batch-major */
+            for (size_t i = 0; i < ny; i++) {
                 s = s * 1664525u + 1013904223u;
-                x[i] = (float)((s >> 8) / 8388608.0 - 1.0);
+                y[i] = (float)((s >> 8) / 8388608.0 - 1.0); /* targets y = x */
             }
-            memcpy(y, x, sizeof(float) * nx); /* targets y = x */
+            for (int b = 0; b < w->B; b++) /* x is time-major (T, B, X) */
+                for (int t = 0; t < w->T; t++)
+                    memcpy(x + ((size_t)t * w->B + b) * w->X, y + ((size_t)b * w->T + t) * w->X,
+                           sizeof(float) * w->X);
             float *stats = rnnlab_buffer(m, RNNLAB_BUF_STATS, NULL);
             double t0 = now_ms();
             if (rnnlab_train_step(m, 0) != RNNLAB_OK) { error = rnnlab_last_error(m); goto fail; }

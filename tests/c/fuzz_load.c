@@ -2,7 +2,7 @@
  * a loaded model can do next.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
- *       tests/c/fuzz_load.c src/{gemm,vmath,model,init,forward,backward,optim,diag,serialize}.c \
+ *       tests/c/fuzz_load.c $(bash build.sh sources) \
  *       -lm -o build/native/fuzz_load
  *   build/native/fuzz_load -max_total_time=60 /tmp/corpus tests/c/corpus   fuzz
  *   build/native/fuzz_load FILE...                                          replay files
@@ -87,6 +87,7 @@ static void exercise(rnnlab_model *m, int mode) {
         for (size_t i = 0; i < n; i++) labels[i] = (int32_t)(i % (size_t)c.output_size);
     int flags = (mode & MODE_MASK ? RNNLAB_USE_MASK : 0) | (mode & MODE_H0 ? RNNLAB_USE_H0 : 0);
     rnnlab_forward(m, flags, 1);
+    rnnlab_forward(m, flags | RNNLAB_CARRY_STATE, 1); /* from the states just left */
     if (!(mode & MODE_TRAIN)) return;
     rnnlab_compute_gradients(m, flags);
     if (rnnlab_train_step(m, flags) == RNNLAB_OK) { /* what a step leaves must save and load */

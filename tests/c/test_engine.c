@@ -4,7 +4,7 @@
  * nonzero on any failure.
  *
  *   gcc -std=c11 -Isrc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
- *       tests/c/test_engine.c src/{gemm,vmath,model,init,forward,backward,optim,diag,serialize}.c \
+ *       tests/c/test_engine.c $(bash build.sh sources) \
  *       -lm -o build/native/test_engine
  *
  * Linked with -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc the
@@ -665,16 +665,190 @@ static void test_buffer_lengths(void) {
         }
 }
 
+/* ---------------------------------------------------------------- buffer table */
+
+/* Every entry of the table against rnnlab_buffer. */
+static void check_table(rnnlab_model *m, const char *name, const char *when) {
+    const rnnlab_buffer_info *tb = rnnlab_buffer_table(m);
+    CHECK(tb != NULL, "%s %s: no table", name, when);
+    if (!tb) return;
+    for (int id = 0; id < RNNLAB_BUF_COUNT; id++) {
+        size_t n = 12345;
+        void *p = rnnlab_buffer(m, id, &n);
+        CHECK(tb[id].data == p && tb[id].count == n, "%s %s: table[%d] = {%p, %zu}, rnnlab_buffer {%p, %zu}",
+              name, when, id, tb[id].data, tb[id].count, p, n);
+        CHECK((p == NULL) == (n == 0), "%s %s: buffer %d {%p, %zu}", name, when, id, p, n);
+    }
+}
+
+static void test_buffer_table(void) {
+    CHECK(rnnlab_buffer_table(NULL) == NULL, "table of NULL");
+    for (int v = 0; v < N_VARIANTS; v++) {
+        rnnlab_config c = make_config(&VARIANTS[v], 2, 3, 2, 2);
+        rnnlab_model *m = create_model(&c);
+        if (!m) continue;
+        const char *name = VARIANTS[v].name;
+        const rnnlab_buffer_info *tb = rnnlab_buffer_table(m);
+        check_table(m, name, "after create");
+        CHECK(tb && tb[RNNLAB_BUF_PARAMS].data && tb[RNNLAB_BUF_PARAMS].count == rnnlab_param_count(m) &&
+                  tb[RNNLAB_BUF_STATS].count == RNNLAB_STAT_COUNT && !tb[RNNLAB_BUF_X].data,
+              "%s: the table before any batch", name);
+        CHECK_STATUS(rnnlab_set_batch(m, 3, 4), RNNLAB_OK);
+        check_table(m, name, "after set_batch(3, 4)");
+        CHECK(rnnlab_buffer_table(m) == tb, "%s: the table moved", name);
+        CHECK_STATUS(rnnlab_set_batch(m, 2, 7), RNNLAB_OK);
+        check_table(m, name, "after set_batch(2, 7)");
+        CHECK(tb && tb[RNNLAB_BUF_X].count == 2 * 7 * 2, "%s: x count %zu", name, tb ? tb[RNNLAB_BUF_X].count : 0);
+        CHECK_STATUS(rnnlab_set_batch(m, 0, 7), RNNLAB_E_SHAPE); /* a failed set_batch keeps it */
+        check_table(m, name, "after a failed set_batch");
+        rnnlab_free(m);
+    }
+}
+
+/* ---------------------------------------------------------------- carried state */
+
+/* x (T, B, X) time-major for a whole sequence; window w of length Tw is the
+ * contiguous slice from row w*Tw*B. */
+static void copy_window(rnnlab_model *m, const float *x_all, int w, int Tw, int B, int X) {
+    memcpy(fbuf(m, RNNLAB_BUF_X, NULL), x_all + (size_t)w * Tw * B * X, (size_t)Tw * B * X * 4);
+}
+
+/* Windows of a sequence with RNNLAB_CARRY_STATE = one forward over it all. */
+static void carry_equals_whole(const variant *v) {
+    enum { B = 3, T = 12, Tw = 4, X = 2, Y = 2 };
+    rnnlab_config c = make_config(v, X, 5, Y, 2);
+    rnnlab_model *m = create_model(&c);
+    if (!m) return;
+    static float x_all[T * B * X], out_all[B * T * Y], hT[2 * B * 5], cT[2 * B * 5];
+    size_t nh = 0, nc = 0;
+    rng_seed(60);
+    for (int i = 0; i < T * B * X; i++) x_all[i] = rng_float(-1, 1);
+    CHECK_STATUS(rnnlab_set_batch(m, B, T), RNNLAB_OK);
+    memcpy(fbuf(m, RNNLAB_BUF_X, NULL), x_all, sizeof x_all);
+    CHECK_STATUS(rnnlab_forward(m, 0, 0), RNNLAB_OK);
+    memcpy(out_all, fbuf(m, RNNLAB_BUF_OUT, NULL), sizeof out_all);
+    const float *src = fbuf(m, RNNLAB_BUF_HT, &nh);
+    memcpy(hT, src, nh * 4);
+    if ((src = fbuf(m, RNNLAB_BUF_CT, &nc))) memcpy(cT, src, nc * 4);
+    /* the same B keeps the states: zero them to start the windows like the whole */
+    CHECK_STATUS(rnnlab_set_batch(m, B, Tw), RNNLAB_OK);
+    memset(fbuf(m, RNNLAB_BUF_HT, NULL), 0, nh * 4);
+    if (nc) memset(fbuf(m, RNNLAB_BUF_CT, NULL), 0, nc * 4);
+    int same_out = 1;
+    for (int w = 0; w < T / Tw; w++) {
+        copy_window(m, x_all, w, Tw, B, X);
+        CHECK_STATUS(rnnlab_forward(m, RNNLAB_CARRY_STATE, 0), RNNLAB_OK);
+        const float *out = fbuf(m, RNNLAB_BUF_OUT, NULL);
+        for (int b = 0; b < B; b++) /* out is batch-major (B, Tw, Y) */
+            same_out &= memcmp(out + (size_t)b * Tw * Y, out_all + ((size_t)b * T + w * Tw) * Y, Tw * Y * 4) == 0;
+    }
+    CHECK(same_out, "%s: the outputs of the windows differ from the whole sequence's", v->name);
+    CHECK(memcmp(fbuf(m, RNNLAB_BUF_HT, NULL), hT, nh * 4) == 0, "%s: hT differs", v->name);
+    CHECK(!nc || memcmp(fbuf(m, RNNLAB_BUF_CT, NULL), cT, nc * 4) == 0, "%s: cT differs", v->name);
+    rnnlab_free(m);
+}
+
+/* Training over windows with RNNLAB_CARRY_STATE = with RNNLAB_USE_H0 and the
+ * previous window's hT, cT copied into h0, c0 by hand: the same bits. */
+static void carry_equals_h0(const variant *v) {
+    enum { B = 2, Tw = 3, W = 4 };
+    rnnlab_config c = make_config(v, 2, 4, 2, 2);
+    rnnlab_model *a = create_model(&c), *b = create_model(&c);
+    if (!a || !b) { rnnlab_free(a); rnnlab_free(b); return; }
+    rnnlab_set_batch(a, B, Tw);
+    rnnlab_set_batch(b, B, Tw);
+    int ok = 1;
+    for (int w = 0; w < W; w++) {
+        rng_seed(70 + w);
+        fill_batch(a);
+        const int from[] = {RNNLAB_BUF_X, RNNLAB_BUF_Y, RNNLAB_BUF_HT, RNNLAB_BUF_CT};
+        const int to[] = {RNNLAB_BUF_X, RNNLAB_BUF_Y, RNNLAB_BUF_H0, RNNLAB_BUF_C0};
+        for (int k = 0; k < 4; k++) {
+            size_t n = 0;
+            const float *src = fbuf(k < 2 ? a : b, from[k], &n);
+            if (src) memcpy(fbuf(b, to[k], NULL), src, n * 4);
+        }
+        /* h0 of a holds random values: CARRY wins over USE_H0 */
+        ok &= rnnlab_train_step(a, RNNLAB_CARRY_STATE | RNNLAB_USE_H0) == RNNLAB_OK;
+        ok &= rnnlab_train_step(b, RNNLAB_USE_H0) == RNNLAB_OK;
+    }
+    CHECK(ok, "%s: a step failed: %s / %s", v->name, rnnlab_last_error(a), rnnlab_last_error(b));
+    CHECK(memcmp(fbuf(a, RNNLAB_BUF_PARAMS, NULL), fbuf(b, RNNLAB_BUF_PARAMS, NULL), rnnlab_param_count(a) * 4) == 0,
+          "%s: CARRY_STATE and USE_H0 with the previous hT train differently", v->name);
+    size_t n;
+    const float *hTa = fbuf(a, RNNLAB_BUF_HT, &n);
+    CHECK(memcmp(hTa, fbuf(b, RNNLAB_BUF_HT, NULL), n * 4) == 0, "%s: hT differs", v->name);
+    rnnlab_free(a);
+    rnnlab_free(b);
+}
+
+/* Whether buffer id holds only zeros (true when it does not exist). */
+static int zero_buffer(rnnlab_model *m, int id) {
+    size_t n = 0;
+    const float *p = fbuf(m, id, &n);
+    for (size_t i = 0; i < n; i++) if (p[i] != 0.0f) return 0;
+    return 1;
+}
+
+/* The state block: zero before any forward, kept by a change of T (with
+ * its address), zeroed by a change of B; non-finite carried state refused. */
+static void carry_state_block(const variant *v) {
+    rnnlab_config c = make_config(v, 2, 3, 2, 2);
+    rnnlab_model *m = create_model(&c);
+    if (!m) return;
+    size_t n, n0;
+    rnnlab_set_batch(m, 2, 5);
+    CHECK(zero_buffer(m, RNNLAB_BUF_HT) && zero_buffer(m, RNNLAB_BUF_CT), "%s: hT before any forward", v->name);
+    rng_seed(80);
+    fill_batch(m);
+    CHECK_STATUS(rnnlab_forward(m, RNNLAB_USE_H0, 0), RNNLAB_OK);
+    float *hT = fbuf(m, RNNLAB_BUF_HT, &n), *h0 = fbuf(m, RNNLAB_BUF_H0, &n0);
+    float keep_h[64], keep_h0[64];
+    memcpy(keep_h, hT, n * 4);
+    memcpy(keep_h0, h0, n0 * 4);
+    CHECK(!zero_buffer(m, RNNLAB_BUF_HT), "%s: hT after a forward is zero", v->name);
+    CHECK_STATUS(rnnlab_set_batch(m, 2, 9), RNNLAB_OK); /* T only */
+    CHECK(fbuf(m, RNNLAB_BUF_HT, NULL) == hT && memcmp(hT, keep_h, n * 4) == 0, "%s: a change of T lost hT", v->name);
+    CHECK(memcmp(fbuf(m, RNNLAB_BUF_H0, NULL), keep_h0, n0 * 4) == 0, "%s: a change of T lost h0", v->name);
+    CHECK_STATUS(rnnlab_set_batch(m, 3, 9), RNNLAB_OK); /* B */
+    CHECK(zero_buffer(m, RNNLAB_BUF_HT) && zero_buffer(m, RNNLAB_BUF_H0) && zero_buffer(m, RNNLAB_BUF_CT) &&
+              zero_buffer(m, RNNLAB_BUF_C0), "%s: a change of B kept states", v->name);
+    /* CARRY after a change of B starts from zeros, as a forward without flags */
+    fill_batch(m);
+    CHECK_STATUS(rnnlab_forward(m, RNNLAB_CARRY_STATE, 0), RNNLAB_OK);
+    float out1[3 * 9 * 2];
+    memcpy(out1, fbuf(m, RNNLAB_BUF_OUT, NULL), sizeof out1);
+    CHECK_STATUS(rnnlab_forward(m, 0, 0), RNNLAB_OK);
+    CHECK(memcmp(out1, fbuf(m, RNNLAB_BUF_OUT, NULL), sizeof out1) == 0, "%s: CARRY from zeros", v->name);
+    /* a non-finite carried state is refused, naming it */
+    fbuf(m, RNNLAB_BUF_HT, NULL)[4] = NAN;
+    CHECK_STATUS(rnnlab_forward(m, RNNLAB_CARRY_STATE, 0), RNNLAB_E_NONFINITE);
+    CHECK(contains(rnnlab_last_error(m), "hT[4]") && contains(rnnlab_last_error(m), "CARRY"),
+          "%s: message '%s'", v->name, rnnlab_last_error(m));
+    CHECK_STATUS(rnnlab_forward(m, 0, 0), RNNLAB_OK); /* without the flag: a fresh state */
+    CHECK_STATUS(rnnlab_forward(m, RNNLAB_CARRY_STATE, 0), RNNLAB_OK);
+    rnnlab_free(m);
+}
+
+static void test_carry_state(void) {
+    for (int v = 0; v < N_VARIANTS; v++) {
+        carry_equals_whole(&VARIANTS[v]);
+        carry_equals_h0(&VARIANTS[v]);
+        carry_state_block(&VARIANTS[v]);
+    }
+}
+
 /* ---------------------------------------------------------------- training */
 
 /* The delay task: y_t = x_{t-1} (y_0 = 0), x uniform in [-1, 1]. Predicting 0
- * scores 1/3 · (T-1)/T; remembering one step scores 0. */
+ * scores 1/3 · (T-1)/T; remembering one step scores 0. x is time-major
+ * (T, B, 1), y batch-major (B, T, 1). */
 static void delay_batch(rnnlab_model *m, int B, int T) {
     float *x = fbuf(m, RNNLAB_BUF_X, NULL), *y = fbuf(m, RNNLAB_BUF_Y, NULL);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
-            x[b * T + t] = rng_float(-1, 1);
-            y[b * T + t] = t ? x[b * T + t - 1] : 0.0f;
+            x[t * B + b] = rng_float(-1, 1);
+            y[b * T + t] = t ? x[(t - 1) * B + b] : 0.0f;
         }
 }
 
@@ -713,13 +887,13 @@ static void test_training_reduces_loss(void) {
     }
 }
 
-/* Labels: the sign of each sequence's sum. */
+/* Labels: the sign of each sequence's sum (x time-major, (T, B, 1)). */
 static void sign_of_sum_batch(rnnlab_model *m, int B, int T) {
     float *x = fbuf(m, RNNLAB_BUF_X, NULL);
     int32_t *labels = rnnlab_buffer(m, RNNLAB_BUF_LABELS, NULL);
     for (int b = 0; b < B; b++) {
         float sum = 0.0f;
-        for (int t = 0; t < T; t++) sum += x[b * T + t] = rng_float(-1, 1);
+        for (int t = 0; t < T; t++) sum += x[t * B + b] = rng_float(-1, 1);
         labels[b] = sum > 0.0f;
     }
 }
@@ -920,7 +1094,7 @@ static void make_cancelling_model(rnnlab_model **out, int opt_type, float a, flo
     for (size_t i = 0; i < cnt; i++) p[off + i] = 1.0f;
     rnnlab_params_changed(m);
     float *x = fbuf(m, RNNLAB_BUF_X, NULL), *y = fbuf(m, RNNLAB_BUF_Y, NULL);
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < 2; t++) { /* B = 1: x (T, 1, 2) */
         x[2 * t] = a;
         x[2 * t + 1] = -a;
         y[t] = target;
@@ -1502,9 +1676,13 @@ static void test_allocation_watch_works(void) {
     watch_stop();
     CHECK(watch.calls >= 3, "create + set_batch counted %ld allocations", watch.calls);
     watch_start(0);
-    if (m) rnnlab_set_batch(m, 3, 3); /* grows */
+    if (m) rnnlab_set_batch(m, 2, 3); /* grows in T: the batch block */
     watch_stop();
-    CHECK(watch.calls == 1, "a growing set_batch counted %ld allocations", watch.calls);
+    CHECK(watch.calls == 1, "a set_batch growing T counted %ld allocations", watch.calls);
+    watch_start(0);
+    if (m) rnnlab_set_batch(m, 3, 3); /* grows in B: the batch block and the state block */
+    watch_stop();
+    CHECK(watch.calls == 2, "a set_batch growing B counted %ld allocations", watch.calls);
     rnnlab_free(m);
 }
 
@@ -1570,6 +1748,8 @@ int main(int argc, char **argv) {
     run_test("create/free: every cell and option, SPEC §2 counts, SPEC §6 biases", test_create_all_variants);
     run_test("set_batch: bad sizes E_SHAPE, steps before it E_STATE", test_set_batch_and_state);
     run_test("buffers: lengths, NULLs, no overlap, written in full", test_buffer_lengths);
+    run_test("buffer table: every entry equals rnnlab_buffer, before and after set_batch", test_buffer_table);
+    run_test("CARRY_STATE: windows = the whole sequence; = USE_H0 with hT; the state block", test_carry_state);
     run_test("training: the delay task, every cell", test_training_reduces_loss);
     run_test("training: sign of a sum, many-to-one cross-entropy", test_training_classifier);
     run_test("compute_gradients: weights untouched, clipping stats", test_gradients_and_clipping_stats);
