@@ -122,13 +122,17 @@ test('tbptt learns a task whose dependencies (1 step) are shorter than k: delaye
   model.dispose();
 });
 
-test("tbptt shorter than T with output 'last' is rejected (E_INVALID): windows before the last would have no loss", async () => {
+test("tbptt shorter than T with output 'last': one step per batch, in the window with the last step; with lengths it is refused (E_INVALID)", async () => {
   const model = await createModel({ cell: 'rnn', inputSize: X, hiddenSize: 3, outputSize: Y, output: 'last' });
   const r = rng(7);
   const data = { x: uniform(r, 4 * 6 * X), shape: [4, 6, X], y: uniform(r, 4) };
   const before = model.getParameters();
-  await assert.rejects(model.fit(data, { tbptt: 3 }), (e) => e instanceof RnnlabError && e.code === 'E_INVALID' && /tbptt/.test(e.message));
+  // lengths could end a sequence in a window before the last, whose target would be lost
+  await assert.rejects(model.fit({ ...data, lengths: [6, 6, 2, 6] }, { tbptt: 3 }),
+    (e) => e instanceof RnnlabError && e.code === 'E_INVALID' && /tbptt/.test(e.message) && /lengths/.test(e.message));
   assert.deepEqual(model.getParameters(), before);
+  const windows = await model.fit(data, { tbptt: 3, batchSize: 2 });
+  assert.equal(windows.steps.step.length, 2, 'two batches, each one step (its first window only carries the state)');
   // k >= T is plain BPTT and fine
   const h = await model.fit(data, { tbptt: 6, batchSize: 4 });
   assert.equal(h.steps.step.length, 1);
