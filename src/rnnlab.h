@@ -9,7 +9,8 @@
  * (or read from rnnlab_buffer_table(m), every buffer at once), then calls
  * rnnlab_train_step / rnnlab_forward / rnnlab_compute_gradients.
  *
- * Layouts (row-major, sizes as in SPEC.md: B batch, T steps, X input, H hidden,
+ * Layouts (row-major, sizes as in web/SPEC.md, the specification every "SPEC §n" in
+ * these sources refers to: B batch, T steps, X input, H hidden,
  * Y output, L layers, G gate blocks: 1 RNN, 3 GRU (r,z,n), 4 LSTM (i,f,g,o)):
  *   x        (T, B, X)    float  inputs, TIME-major: x[(t*B + b)*X + k]
  *   y        (B, T, Y) or (B, Y) float  MSE targets ("sequence" or "last")

@@ -1,5 +1,5 @@
 // Weight exchange between rnnlab's flat parameter vector and PyTorch-style
-// state dicts (SPEC.md §2, §8). Pure functions over a layout from
+// state dicts (web/SPEC.md §2, §8). Pure functions over a layout from
 // describeLayout (the engine's offsets), no wasm.
 //
 // Flat layout, per layer l (X_l = inputSize for l = 0, hiddenSize after):
