@@ -233,6 +233,7 @@ const DATA_CALLS = [
   { name: 'fit', prefix: 'data', run: (m, data) => m.fit(data, { epochs: 1, batchSize: 1 }) },
   { name: 'trainStep', prefix: 'batch', run: (m, data) => m.trainStep(data) },
   { name: 'computeGradients', prefix: 'batch', run: (m, data) => m.computeGradients(data) },
+  { name: 'gradcheck', prefix: 'batch', run: (m, data) => m.gradcheck(data, { samples: 1 }) },
   { name: 'evaluate', prefix: 'data', run: (m, data) => m.evaluate(data) },
 ];
 
@@ -546,6 +547,32 @@ describe('computeGradients: bad options', () => {
   for (const [fxName, cell] of [['seq', 'lstm'], ['last', 'gru']]) {
     for (const c of stateCases('computeGradients options', cell, N)) {
       badCase(`computeGradients(data, ${c.name}) [${cell}]`, { fx: fxName, call: ({ fx, m }) => m.computeGradients(fx.data, { state: c.state }), code: c.code, says: c.says });
+    }
+  }
+});
+
+describe('gradcheck: bad options', () => {
+  const where = 'gradcheck options';
+  for (const [kind, v, given] of NOT_OBJECTS.filter(([k]) => k !== 'a string')) {
+    badCase(`gradcheck(data, options ${kind})`, { call: ({ fx, m }) => m.gradcheck(fx.data, v), code: 'E_TYPE', says: [where, 'expected an object', given] });
+  }
+  badCase("gradcheck(data, { sample }) misspelt", {
+    call: ({ fx, m }) => m.gradcheck(fx.data, { sample: 3 }), code: 'E_INVALID', says: [where, "unknown option 'sample'", "did you mean 'samples'?"],
+  });
+  const cases = [
+    ['samples 0', { samples: 0 }, 'E_INVALID', [`${where}.samples`, 'an integer from 1', 'got 0']],
+    ['samples 2.5', { samples: 2.5 }, 'E_INVALID', [`${where}.samples`, 'got 2.5']],
+    ['samples "3"', { samples: '3' }, 'E_TYPE', [`${where}.samples`, 'got "3"']],
+    ['epsilon 0', { epsilon: 0 }, 'E_INVALID', [`${where}.epsilon`, '> 0', 'got 0']],
+    ['epsilon NaN', { epsilon: NaN }, 'E_INVALID', [`${where}.epsilon`, 'got NaN']],
+    ['epsilon 2', { epsilon: 2 }, 'E_INVALID', [`${where}.epsilon`, '<= 1', 'got 2']],
+    ['tolerance -1', { tolerance: -1 }, 'E_INVALID', [`${where}.tolerance`, 'got -1']],
+    ['seed -1', { seed: -1 }, 'E_INVALID', [`${where}.seed`, 'got -1']],
+  ];
+  for (const [name, options, code, says] of cases) badCase(`gradcheck(data, ${name})`, { call: ({ fx, m }) => m.gradcheck(fx.data, options), code, says });
+  for (const [fxName, cell] of [['seq', 'lstm'], ['last', 'gru']]) {
+    for (const c of stateCases(where, cell, N)) {
+      badCase(`gradcheck(data, ${c.name}) [${cell}]`, { fx: fxName, call: ({ fx, m }) => m.gradcheck(fx.data, { state: c.state }), code: c.code, says: c.says });
     }
   }
 });

@@ -222,6 +222,39 @@ export function weightsFromJSON(text: string | Uint8Array | ArrayBuffer): Weight
 /** Like weightsFromJSON, with the file's metadata (or null). */
 export function readWeightsJSON(text: string | Uint8Array | ArrayBuffer): { tensors: WeightDict; metadata: Record<string, string> | null };
 
+export interface GradcheckOptions {
+  /** random coordinates per tensor besides the one of the largest gradient; default 8 */
+  samples?: number;
+  /** the finite-difference step h; default 1e-2 */
+  epsilon?: number;
+  /** the largest relative error that passes; default 1e-2 */
+  tolerance?: number;
+  /** which coordinates are drawn; default 1 */
+  seed?: number;
+  /** the initial state (zeros when not given); its gradient is checked too */
+  state?: State;
+}
+
+export interface GradcheckTensor {
+  /** the worst |analytic − numeric| / max(|analytic|, |numeric|, floor) over the checked coordinates */
+  maxRelError: number;
+  /** where it was, with both values */
+  index: number; analytic: number; numeric: number;
+  checked: number;
+}
+
+export interface GradcheckResult {
+  loss: number; epsilon: number; tolerance: number;
+  /** the denominator's floor, 5e-3·|loss|: below it the float32 loss cannot resolve a gradient */
+  floor: number;
+  /** why the tolerance is right for float32 */
+  why: string;
+  maxRelError: number;
+  ok: boolean;
+  /** by name: 'W_0', 'U_0', 'b_0', 'bhn_0', …, 'V', 'c', 'x', 'h0', 'c0' */
+  tensors: Record<string, GradcheckTensor>;
+}
+
 export interface Model {
   readonly config: Readonly<Required<ModelConfig>>;
   readonly disposed: boolean;
@@ -240,6 +273,12 @@ export interface Model {
     /** dLoss/dh0 (and dc0) [L, B, H] */
     dState: State;
   };
+  /**
+   * The engine's gradients against central finite differences of its float32 loss, on
+   * `samples` random coordinates (and the largest) of every tensor: W_l, U_l, b_l, bhn_l,
+   * V, c, x, h0 (c0). Restores everything it perturbs.
+   */
+  gradcheck(batch: DataSet, options?: GradcheckOptions): GradcheckResult;
   /** A copy of the parameters in rnnlab's flat layout (README: "Parameter layout"). */
   getParameters(): Float32Array;
   setParameters(flat: Float32Array | ArrayLike<number>): void;

@@ -11,6 +11,7 @@ import { checkObject, checkKeys, checkNumber, checkBoolean } from './options.js'
 import { describeLayout, toStateDict, fromStateDict, gradsToStateDict } from './weights.js';
 import { predict, evaluate, gateTrace, sample } from './inference.js';
 import { fit, Trainer } from './trainer.js';
+import { gradcheck } from './gradcheck.js';
 
 const registry = typeof FinalizationRegistry === 'function'
   ? new FinalizationRegistry(({ abi, handle }) => abi.free(handle))
@@ -217,6 +218,11 @@ export class Model {
       output: this._buf(BUF.OUT).slice(), state: this._readState(),
       flatGradients: this._buf(BUF.GRADS).slice(), dx: toBatchMajor(this._buf(BUF.DX), d.T, d.N, d.X), dState,
     };
+  }
+
+  // The engine's gradients against central finite differences (gradcheck.js).
+  gradcheck(batch, options = {}) {
+    return gradcheck(this, batch, options);
   }
 
   fit(data, options = {}) {

@@ -8,7 +8,7 @@ import {
 } from 'rnnlab';
 import type {
   CellType, ErrorCode, ModelConfig, DataSet, FitOptions, History, StepInfo, EpochInfo, Evaluation,
-  Prediction, State, GateTrace, WeightDict, Model, OptimizerOptions, InitOptions,
+  Prediction, State, GateTrace, WeightDict, Model, OptimizerOptions, InitOptions, GradcheckResult,
 } from 'rnnlab';
 
 // ---------------------------------------------------------------- engine
@@ -72,6 +72,9 @@ const step = model.trainStep(data, { optimizer: { type: 'rmsprop', rho: 0.95 }, 
 const carried: State = step.state;
 model.trainStep(data, { state: carried });
 const grads = model.computeGradients(data, { state: carried });
+const check: GradcheckResult = model.gradcheck(data, { samples: 4, state: carried });
+const worstU: number = check.tensors['U_0'].maxRelError;
+void worstU;
 const flat: Float32Array = grads.flatGradients;
 const dx: Float32Array = grads.dx;
 const dh0: Float32Array = grads.dState.h;

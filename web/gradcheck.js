@@ -1,0 +1,128 @@
+// gradcheck.js — model.gradcheck(batch): the engine's gradients against
+// central finite differences of its own float32 loss, on a sample of the
+// coordinates of every tensor (parameters, inputs, initial states).
+
+import { BUF, STAT, FLAG } from './abi.js';
+import { checkObject, checkKeys, checkInt, checkNumber } from './options.js';
+import { mulberry32 } from './random.js';
+
+const U32 = 2 ** -24; // float32 unit roundoff
+
+// Why the defaults are right for float32, returned with every result.
+const WHY =
+  'The loss is computed in float32: it is known to about 1e-6 of its size (a few ulps of 2^-24 ' +
+  'accumulated over the forward). The central difference (L(θ+h) − L(θ−h)) / 2h with h = 1e-2 ' +
+  '(the step taken exactly as the float32 values differ) then carries a rounding error of about ' +
+  '1e-6·|L| / 0.02 = 5e-5·|L| and a truncation error of h²/6·|L\'\'\'| ≈ 2e-5 relative. Relative errors ' +
+  'are |analytic − numeric| / max(|analytic|, |numeric|, floor) with floor = 5e-3·|L|, so that the ' +
+  'rounding noise alone stays below 1e-2 even for gradients far smaller than the loss; a wrong ' +
+  'gradient term shows as an error near 1. Tolerance 1e-2. Float64 would allow 1e-6; float32 cannot. ' +
+  'A coordinate over the tolerance is measured again with h/10 and the smaller error kept: a ReLU kink ' +
+  'crossed within ±h disappears at h/10, a wrong gradient does not.';
+
+function checkOptions(options) {
+  checkObject(options, 'gradcheck options');
+  checkKeys(options, ['samples', 'epsilon', 'tolerance', 'seed', 'state'], 'gradcheck options');
+  return {
+    samples: checkInt(options.samples ?? 8, 'gradcheck options.samples', 1, 100000),
+    epsilon: checkNumber(options.epsilon ?? 1e-2, 'gradcheck options.epsilon', { min: 0, minExclusive: true, max: 1 }),
+    tolerance: checkNumber(options.tolerance ?? 1e-2, 'gradcheck options.tolerance', { min: 0, minExclusive: true, max: 1 }),
+    seed: checkInt(options.seed ?? 1, 'gradcheck options.seed', 0, 0xffffffff),
+  };
+}
+
+// The coordinates to check: the one of the largest |gradient| and `samples` drawn at random.
+function pickCoordinates(grad, samples, random) {
+  let top = 0;
+  for (let i = 1; i < grad.length; i++) if (Math.abs(grad[i]) > Math.abs(grad[top])) top = i;
+  const picked = new Set([top]);
+  if (grad.length <= samples + 1) return [...grad.keys()];
+  while (picked.size < samples + 1) picked.add(Math.floor(random() * grad.length));
+  return [...picked];
+}
+
+// Central difference of the loss along one float32 value buf[i].
+function centralDifference(buf, i, h, loss) {
+  const v = buf[i];
+  buf[i] = Math.fround(v + h);
+  const up = buf[i];
+  const lossUp = loss();
+  buf[i] = Math.fround(v - h);
+  const down = buf[i];
+  const lossDown = loss();
+  buf[i] = v;
+  return (lossUp - lossDown) / (up - down);
+}
+
+// The tensors checked: name, analytic gradient, the engine buffer perturbed,
+// and the map from a gradient index to a buffer index.
+function tensorsToCheck(model, analytic, d) {
+  const params = model._buf(BUF.PARAMS);
+  const out = model._layout.tensors.map((t) => ({
+    name: t.layer < model.config.layers ? `${t.name}_${t.layer}` : t.name,
+    grad: analytic.flatGradients.subarray(t.offset, t.offset + t.count),
+    buf: params, at: (i) => t.offset + i, isParam: true,
+  }));
+  const { N: B, T, X } = d;
+  // dx is batch-major (B, T, X); the engine's x is time-major (T, B, X)
+  const xAt = (i) => { const k = i % X, bt = (i - k) / X, t = bt % T, b = (bt - t) / T; return (t * B + b) * X + k; };
+  out.push({ name: 'x', grad: analytic.dx, buf: model._buf(BUF.X), at: xAt });
+  out.push({ name: 'h0', grad: analytic.dState.h, buf: model._buf(BUF.H0), at: (i) => i });
+  if (analytic.dState.c) out.push({ name: 'c0', grad: analytic.dState.c, buf: model._buf(BUF.C0), at: (i) => i });
+  return out;
+}
+
+function checkTensor(model, t, o, random, loss, floor) {
+  let worst = { maxRelError: 0, index: -1, analytic: 0, numeric: 0 };
+  const coords = pickCoordinates(t.grad, o.samples, random);
+  const f = t.isParam ? () => { model._abi.paramsChanged(model._handle); return loss(); } : loss;
+  for (const i of coords) {
+    const a = t.grad[i];
+    const error = (h) => {
+      const numeric = centralDifference(t.buf, t.at(i), h, f);
+      return { numeric, rel: Math.abs(a - numeric) / Math.max(Math.abs(a), Math.abs(numeric), floor) };
+    };
+    let { numeric, rel } = error(o.epsilon);
+    if (rel > o.tolerance) { // a ReLU kink within ±h, or a wrong gradient: a wrong one stays wrong at h/10
+      const near = error(o.epsilon / 10);
+      if (near.rel < rel) ({ numeric, rel } = near);
+    }
+    if (rel >= worst.maxRelError) worst = { maxRelError: rel, index: i, analytic: a, numeric };
+  }
+  if (t.isParam) model._abi.paramsChanged(model._handle);
+  return { ...worst, checked: coords.length };
+}
+
+function zeroState(model, B) {
+  const { layers: L, hiddenSize: H, cell } = model.config;
+  const n = L * B * H;
+  return cell === 'lstm' ? { h: new Float32Array(n), c: new Float32Array(n) } : { h: new Float32Array(n) };
+}
+
+/**
+ * The engine's gradients against central finite differences: { loss,
+ * epsilon, tolerance, floor, why, maxRelError, ok, tensors: { name: {
+ * maxRelError, index, analytic, numeric, checked } } }.
+ */
+export function gradcheck(model, batch, options = {}) {
+  model._idle('gradcheck');
+  const o = checkOptions(options);
+  const N = model._loadBatch(batch, {}, 'gradcheck').d.N; // checks the batch before anything runs
+  const state = model._checkState(options.state, N, 'gradcheck options') ?? zeroState(model, N);
+  const analytic = model.computeGradients(batch, { state });
+  const { d, flags } = model._loadBatch(batch, { state }, 'gradcheck');
+  const loss = () => {
+    model._check(model._abi.forward(model._handle, flags | FLAG.USE_H0, true), 'gradcheck');
+    return model._stats()[STAT.LOSS];
+  };
+  const floor = Math.max(5e-3 * Math.abs(analytic.loss), 64 * U32);
+  const random = mulberry32(o.seed);
+  const tensors = {};
+  let maxRelError = 0;
+  for (const t of tensorsToCheck(model, analytic, d)) {
+    tensors[t.name] = checkTensor(model, t, o, random, loss, floor);
+    maxRelError = Math.max(maxRelError, tensors[t.name].maxRelError);
+  }
+  return { loss: analytic.loss, epsilon: o.epsilon, tolerance: o.tolerance, floor, why: WHY, maxRelError,
+    ok: maxRelError <= o.tolerance, tensors };
+}
