@@ -119,6 +119,9 @@ rnnlab_status init_parameters(rnnlab_model *m) {
     float *V = m->params + m->off_V, *c = m->params + m->off_c;
     fill_uniform(&r, V, (size_t)m->Y * H, pytorch ? kbound : sqrt(6.0 / (H + m->Y)));
     if (pytorch) fill_uniform(&r, c, (size_t)m->Y, kbound);
+    /* the embedding table last, N(0, 1) as PyTorch's nn.Embedding: the draws
+     * of every other tensor stay as without one */
+    fill_gaussian(&r, m->params + m->off_emb, (size_t)m->cfg.embedding_vocab * m->X, 1.0);
     free(work);
     m->packed_valid = 0;
     return RNNLAB_OK;

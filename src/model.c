@@ -68,6 +68,7 @@ rnnlab_status validate_config(const rnnlab_config *cfg, char *err, size_t errlen
     CHECK_RANGE(init, 0, 1, "0 (glorot) or 1 (pytorch)");
     CHECK_RANGE(recurrent_init, 0, 1, "0 (orthogonal) or 1 (gaussian)");
     CHECK_RANGE(forget_bias_one, 0, 1, "0 or 1");
+    CHECK_RANGE(embedding_vocab, 0, RNNLAB_MAX_SIZE, "0 (no embedding) or a vocabulary size up to 65536");
     if (!(cfg->recurrent_scale >= 0.0f && cfg->recurrent_scale <= 100.0f)) {
         snprintf(err, errlen, "recurrent_scale: expected a number from 0 to 100, got %g",
                  (double)cfg->recurrent_scale);
@@ -98,6 +99,7 @@ static size_t compute_layout(rnnlab_model *m) {
     }
     m->off_V = off; off += (size_t)m->Y * H;
     m->off_c = off; off += (size_t)m->Y;
+    m->off_emb = off; off += (size_t)m->cfg.embedding_vocab * m->X;
     return off;
 }
 
@@ -108,6 +110,11 @@ rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
     if (!m) return set_error(NULL, RNNLAB_E_INVALID, "param_slice: the model is NULL");
     if (!offset || !count) return set_error((rnnlab_model *)m, RNNLAB_E_INVALID, "param_slice: offset or count is NULL");
     size_t GH = (size_t)m->G * m->H;
+    if (layer == -1 && kind == 0 && m->cfg.embedding_vocab > 0) {
+        *offset = m->off_emb;
+        *count = (size_t)m->cfg.embedding_vocab * m->X;
+        return RNNLAB_OK;
+    }
     if (layer == m->L) {
         if (kind == 0) { *offset = m->off_V; *count = (size_t)m->Y * m->H; return RNNLAB_OK; }
         if (kind == 1) { *offset = m->off_c; *count = (size_t)m->Y; return RNNLAB_OK; }
@@ -131,7 +138,7 @@ rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
 uint64_t expected_param_count(const rnnlab_config *cfg) {
     uint64_t G = (uint64_t)gate_count(cfg->cell), H = (uint64_t)cfg->hidden_size;
     uint64_t extra = cfg->cell == RNNLAB_CELL_GRU && cfg->gru_reset_after ? H : 0;
-    uint64_t n = (uint64_t)cfg->output_size * (H + 1);
+    uint64_t n = (uint64_t)cfg->output_size * (H + 1) + (uint64_t)cfg->embedding_vocab * cfg->input_size;
     for (int l = 0; l < cfg->layers; l++) {
         uint64_t in = l == 0 ? (uint64_t)cfg->input_size : H;
         n += G * H * (in + H + 1) + extra;

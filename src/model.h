@@ -21,7 +21,7 @@ struct rnnlab_model {
     rnnlab_optimizer opt;
     int G, L, X, H, Y;
     layer_offsets lay[RNNLAB_MAX_LAYERS];
-    size_t off_V, off_c, n_params;
+    size_t off_V, off_c, off_emb, n_params; /* off_emb: the embedding table (V, X) */
 
     /* parameter block: 4 * n_params floats */
     float *params;         /* (n_params)                                    */
@@ -76,6 +76,7 @@ struct rnnlab_model {
     float *last_h;  /* (B, H)  top-layer states picked for 'last' output    */
     float *dlast_h; /* (B, H)  the head's dL/d(last_h)                      */
     int32_t *last_t;/* (B)     step whose output counts, -1 = none          */
+    int32_t *ids;   /* (T, B)  embedding input ids, time-major              */
 
     rnnlab_buffer_info table[RNNLAB_BUF_COUNT]; /* what rnnlab_buffer_table returns */
     uint8_t *meta;         /* the caller's metadata, saved with the model   */
@@ -108,6 +109,11 @@ void pick_last_steps(rnnlab_model *m, int flags);
 void head_forward(rnnlab_model *m);
 void compute_loss(rnnlab_model *m, int flags);
 void head_backward(rnnlab_model *m);
+
+/* embedding.c: ids -> x before layer 0, dx -> the table's gradient after it */
+rnnlab_status embedding_check_ids(rnnlab_model *m);
+void embedding_forward(rnnlab_model *m);
+void embedding_backward(rnnlab_model *m);
 
 /* optim.c: norms, clipping, optimisers */
 double grad_norm_global(const float *g, size_t n);

@@ -28,7 +28,12 @@
  *                        (RNN: h_t; LSTM: i,f,g,o; GRU: r,z,n)
  *   hidden   (L, T+1, B, H) float h_0 .. h_T of the last forward
  *   cells    (L, T+1, B, H) float LSTM c_0 .. c_T of the last forward
- * c0, cT, dc0, flow_c and cells exist for the LSTM only (NULL, 0 otherwise).
+ *   ids      (T, B)       int32  with an embedding (embedding_vocab = V > 0): the
+ *                                input ids, TIME-major; the forward writes row
+ *                                ids[t*B + b] of the table into x, and dx is then
+ *                                dLoss/d(those rows)
+ * c0, cT, dc0, flow_c and cells exist for the LSTM only (NULL, 0 otherwise);
+ * ids only with an embedding.
  *
  * States and truncated BPTT: h0, c0, hT, cT live in a state block of their
  * own, sized by B alone. A set_batch that changes only T keeps it (and its
@@ -54,7 +59,8 @@
  *   U_l   (G*H, H)    recurrent weights
  *   b_l   (G*H)       one bias per gate block
  *   bhn_l (H)         GRU reset-after only: the n block's recurrent bias
- * then the head: V (Y, H), c (Y).
+ * then the head: V (Y, H), c (Y); then, with an embedding, its table
+ *   Emb   (V, X)      row v is the input vector of id v (SPEC §13)
  */
 #ifndef RNNLAB_H
 #define RNNLAB_H
@@ -102,6 +108,7 @@ typedef struct {
     float recurrent_scale;   /* multiplies U: the spectral radius, default 1    */
     int32_t forget_bias_one; /* LSTM forget-gate bias 1 (default) or 0          */
     uint32_t seed;           /* every random draw comes from it                 */
+    int32_t embedding_vocab; /* V > 0: inputs are ids into a table (V, X); 0 = off */
 } rnnlab_config;
 
 typedef struct {
@@ -130,7 +137,7 @@ typedef enum {
     RNNLAB_BUF_H0, RNNLAB_BUF_C0, RNNLAB_BUF_OUT, RNNLAB_BUF_HT, RNNLAB_BUF_CT,
     RNNLAB_BUF_DX, RNNLAB_BUF_DH0, RNNLAB_BUF_DC0, RNNLAB_BUF_FLOW_H,
     RNNLAB_BUF_FLOW_C, RNNLAB_BUF_GATES, RNNLAB_BUF_HIDDEN, RNNLAB_BUF_CELLS, RNNLAB_BUF_PARAMS,
-    RNNLAB_BUF_GRADS, RNNLAB_BUF_OPT_M, RNNLAB_BUF_OPT_V, RNNLAB_BUF_STATS,
+    RNNLAB_BUF_GRADS, RNNLAB_BUF_OPT_M, RNNLAB_BUF_OPT_V, RNNLAB_BUF_STATS, RNNLAB_BUF_IDS,
     RNNLAB_BUF_COUNT
 } rnnlab_buffer_id;
 
@@ -158,7 +165,8 @@ const char *rnnlab_global_error(void); /* for failures with no model */
 rnnlab_status rnnlab_get_config(const rnnlab_model *m, rnnlab_config *out);
 size_t rnnlab_param_count(const rnnlab_model *m);
 /* Offset (in floats) and size of one tensor in the flat parameter layout.
- * kind: 0 W, 1 U, 2 b, 3 bhn (layer < L); head: layer = L, kind 0 V, 1 c. */
+ * kind: 0 W, 1 U, 2 b, 3 bhn (layer < L); head: layer = L, kind 0 V, 1 c;
+ * the embedding table: layer = -1, kind 0 (E_INVALID without an embedding). */
 rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
                                  size_t *offset, size_t *count);
 
@@ -189,7 +197,7 @@ rnnlab_status rnnlab_forward(rnnlab_model *m, int flags, int with_loss);
  * (norms before/after clipping, without changing the weights). */
 rnnlab_status rnnlab_compute_gradients(rnnlab_model *m, int flags);
 /* Forward + BPTT + clipping + optimiser update; like compute_gradients, but
- * dx is not computed (its buffer is left as it was). A non-finite loss or gradient
+ * dx is not computed without an embedding (its buffer is left as it was). A non-finite loss or gradient
  * returns RNNLAB_E_NONFINITE and leaves weights and optimiser state as they were.
  * A batch in which no position counts (all masked) changes nothing either. */
 rnnlab_status rnnlab_train_step(rnnlab_model *m, int flags);

@@ -1,17 +1,22 @@
-/* serialize.c — the saved-model format, version 1. All integers and floats
- * little-endian:
+/* serialize.c — the saved-model format, versions 1 and 2. All integers and
+ * floats little-endian:
  *   0   magic "RNNLAB\x1a\n"        8 bytes
- *   8   format version (u32) = 1
+ *   8   format version (u32): 1, or 2 when a config field after seed is in use
  *   12  flags (u32): bit 0 = optimiser state follows the parameters
  *   16  config: 14 x 4 bytes in the field order of rnnlab_config
  *   72  optimiser settings: 10 x 4 bytes in the field order of rnnlab_optimizer
  *   112 optimiser step count (f64)
  *   120 parameter count n (u64)
- *   128 parameters (n x f32), then with flag bit 0: moments m and v (n x f32 each)
+ *   version 2 only: at 128 the count k (u32) of config words after the first
+ *       14, then those k words (rnnlab_config from embedding_vocab on)
+ *   P   parameters (n x f32), P = 128 (version 1) or 132 + 4k (version 2);
+ *       then with flag bit 0: moments m and v (n x f32 each)
  *   then with flag bit 1: metadata length k (u32) and k bytes (the caller's,
  *       e.g. UTF-8 JSON; at most RNNLAB_MAX_METADATA)
  *   end CRC-32 (IEEE 802.3) of every byte before it (u32)
- * A file is rejected whole, before any model exists, if any check fails. */
+ * A file is rejected whole, before any model exists, if any check fails.
+ * Models with every newer field zero are saved as version 1, the bytes older
+ * builds read; a version 2 file has at least one in use. */
 #include "model.h"
 
 #include <math.h>
@@ -56,7 +61,21 @@ static void get_words(void *s, const uint8_t *p, int words) {
     uint8_t *b = s;
     for (int i = 0; i < words; i++) { uint32_t v = get_u32(p + 4 * i); memcpy(b + 4 * i, &v, 4); }
 }
-_Static_assert(sizeof(rnnlab_config) == 56, "rnnlab_config is 14 words");
+#define CONFIG_WORDS_V1 14
+#define CONFIG_WORDS_EXT ((int)(sizeof(rnnlab_config) / 4) - CONFIG_WORDS_V1)
+_Static_assert(sizeof(rnnlab_config) == 4 * (CONFIG_WORDS_V1 + 1), "rnnlab_config is 15 words");
+
+/* Whether a config needs version 2: a field after the first 14 is nonzero. */
+static int needs_version_2(const rnnlab_config *cfg) {
+    uint8_t words[4 * CONFIG_WORDS_EXT];
+    put_words(words, (const uint8_t *)cfg + 4 * CONFIG_WORDS_V1, CONFIG_WORDS_EXT);
+    for (size_t i = 0; i < sizeof words; i++)
+        if (words[i]) return 1;
+    return 0;
+}
+
+/* Where the parameters start in a file of this version. */
+static size_t params_at(int version) { return version == 1 ? HEADER_BYTES : HEADER_BYTES + 4 + 4 * CONFIG_WORDS_EXT; }
 _Static_assert(sizeof(rnnlab_optimizer) == 40, "rnnlab_optimizer is 10 words");
 
 rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, size_t *len) {
@@ -66,26 +85,32 @@ rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, 
     *len = 0;
     size_t n = m->n_params, blocks = with_optimizer ? 3 : 1;
     size_t meta_bytes = m->meta ? 4 + m->meta_len : 0;
-    size_t total = HEADER_BYTES + blocks * n * 4 + meta_bytes + 4;
+    int version = needs_version_2(&m->cfg) ? 2 : 1;
+    size_t at = params_at(version);
+    size_t total = at + blocks * n * 4 + meta_bytes + 4;
     uint8_t *p = malloc(total);
     if (!p) return set_error(m, RNNLAB_E_NOMEM, "out of memory saving %zu bytes", total);
     memcpy(p, MAGIC, 8);
-    put_u32(p + 8, 1);
+    put_u32(p + 8, (uint32_t)version);
     put_u32(p + 12, (with_optimizer ? 1u : 0u) | (m->meta ? 2u : 0u));
-    put_words(p + 16, &m->cfg, 14);
+    put_words(p + 16, &m->cfg, CONFIG_WORDS_V1);
+    if (version == 2) {
+        put_u32(p + HEADER_BYTES, CONFIG_WORDS_EXT);
+        put_words(p + HEADER_BYTES + 4, (const uint8_t *)&m->cfg + 4 * CONFIG_WORDS_V1, CONFIG_WORDS_EXT);
+    }
     put_words(p + 72, &m->opt, 10);
     double step = with_optimizer ? m->step : 0.0; /* the count belongs to the moments */
     uint64_t step_bits;
     memcpy(&step_bits, &step, 8);
     put_u64(p + 112, step_bits);
     put_u64(p + 120, n);
-    put_floats(p + HEADER_BYTES, m->params, n);
+    put_floats(p + at, m->params, n);
     if (with_optimizer) {
-        put_floats(p + HEADER_BYTES + 4 * n, m->opt_m, n);
-        put_floats(p + HEADER_BYTES + 8 * n, m->opt_v, n);
+        put_floats(p + at + 4 * n, m->opt_m, n);
+        put_floats(p + at + 8 * n, m->opt_v, n);
     }
     if (m->meta) {
-        uint8_t *q = p + HEADER_BYTES + blocks * n * 4;
+        uint8_t *q = p + at + blocks * n * 4;
         put_u32(q, (uint32_t)m->meta_len);
         memcpy(q + 4, m->meta, m->meta_len);
     }
@@ -122,7 +147,25 @@ typedef struct {
     rnnlab_optimizer opt;
     double step;
     uint64_t n, blocks, body, meta_len; /* body: header + parameter blocks, in bytes */
+    size_t params_at;                   /* where the parameters start */
 } header;
+
+/* Version 2: the config words after the first 14, which must be this build's
+ * count and put at least one field in use (else save writes version 1). */
+static rnnlab_status read_config_extension(const uint8_t *p, size_t len, header *h) {
+    if (len < HEADER_BYTES + 8) return reject("a version 2 file shorter than its configuration extension (%zu bytes)", len);
+    uint32_t k = get_u32(p + HEADER_BYTES);
+    if (k != (uint32_t)CONFIG_WORDS_EXT)
+        return set_error(NULL, RNNLAB_E_FORMAT,
+                         "model file format version 2 with %u configuration words after the first 14: this build "
+                         "reads %d (and version 1, which has none)", (unsigned)k, CONFIG_WORDS_EXT);
+    if (len < params_at(2) + 4) return reject("a version 2 file shorter than its configuration extension (%zu bytes)", len);
+    get_words((uint8_t *)&h->cfg + 4 * CONFIG_WORDS_V1, p + HEADER_BYTES + 4, CONFIG_WORDS_EXT);
+    if (!needs_version_2(&h->cfg))
+        return reject("a version 2 file whose configuration needs only version 1 (save writes version 1 for it)");
+    h->params_at = params_at(2);
+    return RNNLAB_OK;
+}
 
 /* Magic, version, checksum, flags and the step count. */
 static rnnlab_status read_header(const uint8_t *p, size_t len, header *h) {
@@ -133,7 +176,9 @@ static rnnlab_status read_header(const uint8_t *p, size_t len, header *h) {
         return reject("wrong magic bytes: expected \"RNNLAB\\x1a\\n\", found \"%s\"", found);
     }
     uint32_t version = get_u32(p + 8);
-    if (version != 1) return set_error(NULL, RNNLAB_E_FORMAT, "model file format version %u: this build reads version 1", version);
+    if (version != 1 && version != 2)
+        return set_error(NULL, RNNLAB_E_FORMAT, "model file format version %u: this build reads version 1 and version 2", version);
+    rnnlab_status st;
     uint32_t stored = get_u32(p + len - 4), computed = crc32_ieee(p, len - 4);
     if (stored != computed)
         return reject("checksum mismatch (the file is truncated or altered): stored 0x%08x, "
@@ -141,7 +186,10 @@ static rnnlab_status read_header(const uint8_t *p, size_t len, header *h) {
                       (unsigned)stored, (unsigned)computed, len - 4, len);
     h->flags = get_u32(p + 12);
     if (h->flags > 3) return reject("unknown flags 0x%x (known: 0x1, 0x2)", (unsigned)h->flags);
-    get_words(&h->cfg, p + 16, 14);
+    memset(&h->cfg, 0, sizeof h->cfg); /* version 1: every newer field off */
+    get_words(&h->cfg, p + 16, CONFIG_WORDS_V1);
+    h->params_at = params_at(1);
+    if (version == 2 && (st = read_config_extension(p, len, h))) return st;
     get_words(&h->opt, p + 72, 10);
     uint64_t step_bits = get_u64(p + 112);
     h->n = get_u64(p + 120);
@@ -161,7 +209,7 @@ static rnnlab_status check_sizes(const uint8_t *p, size_t len, header *h) {
     if (h->n != expected_param_count(&h->cfg))
         return reject("the parameter count %.0f does not match the configuration's %.0f", (double)h->n,
                       (double)expected_param_count(&h->cfg));
-    h->body = HEADER_BYTES + h->blocks * h->n * 4;
+    h->body = h->params_at + h->blocks * h->n * 4;
     h->meta_len = 0;
     if (h->flags & 2u) { /* metadata: its length must lie inside the file */
         if ((uint64_t)len < h->body + 8) return reject("the file is shorter than its parameters and metadata length");
@@ -186,7 +234,7 @@ static rnnlab_status fill_model(rnnlab_model *m, const uint8_t *p, const header 
     size_t n = (size_t)h->n;
     for (uint64_t k = 0; k < h->blocks; k++)
         for (size_t i = 0; i < n; i++) {
-            float v = get_f32(p + HEADER_BYTES + 4 * (k * n + i));
+            float v = get_f32(p + h->params_at + 4 * (k * n + i));
             if (!isfinite(v) || (k == 2 && v < 0.0f)) /* second moments are >= 0 */
                 return reject("non-finite parameter or optimiser value");
             dst[k][i] = v;

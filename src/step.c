@@ -28,7 +28,7 @@ static rnnlab_status check_batch(rnnlab_model *m, int flags) {
     int lstm = m->cfg.cell == RNNLAB_CELL_LSTM;
     static const char carried[] = " (RNNLAB_CARRY_STATE starts from the final state of the last "
                                   "forward: zero the hT and cT buffers, or run once without the flag)";
-    rnnlab_status st = check_finite(m, m->x, BT * m->X, "x", "");
+    rnnlab_status st = m->cfg.embedding_vocab ? embedding_check_ids(m) : check_finite(m, m->x, BT * m->X, "x", "");
     if (st) return st;
     if (flags & RNNLAB_CARRY_STATE) {
         st = check_finite(m, m->hT, LBH, "hT", carried);
@@ -87,6 +87,7 @@ static rnnlab_status run_forward(rnnlab_model *m, int flags, int with_loss) {
     if (m->cfg.output == RNNLAB_OUTPUT_LAST) pick_last_steps(m, flags);
     if (with_loss && (st = check_targets(m, flags))) return st;
     if (!m->packed_valid) pack_recurrent(m);
+    if (m->cfg.embedding_vocab) embedding_forward(m);
     for (int l = 0; l < m->L; l++) layer_forward(m, l, layer_input(m, l), flags);
     head_forward(m);
     if (with_loss) compute_loss(m, flags);
@@ -98,11 +99,13 @@ static void run_backward(rnnlab_model *m, int flags) {
     memset(m->grads, 0, m->n_params * sizeof(float));
     head_backward(m);
     for (int l = m->L - 1; l >= 0; l--) {
-        /* (T, B, X_l); a training step has no use for dL/dx itself */
-        float *din = l > 0 ? m->dH_below : flags & RUN_INPUT_GRADS ? m->dx : NULL;
+        /* (T, B, X_l); a training step has no use for dL/dx itself, but the embedding has */
+        int want_dx = (flags & RUN_INPUT_GRADS) || m->cfg.embedding_vocab;
+        float *din = l > 0 ? m->dH_below : want_dx ? m->dx : NULL;
         layer_backward(m, l, layer_input(m, l), din);
         if (l > 0) memcpy(m->dH, din, TBH * sizeof(float));
     }
+    if (m->cfg.embedding_vocab) embedding_backward(m);
 }
 
 /* ---------------------------------------------------------------- steps */

@@ -172,7 +172,7 @@ describe('createModel', () => {
       assert.deepEqual({ ...m.config }, {
         cell: 'lstm', inputSize: 2, hiddenSize: 4, outputSize: 1, layers: 1, output: 'sequence', loss: 'mse',
         activation: 'tanh', gruVariant: 'reset-before', init: 'glorot', recurrentInit: 'orthogonal',
-        recurrentScale: 1, forgetBiasOne: true, seed: 1,
+        recurrentScale: 1, forgetBiasOne: true, seed: 1, embedding: null,
       });
       assert.ok(Object.isFrozen(m.config));
       assert.equal(m.disposed, false);

@@ -354,6 +354,7 @@ function everyCall(m, extra) {
     fit: () => m.fit(DATA),
     trainStep: () => m.trainStep(DATA),
     computeGradients: () => m.computeGradients(DATA),
+    gradcheck: () => m.gradcheck(DATA, { samples: 1 }),
     getParameters: () => m.getParameters(),
     setParameters: () => m.setParameters(extra.params),
     evaluate: () => m.evaluate(DATA),
@@ -405,6 +406,7 @@ describe('E_BUSY', () => {
     const calls = everyCall(m, extra);
     calls.fit = () => m.fit(data);
     calls.trainStep = () => m.trainStep(data);
+    calls.gradcheck = () => m.gradcheck(data, { samples: 1 });
     calls.computeGradients = () => m.computeGradients(data);
     calls.evaluate = () => m.evaluate(data);
     calls.dispose = () => m.dispose();

@@ -14,9 +14,9 @@ export const STATUS_NONFINITE = 5;
 export const BUF = {
   X: 0, Y: 1, LABELS: 2, MASK: 3, H0: 4, C0: 5, OUT: 6, HT: 7, CT: 8, DX: 9, DH0: 10, DC0: 11,
   FLOW_H: 12, FLOW_C: 13, GATES: 14, HIDDEN: 15, CELLS: 16, PARAMS: 17, GRADS: 18, OPT_M: 19,
-  OPT_V: 20, STATS: 21, COUNT: 22,
+  OPT_V: 20, STATS: 21, IDS: 22, COUNT: 23,
 };
-const INT_BUFFERS = new Set([BUF.LABELS]);
+const INT_BUFFERS = new Set([BUF.LABELS, BUF.IDS]);
 
 // RNNLAB_STAT_*
 export const STAT = { LOSS: 0, GRAD_NORM: 1, GRAD_NORM_AFTER: 2, CLIPPED: 3, COUNTED: 4, CORRECT: 5, STEP: 6, COUNT: 7 };
@@ -54,6 +54,7 @@ export const CONFIG_FIELDS = [
   ['recurrent_scale', 'f32', 'recurrentScale'],
   ['forget_bias_one', 'i32', 'forgetBiasOne', BOOL],
   ['seed', 'u32', 'seed'],
+  ['embedding_vocab', 'i32', 'embeddingVocab'],
 ];
 export const OPTIMIZER_FIELDS = [
   ['type', 'i32', 'type', ENUMS.optimizer],
@@ -78,7 +79,18 @@ function shortestFloat32(v) {
 }
 
 // Which tensor of the flat parameter vector rnnlab_param_slice_* is asked for.
-const SLICE_KIND = { W: 0, U: 1, b: 2, bhn: 3, V: 0, c: 1 };
+const SLICE_KIND = { W: 0, U: 1, b: 2, bhn: 3, V: 0, c: 1, embedding: 0 };
+
+// The JS config has `embedding: { vocabSize, size } | null`; the struct has
+// embedding_vocab, with the size as input_size.
+function toStructConfig(config) {
+  const e = config.embedding;
+  return { ...config, inputSize: e ? e.size : config.inputSize, embeddingVocab: e ? e.vocabSize : 0 };
+}
+function fromStructConfig({ embeddingVocab, ...config }) {
+  config.embedding = embeddingVocab ? Object.freeze({ vocabSize: embeddingVocab, size: config.inputSize }) : null;
+  return config;
+}
 
 /** A loaded engine: the wrapped exports, views of its memory, structs. */
 export class Abi {
@@ -203,7 +215,7 @@ export class Abi {
     if (!this._defaults) {
       const ptr = this._struct('init');
       this._fn.config_default_into(ptr);
-      const config = this.readStruct(CONFIG_FIELDS, ptr);
+      const config = fromStructConfig(this.readStruct(CONFIG_FIELDS, ptr));
       const optimizers = {};
       ENUMS.optimizer.forEach((type, k) => {
         this._fn.optimizer_default_into(ptr, k);
@@ -217,7 +229,7 @@ export class Abi {
 
   create(config, what) {
     const ptr = this._struct(what);
-    this.writeStruct(CONFIG_FIELDS, ptr, config);
+    this.writeStruct(CONFIG_FIELDS, ptr, toStructConfig(config));
     const handle = this._fn.create_from(ptr);
     if (handle === 0) throw this.globalError(what);
     return handle;
@@ -240,7 +252,7 @@ export class Abi {
   readSettings(handle, what) {
     const ptr = this._struct(what);
     this._fn.get_config(handle, ptr);
-    const config = Object.freeze(this.readStruct(CONFIG_FIELDS, ptr));
+    const config = Object.freeze(fromStructConfig(this.readStruct(CONFIG_FIELDS, ptr)));
     this._fn.get_optimizer(handle, ptr);
     const { clipNorm, clipValue, ...optimizer } = this.readStruct(OPTIMIZER_FIELDS, ptr);
     return { config, settings: { optimizer, clipNorm, clipValue } };
@@ -268,7 +280,9 @@ export class Abi {
       if (bhn.count > 0) entry.bhn = bhn;
       layers.push(entry);
     }
-    return { count: this._fn.param_count(handle) >>> 0, layers, head: { V: slice(L, 'V'), c: slice(L, 'c') } };
+    const embedding = slice(-1, 'embedding');
+    return { count: this._fn.param_count(handle) >>> 0, layers, head: { V: slice(L, 'V'), c: slice(L, 'c') },
+      ...(embedding.count > 0 ? { embedding } : {}) };
   }
 
   // ---------------------------------------------------------------- batches and steps

@@ -2,7 +2,7 @@
 // the engine's (rnnlab_config_default, rnnlab_optimizer_default through
 // abi.js); the structs they travel in are abi.js's.
 
-import { RnnlabError } from './errors.js';
+import { RnnlabError, describe } from './errors.js';
 import { ENUMS } from './abi.js';
 import { checkObject, checkKeys, checkInt, checkNumber, checkEnum, checkBoolean } from './options.js';
 
@@ -11,7 +11,25 @@ export const OPTIMIZERS = ENUMS.optimizer;
 
 const REQUIRED = ['cell', 'inputSize', 'hiddenSize', 'outputSize'];
 const OPTIONAL = ['layers', 'output', 'loss', 'activation', 'gruVariant', 'init', 'recurrentInit', 'recurrentScale',
-  'forgetBiasOne', 'seed'];
+  'forgetBiasOne', 'seed', 'embedding'];
+
+// embedding: { vocabSize, size } (ids in, SPEC §13) or null; inputSize is then the
+// size, and may be left out.
+function checkEmbedding(c) {
+  if (c.embedding === null) return;
+  checkObject(c.embedding, 'embedding');
+  checkKeys(c.embedding, ['vocabSize', 'size'], 'embedding');
+  for (const k of ['vocabSize', 'size']) {
+    if (c.embedding[k] === undefined) throw new RnnlabError('E_INVALID', `embedding.${k}: expected an integer from 1 to 65536, got undefined`);
+    checkInt(c.embedding[k], `embedding.${k}`, 1, 65536);
+  }
+  if (c.inputSize !== undefined && c.inputSize !== c.embedding.size) {
+    throw new RnnlabError('E_INVALID', `inputSize: with an embedding layer 0 reads the embedding's vectors, so inputSize is ` +
+      `embedding.size (${c.embedding.size}) or left out, got ${describe(c.inputSize)}`);
+  }
+  c.embedding = Object.freeze({ vocabSize: c.embedding.vocabSize, size: c.embedding.size });
+  c.inputSize = c.embedding.size;
+}
 
 /** A complete, checked model config from the user's; `defaults` is the engine's default config. */
 export function checkModelConfig(config, defaults) {
@@ -22,6 +40,7 @@ export function checkModelConfig(config, defaults) {
   for (const [k, v] of Object.entries(config)) if (v !== undefined) c[k] = v;
   if (c.cell === undefined) throw new RnnlabError('E_INVALID', `cell: expected one of 'rnn', 'lstm', 'gru', got undefined`);
   checkEnum(c.cell, 'cell', CELLS);
+  checkEmbedding(c);
   for (const k of ['inputSize', 'hiddenSize', 'outputSize']) {
     if (c[k] === undefined) throw new RnnlabError('E_INVALID', `${k}: expected an integer from 1 to 65536, got undefined`);
     checkInt(c[k], k, 1, 65536);

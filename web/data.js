@@ -130,11 +130,25 @@ export function toTensor(value, name, expected, { flatShape = null, Type = Float
 
 const DATA_KEYS = ['x', 'y', 'shape', 'mask', 'lengths'];
 
-function checkShapeOption(s, name) {
-  if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v >= 1)) {
-    throw new RnnlabError('E_SHAPE', `${name}.shape: expected [N, T, X] of positive integers, got ${formatShape(s, ',')}`);
+function checkShapeOption(s, name, ids) {
+  if (!Array.isArray(s) || s.length !== (ids ? 2 : 3) || !s.every((v) => Number.isInteger(v) && v >= 1)) {
+    throw new RnnlabError('E_SHAPE', `${name}.shape: expected ${ids ? '[N, T] (a model with an embedding reads ids)' : '[N, T, X]'} ` +
+      `of positive integers, got ${formatShape(s, ',')}`);
   }
   return s;
+}
+
+// Ids [N, T] for a model with an embedding of `vocabSize` ids, as an Int32Array.
+function readIds(value, name, flatShape, vocabSize) {
+  const t = toTensor(value, name, [null, null], { flatShape, Type: Float64Array });
+  for (let i = 0; i < t.data.length; i++) {
+    const v = t.data[i];
+    if (!Number.isInteger(v) || v < 0 || v >= vocabSize) {
+      throw new RnnlabError('E_INVALID', `${name}${position(i, t.shape)}: expected an id from 0 to ${vocabSize - 1} ` +
+        `(the embedding has ${vocabSize} rows), got ${describe(v)}`);
+    }
+  }
+  return { data: Int32Array.from(t.data), shape: t.shape };
 }
 
 // The mask [N, T] from a mask of zeros and ones, or from sequence lengths.
@@ -171,16 +185,18 @@ function readMask(data, name, N, T) {
 export function normalizeData(data, cfg, { needTargets = true, name = 'data' } = {}) {
   checkObject(data, name);
   checkKeys(data, DATA_KEYS, name);
-  if (data.x === undefined) throw new RnnlabError('E_INVALID', `${name}.x: expected the inputs [N, T, ${cfg.inputSize}], got undefined`);
-  const flatShape = data.shape === undefined ? null : checkShapeOption(data.shape, name);
-  const x = toTensor(data.x, `${name}.x`, [null, null, cfg.inputSize], { flatShape });
+  const emb = cfg.embedding ?? null;
+  if (data.x === undefined) throw new RnnlabError('E_INVALID', `${name}.x: expected the inputs ${emb ? '(ids) [N, T]' : `[N, T, ${cfg.inputSize}]`}, got undefined`);
+  const flatShape = data.shape === undefined ? null : checkShapeOption(data.shape, name, emb);
+  const x = emb ? readIds(data.x, `${name}.x`, flatShape, emb.vocabSize) : toTensor(data.x, `${name}.x`, [null, null, cfg.inputSize], { flatShape });
   if (flatShape && !sameShape(x.shape, flatShape)) {
     throw new RnnlabError('E_SHAPE', `${name}.shape: ${fmt(flatShape)} contradicts the shape of the nested ${name}.x, ${fmt(x.shape)}`);
   }
   const [N, T] = x.shape;
   if (N < 1 || T < 1) throw new RnnlabError('E_SHAPE', `${name}.x: expected at least one sequence of at least one step, got shape ${fmt(x.shape)}`);
   const last = cfg.output === 'last';
-  const out = { N, T, X: cfg.inputSize, Y: cfg.outputSize, last, x: x.data, y: null, labels: null, mask: null };
+  // with an embedding x holds one id per step: X = 1 in the batch, ids = true
+  const out = { N, T, X: emb ? 1 : cfg.inputSize, ids: Boolean(emb), Y: cfg.outputSize, last, x: x.data, y: null, labels: null, mask: null };
   out.mask = readMask(data, name, N, T);
 
   if (!needTargets) return out;

@@ -59,14 +59,15 @@ function centralDifference(buf, i, h, loss) {
 function tensorsToCheck(model, analytic, d) {
   const params = model._buf(BUF.PARAMS);
   const out = model._layout.tensors.map((t) => ({
-    name: t.layer < model.config.layers ? `${t.name}_${t.layer}` : t.name,
+    name: t.layer >= 0 && t.layer < model.config.layers ? `${t.name}_${t.layer}` : t.name,
     grad: analytic.flatGradients.subarray(t.offset, t.offset + t.count),
     buf: params, at: (i) => t.offset + i, isParam: true,
   }));
-  const { N: B, T, X } = d;
+  const { N: B, T } = d, X = model.config.inputSize;
   // dx is batch-major (B, T, X); the engine's x is time-major (T, B, X)
   const xAt = (i) => { const k = i % X, bt = (i - k) / X, t = bt % T, b = (bt - t) / T; return (t * B + b) * X + k; };
-  out.push({ name: 'x', grad: analytic.dx, buf: model._buf(BUF.X), at: xAt });
+  // with an embedding x is the table's rows, checked as the table
+  if (!d.ids) out.push({ name: 'x', grad: analytic.dx, buf: model._buf(BUF.X), at: xAt });
   out.push({ name: 'h0', grad: analytic.dState.h, buf: model._buf(BUF.H0), at: (i) => i });
   if (analytic.dState.c) out.push({ name: 'c0', grad: analytic.dState.c, buf: model._buf(BUF.C0), at: (i) => i });
   return out;

@@ -22,9 +22,19 @@ export class RnnlabError extends Error {
   constructor(code: ErrorCode, message: string);
 }
 
-export interface ModelConfig {
+/** Inputs as ids [N, T] into a trained table (V, size): SPEC §13, PyTorch's embedding.weight. */
+export interface EmbeddingConfig {
+  vocabSize: number;
+  size: number;
+}
+
+/** A model reads vectors of inputSize, or with `embedding` ids (inputSize is then embedding.size). */
+export type ModelConfig = ModelConfigBase & (
+  | { inputSize: number; embedding?: null }
+  | { inputSize?: number; embedding: EmbeddingConfig });
+
+export interface ModelConfigBase {
   cell: CellType;
-  inputSize: number;
   hiddenSize: number;
   outputSize: number;
   /** Stacked layers, default 1. */
@@ -256,7 +266,7 @@ export interface GradcheckResult {
 }
 
 export interface Model {
-  readonly config: Readonly<Required<ModelConfig>>;
+  readonly config: Readonly<Required<ModelConfigBase> & { inputSize: number; embedding: EmbeddingConfig | null }>;
   readonly disposed: boolean;
   fit(data: DataSet, options?: FitOptions): Promise<History>;
   /** The Trainer fit() uses: over `data` in epochs, or (data null) over batches passed to trainOn. */

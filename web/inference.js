@@ -141,9 +141,11 @@ function primeIds(options, vocab, X) {
 function checkSampleOptions(model, options) {
   checkObject(options, 'sample options');
   checkKeys(options, ['prime', 'length', 'temperature', 'vocab', 'seed'], 'sample options');
-  const { inputSize: X, outputSize: Y, loss, output } = model.config;
+  const { inputSize, outputSize: Y, loss, output, embedding } = model.config;
+  const X = embedding ? embedding.vocabSize : inputSize; // the symbols read
   if (loss !== 'cross-entropy' || X !== Y || output !== 'sequence') {
-    throw new RnnlabError('E_STATE', `sample: needs a character-level model (loss 'cross-entropy', output 'sequence', inputSize = outputSize), got loss '${loss}', output '${output}', inputSize ${X}, outputSize ${Y}`);
+    const reads = embedding ? `embedding.vocabSize ${X}` : `inputSize ${X}`;
+    throw new RnnlabError('E_STATE', `sample: needs a character-level model (loss 'cross-entropy', output 'sequence', inputSize or embedding.vocabSize = outputSize), got loss '${loss}', output '${output}', ${reads}, outputSize ${Y}`);
   }
   const length = checkInt(options.length, 'sample options.length', 0, 1e6);
   const temperature = checkNumber(options.temperature ?? 1, 'sample options.temperature', { min: 0, minExclusive: true, max: 100 });
@@ -163,14 +165,18 @@ function checkSampleOptions(model, options) {
 export function sample(model, options) {
   model._idle('sample');
   const { length, temperature, vocab, prime, seed } = checkSampleOptions(model, options);
-  const X = model.config.inputSize;
+  const X = model.config.outputSize;
   const random = mulberry32(seed);
   model._shape(1, 1, 'sample');
   let flags = 0; // the first step starts from zeros, every later one from the last
   const feed = (id) => {
-    const x = model._buf(BUF.X);
-    x.fill(0);
-    x[id] = 1;
+    if (model.config.embedding) {
+      model._buf(BUF.IDS)[0] = id;
+    } else {
+      const x = model._buf(BUF.X);
+      x.fill(0);
+      x[id] = 1;
+    }
     model._check(model._abi.forward(model._handle, flags, false), 'sample');
     flags = FLAG.CARRY_STATE;
     return model._buf(BUF.OUT);

@@ -99,7 +99,7 @@ export class Model {
   _write(d, index, t0, Tw) {
     const ce = this.config.loss === 'cross-entropy';
     writeRows(d, index, t0, Tw, {
-      x: this._buf(BUF.X),
+      x: this._buf(d.ids ? BUF.IDS : BUF.X),
       mask: d.mask ? this._buf(BUF.MASK) : null,
       y: d.y ? this._buf(BUF.Y) : null,
       labels: ce && d.labels ? this._buf(BUF.LABELS) : null,
@@ -216,7 +216,7 @@ export class Model {
     return {
       loss: info.loss, gradNorm: info.gradNorm, flow: info.flow, ...(info.flowC ? { flowC: info.flowC } : {}),
       output: this._buf(BUF.OUT).slice(), state: this._readState(),
-      flatGradients: this._buf(BUF.GRADS).slice(), dx: toBatchMajor(this._buf(BUF.DX), d.T, d.N, d.X), dState,
+      flatGradients: this._buf(BUF.GRADS).slice(), dx: toBatchMajor(this._buf(BUF.DX), d.T, d.N, this.config.inputSize), dState,
     };
   }
 

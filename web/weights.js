@@ -48,17 +48,19 @@ export function describeLayout(config, slices) {
     return entry;
   });
   const head = { V: add('V', L, [Y, H], slices.head.V), c: add('c', L, [Y], slices.head.c) };
+  // the embedding table (SPEC §13) sits after the head; PyTorch's embedding.weight
+  const embedding = slices.embedding ? add('embedding', -1, [config.embedding.vocabSize, X], slices.embedding) : null;
   // PyTorch keeps two biases per gate block where rnnlab adds them into one
   // (but for the GRU's b_hn, which both keep apart).
   const pytorchCount = slices.count + layerSlices.reduce((n, s) => n + G * H - (s.bhn ? H : 0), 0);
   return { cell, G, resetAfter: Boolean(layerSlices[0]?.bhn), inputSize: X, hiddenSize: H, outputSize: Y, layers: L,
-    count: slices.count, pytorchCount, tensors, layerSlices, head };
+    count: slices.count, pytorchCount, tensors, layerSlices, head, embedding };
 }
 
 /** Names and shapes of the PyTorch state dict of a model, in order. */
 export function stateDictShapes(lay) {
   const H = lay.hiddenSize;
-  const out = [];
+  const out = lay.embedding ? [{ name: 'embedding.weight', shape: lay.embedding.shape.slice() }] : [];
   lay.layerSlices.forEach((s, k) => {
     out.push({ name: `rnn.weight_ih_l${k}`, shape: [lay.G * H, s.inputSize] });
     out.push({ name: `rnn.weight_hh_l${k}`, shape: [lay.G * H, H] });
@@ -109,6 +111,8 @@ function exportDict(lay, flat, grads) {
   const zFrom = lay.cell === 'gru' ? H : 0;
   const zTo = lay.cell === 'gru' ? 2 * H : 0;
   const dict = {};
+  const slice = (t) => ({ shape: t.shape.slice(), data: Float32Array.from({ length: t.count }, (_, i) => flat[t.offset + i]) });
+  if (lay.embedding) dict['embedding.weight'] = slice(lay.embedding);
   lay.layerSlices.forEach((s, k) => {
     const wih = new Float32Array(G * H * s.inputSize);
     copyRows(wih, 0, flat, s.W.offset, G * H, s.inputSize, zFrom, zTo);
@@ -126,11 +130,8 @@ function exportDict(lay, flat, grads) {
     dict[`rnn.bias_ih_l${k}`] = { shape: [G * H], data: bih };
     dict[`rnn.bias_hh_l${k}`] = { shape: [G * H], data: bhh };
   });
-  const { V, c } = lay.head;
-  dict['head.weight'] = { shape: V.shape.slice(), data: Float32Array.from(
-    { length: V.count }, (_, i) => flat[V.offset + i]) };
-  dict['head.bias'] = { shape: c.shape.slice(), data: Float32Array.from(
-    { length: c.count }, (_, i) => flat[c.offset + i]) };
+  dict['head.weight'] = slice(lay.head.V);
+  dict['head.bias'] = slice(lay.head.c);
   return dict;
 }
 
@@ -211,7 +212,8 @@ const CELL_NAME = { rnn: 'a vanilla RNN', lstm: 'an LSTM', gru: 'a GRU' };
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function describeModel(lay) {
-  return `${lay.cell}, ${plural(lay.layers, 'layer')}, inputSize ${lay.inputSize}, hiddenSize ${lay.hiddenSize}, ` +
+  const emb = lay.embedding ? `an embedding of ${lay.embedding.shape[0]} ids, ` : '';
+  return `${lay.cell}, ${plural(lay.layers, 'layer')}, ${emb}inputSize ${lay.inputSize}, hiddenSize ${lay.hiddenSize}, ` +
     `outputSize ${lay.outputSize}`;
 }
 
@@ -322,12 +324,14 @@ export function fromStateDict(lay, dict) {
   const { V, c } = lay.head;
   flat.set(data['head.weight'], V.offset);
   flat.set(data['head.bias'], c.offset);
+  if (lay.embedding) flat.set(data['embedding.weight'], lay.embedding.offset);
 
   // Finite doubles can still overflow float32 (or the sum of two biases can).
   for (let i = 0; i < flat.length; i++) {
     if (!Number.isFinite(flat[i])) {
       const t = lay.tensors.find((e) => i >= e.offset && i < e.offset + e.count);
-      throw err('E_NONFINITE', `parameter ${t.name} of ${t.layer < lay.layers ? `layer ${t.layer}` : 'the head'} ` +
+      const where = t.layer < 0 ? 'the embedding' : t.layer < lay.layers ? `layer ${t.layer}` : 'the head';
+      throw err('E_NONFINITE', `parameter ${t.name} of ${where} ` +
         `(shape ${formatShape(t.shape)}) becomes ${flat[i]} in float32: a value exceeds the float32 range`);
     }
   }

@@ -72,6 +72,11 @@ const step = model.trainStep(data, { optimizer: { type: 'rmsprop', rho: 0.95 }, 
 const carried: State = step.state;
 model.trainStep(data, { state: carried });
 const grads = model.computeGradients(data, { state: carried });
+const withIds = await createModel({ cell: 'gru', embedding: { vocabSize: 30, size: 8 }, hiddenSize: 16, outputSize: 30, loss: 'cross-entropy' });
+const embeddingRows: number | undefined = withIds.config.embedding?.vocabSize;
+void embeddingRows;
+// @ts-expect-error a model without an embedding needs inputSize
+void createModel({ cell: 'gru', hiddenSize: 16, outputSize: 30 });
 const check: GradcheckResult = model.gradcheck(data, { samples: 4, state: carried });
 const worstU: number = check.tensors['U_0'].maxRelError;
 void worstU;
