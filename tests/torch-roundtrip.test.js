@@ -71,18 +71,23 @@ for (const [cell, activation] of [['rnn', 'tanh'], ['rnn', 'relu'], ['lstm'], ['
 CASES.push({ name: 'lstm_ce_last_l2', cell: 'lstm', layers: 2, loss: 'cross-entropy', output: 'last', Y: 4 });
 CASES.push({ name: 'gru_ce_l1', cell: 'gru', layers: 1, loss: 'cross-entropy', output: 'sequence', Y: 4 });
 CASES.push({ name: 'rnn_relu_last_l2', cell: 'rnn', activation: 'relu', layers: 2, loss: 'mse', output: 'last', Y: 2 });
+// embedding inputs (SPEC §13): ids [B, T] into nn.Embedding(V, X)
+CASES.push({ name: 'lstm_emb_ce_l1', cell: 'lstm', layers: 1, loss: 'cross-entropy', output: 'sequence', Y: 4, V: 7 });
+CASES.push({ name: 'gru_emb_l2', cell: 'gru', layers: 2, loss: 'mse', output: 'sequence', Y: 2, V: 5 });
 
-const cellLabel = (c) => (c.cell === 'rnn' ? `rnn ${c.activation}` : c.cell === 'gru' ? 'gru (reset-after)' : c.cell);
+const cellLabel = (c) => (c.cell === 'rnn' ? `rnn ${c.activation}` : c.cell === 'gru' ? 'gru (reset-after)' : c.cell) + (c.V ? ' + embedding' : '');
 
 function modelConfig(c, seed) {
   return {
     cell: c.cell, inputSize: X, hiddenSize: H, outputSize: c.Y, layers: c.layers, output: c.output, loss: c.loss, seed,
     ...(c.cell === 'rnn' ? { activation: c.activation } : {}), ...(c.cell === 'gru' ? { gruVariant: 'reset-after' } : {}),
+    ...(c.V ? { embedding: { vocabSize: c.V, size: X } } : {}),
   };
 }
 // The config roundtrip.py reads (names as in rnnlab's config).
 function pyConfig(c) {
-  return { cell: c.cell, activation: c.activation ?? 'tanh', inputSize: X, hiddenSize: H, outputSize: c.Y, layers: c.layers, output: c.output, loss: c.loss };
+  return { cell: c.cell, activation: c.activation ?? 'tanh', inputSize: X, hiddenSize: H, outputSize: c.Y, layers: c.layers, output: c.output, loss: c.loss,
+    embedding: c.V ? { vocabSize: c.V, size: X } : null };
 }
 
 // A seeded uniform generator in [0, 1) (mulberry32).
@@ -100,7 +105,7 @@ function randomBatch(c, seed) {
   const fill = (n, f) => Float32Array.from({ length: n }, f);
   const steps = c.output === 'last' ? B : B * T;
   const batch = {
-    x: { shape: [B, T, X], data: fill(B * T * X, () => r() * 2 - 1) },
+    x: c.V ? { shape: [B, T], data: fill(B * T, () => Math.floor(r() * c.V)) } : { shape: [B, T, X], data: fill(B * T * X, () => r() * 2 - 1) },
     h0: { shape: [c.layers, B, H], data: fill(c.layers * B * H, () => (r() - 0.5) * 0.8) },
     target: c.loss === 'cross-entropy'
       ? { shape: c.output === 'last' ? [B] : [B, T], data: fill(steps, () => Math.floor(r() * c.Y)) }
@@ -112,7 +117,7 @@ function randomBatch(c, seed) {
 const stateOf = (inputs) => ({ h: inputs.h0.data, ...(inputs.c0 ? { c: inputs.c0.data } : {}) });
 function dataOf(c, inputs) {
   const y = c.loss === 'cross-entropy' ? Int32Array.from(inputs.target.data) : inputs.target.data;
-  return { x: inputs.x.data, shape: [B, T, X], y };
+  return { x: inputs.x.data, shape: c.V ? [B, T] : [B, T, X], y };
 }
 
 // ---------------------------------------------------------------- comparison
@@ -128,7 +133,7 @@ function record(c, direction, what, actual, expected) {
 // rnnlab on `inputs` against PyTorch's float64 `ref` (a safetensors dict).
 function compareWithPyTorch(model, c, inputs, ref, direction) {
   const name = `${direction} ${c.name}`;
-  const p = model.predict(inputs.x.data, { shape: [B, T, X], state: stateOf(inputs) });
+  const p = model.predict(inputs.x.data, { shape: c.V ? [B, T] : [B, T, X], state: stateOf(inputs) });
   assert.deepEqual(p.shape, ref.output.shape, `${name}: output shape`);
   const checks = [['output', p.output, ref.output], ['hT', p.state.h, ref.hT]];
   if (c.cell === 'lstm') checks.push(['cT', p.state.c, ref.cT]);
@@ -144,7 +149,8 @@ function compareWithPyTorch(model, c, inputs, ref, direction) {
   const grads = model.gradients();
   const expectedNames = Object.keys(ref).filter((k) => k.startsWith('grad.') && !/^grad\.(x|h0|c0)$/.test(k));
   assert.deepEqual(Object.keys(grads).sort(), expectedNames.map((k) => k.slice(5)).sort(), `${name}: gradient names`);
-  const gradChecks = [['dx', g.dx, ref['grad.x']], ['dh0', g.dState.h, ref['grad.h0']]];
+  const gradChecks = [['dh0', g.dState.h, ref['grad.h0']]];
+  if (!c.V) gradChecks.push(['dx', g.dx, ref['grad.x']]); // ids have no gradient; embedding.weight's is checked below
   if (c.cell === 'lstm') gradChecks.push(['dc0', g.dState.c, ref['grad.c0']]);
   for (const [k, t] of Object.entries(grads)) gradChecks.push([`d ${k}`, t.data, ref[`grad.${k}`]]);
   for (const [what, actual, expected] of gradChecks) {

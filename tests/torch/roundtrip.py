@@ -110,6 +110,9 @@ class Net(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         X, H, L = cfg['inputSize'], cfg['hiddenSize'], cfg['layers']
+        emb = cfg.get('embedding')
+        # before rnn: the state dict lists embedding.weight first, as rnnlab does
+        self.embedding = nn.Embedding(emb['vocabSize'], emb['size']) if emb else None
         if cfg['cell'] == 'rnn':
             self.rnn = nn.RNN(X, H, L, nonlinearity=cfg['activation'], batch_first=True)
         elif cfg['cell'] == 'lstm':
@@ -120,6 +123,8 @@ class Net(nn.Module):
         self.last = cfg['output'] == 'last'
 
     def forward(self, x, state):
+        if self.embedding is not None:
+            x = self.embedding(x.long())  # ids, stored as floats in the batch files
         seq, final = self.rnn(x, state)
         return self.head(seq[:, -1] if self.last else seq), final
 
@@ -143,13 +148,16 @@ def reference(cfg, weights, inputs):
     """Forward, loss and backward in float64 with exactly the given weights and inputs."""
     net = Net(cfg).double()
     net.load_state_dict({k: v.double() for k, v in weights.items()})  # strict: names and shapes
-    x = inputs['x'].double().requires_grad_(True)
+    ids = cfg.get('embedding') is not None
+    x = inputs['x'] if ids else inputs['x'].double().requires_grad_(True)
     state, leaves = state_of(cfg, inputs)
     target = inputs['target'].double()
     out, final = net(x, state)
     loss = loss_of(cfg, out, target)
     loss.backward()
-    res = {'output': out, 'loss': loss, 'grad.x': x.grad}
+    res = {'output': out, 'loss': loss}
+    if not ids:
+        res['grad.x'] = x.grad
     if cfg['cell'] == 'lstm':
         res.update({'hT': final[0], 'cT': final[1], 'grad.h0': leaves[0].grad, 'grad.c0': leaves[1].grad})
     else:
@@ -163,7 +171,9 @@ def random_batch(cfg, B, T, generator):
     """x in [-1, 1), h0 (c0) in [-0.4, 0.4), targets; all float32 like rnnlab's inputs."""
     X, H, Y, L = cfg['inputSize'], cfg['hiddenSize'], cfg['outputSize'], cfg['layers']
     rand = lambda *shape: torch.rand(*shape, generator=generator)
-    out = {'x': rand(B, T, X) * 2 - 1, 'h0': (rand(L, B, H) - 0.5) * 0.8}
+    emb = cfg.get('embedding')
+    x = torch.randint(0, emb['vocabSize'], (B, T), generator=generator).float() if emb else rand(B, T, X) * 2 - 1
+    out = {'x': x, 'h0': (rand(L, B, H) - 0.5) * 0.8}
     if cfg['cell'] == 'lstm':
         out['c0'] = (rand(L, B, H) - 0.5) * 0.8
     steps = (B,) if cfg['output'] == 'last' else (B, T)
