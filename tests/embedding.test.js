@@ -159,3 +159,20 @@ test('sample from a character model with an embedding', async () => {
   assert.deepEqual(m.sample({ length: 8, prime: [1, 2], seed: 3 }), a);
   m.dispose();
 });
+
+test('Vocabulary.dataset with ids: true feeds a character model with an embedding, which learns', async () => {
+  const { Vocabulary } = await import('../web/rnnlab.js');
+  const text = 'abcabcabdabcabcabd'.repeat(4);
+  const vocab = Vocabulary.fromText(text);
+  const oneHot = vocab.dataset(text, { seqLength: 6 });
+  const d = vocab.dataset(text, { seqLength: 6, ids: true });
+  assert.deepEqual(d.shape, [oneHot.shape[0], 6]);
+  assert.deepEqual(d.y, oneHot.y);
+  for (let i = 0; i < d.x.length; i++) assert.equal(oneHot.x[i * vocab.size + d.x[i]], 1);
+  await expectError(() => vocab.dataset(text, { seqLength: 6, ids: 1 }), 'E_TYPE', ['dataset options.ids', 'true or false']);
+  const m = await createModel({ cell: 'gru', embedding: { vocabSize: vocab.size, size: 4 }, hiddenSize: 12, outputSize: vocab.size, loss: 'cross-entropy', seed: 5 });
+  const h = await m.fit(d, { epochs: 30, batchSize: 4, optimizer: { type: 'adam', lr: 0.03 } });
+  assert.ok(h.epochs.loss.at(-1) < 0.5 * h.epochs.loss[0], `loss ${h.epochs.loss[0]} -> ${h.epochs.loss.at(-1)}`);
+  assert.equal(typeof m.sample({ vocab, prime: 'ab', length: 5 }), 'string');
+  m.dispose();
+});

@@ -320,8 +320,8 @@ export class Vocabulary {
   encode(text: string): Int32Array;
   /** ids: an array or an integer typed array (E_TYPE otherwise). */
   decode(ids: readonly number[] | Int32Array | Uint8Array | Uint16Array | Uint32Array): string;
-  /** Next-character training data: x one-hot [N, T, size], y [N, T] class indices. */
-  dataset(text: string, options: { seqLength: number; stride?: number }): DataSet;
+  /** Next-character data: one-hot x [N, T, size], or with ids: true the ids [N, T] for a model with an embedding. */
+  dataset(text: string, options: { seqLength: number; stride?: number; ids?: boolean }): DataSet;
 }
 
 export interface InitOptions {

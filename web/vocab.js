@@ -1,7 +1,7 @@
 // vocab.js — a character vocabulary for character-level models.
 
 import { RnnlabError, describe } from './errors.js';
-import { checkObject, checkKeys, checkInt, isNumberList } from './options.js';
+import { checkObject, checkKeys, checkInt, checkBoolean, isNumberList } from './options.js';
 
 export class Vocabulary {
   // The sorted set of characters (code points) in `text`.
@@ -60,10 +60,12 @@ export class Vocabulary {
     return s;
   }
 
-  // Next-character data: x one-hot [N, T, size], y [N, T] the following characters.
+  // Next-character data: x one-hot [N, T, size], or with `ids: true` the ids [N, T]
+  // for a model with an embedding; y [N, T] the following characters.
   dataset(text, options) {
     checkObject(options, 'dataset options');
-    checkKeys(options, ['seqLength', 'stride'], 'dataset options');
+    checkKeys(options, ['seqLength', 'stride', 'ids'], 'dataset options');
+    const asIds = checkBoolean(options.ids ?? false, 'dataset options.ids');
     const ids = this._encode(text, 'dataset text');
     const T = checkInt(options.seqLength, 'dataset options.seqLength', 1, 1e6);
     const stride = checkInt(options.stride ?? T, 'dataset options.stride', 1, 1e6);
@@ -72,16 +74,17 @@ export class Vocabulary {
     }
     const N = Math.floor((ids.length - T - 1) / stride) + 1;
     const V = this.size;
-    const x = new Float32Array(N * T * V);
+    const x = asIds ? new Int32Array(N * T) : new Float32Array(N * T * V);
     const y = new Int32Array(N * T);
     for (let n = 0; n < N; n++) {
       for (let t = 0; t < T; t++) {
         const at = n * stride + t;
-        x[(n * T + t) * V + ids[at]] = 1;
+        if (asIds) x[n * T + t] = ids[at];
+        else x[(n * T + t) * V + ids[at]] = 1;
         y[n * T + t] = ids[at + 1];
       }
     }
-    return { x, y, shape: [N, T, V] };
+    return { x, y, shape: asIds ? [N, T] : [N, T, V] };
   }
 
   toJSON() {
