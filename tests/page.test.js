@@ -141,6 +141,13 @@ test('the page trains RNN, LSTM and GRU on the adding problem, live and responsi
     `no main-thread task over ${LONG_TASK_LIMIT_MS} ms while training; long tasks per window: ${JSON.stringify(windows)}; `
     + `slow frames: ${JSON.stringify(await page.evaluate(() => window.__slowFrames))}; ${machineLoad()}`);
 
+  // 'Check gradients' reports each model's worst relative error and the tolerance
+  // (whether trained page models pass at 1e-2 is still open: see the issue's notes)
+  await page.click('#gradcheck');
+  await page.waitForFunction(() => /RNN.*LSTM.*GRU/.test(document.querySelector('#gradcheck-result').textContent), null, { polling: 250, timeout: 30_000 });
+  const checked = await page.textContent('#gradcheck-result');
+  assert.equal((checked.match(/worst relative error \d\.\de-\d+ \(\w+; tolerance 0\.01 for float32\)/g) ?? []).length, 3, checked);
+
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'page.png'), fullPage: true });
   assert.deepEqual(consoleProblems, [], 'console stays clean');

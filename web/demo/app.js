@@ -148,6 +148,10 @@ function build() {
 }
 
 const onMessage = {
+  gradchecked({ results }) {
+    $('gradcheck-result').textContent = results.map((r) => `${r.label}: ${r.ok ? 'ok' : 'MISMATCH'}, ` +
+      `worst relative error ${r.maxRelError.toExponential(1)} (${r.tensor}; tolerance ${r.tolerance} for float32)`).join(' · ');
+  },
   ready({ simd }) {
     state.ready = true;
     $('engine-kind').textContent = simd ? '(SIMD build)' : '(the build without SIMD)';
@@ -159,7 +163,7 @@ const onMessage = {
     if (message.loadedFrom) reflectLoaded(message.settings);
     board.reset(message, readHyper());
     refreshSampleCells(message.cells);
-    for (const id of ['train', 'step', 'reset']) $(id).disabled = false;
+    for (const id of ['train', 'step', 'reset', 'gradcheck']) $(id).disabled = false;
     $('sample').disabled = message.task.name !== 'chars';
     document.body.dataset.state = 'ready';
     const cells = message.cells.map((c) => c.label).join(', ');
@@ -260,6 +264,10 @@ $('step').addEventListener('click', () => {
   worker.postMessage({ type: 'step' });
 });
 $('reset').addEventListener('click', () => { build(); });
+$('gradcheck').addEventListener('click', () => {
+  $('gradcheck-result').textContent = 'checking gradients…';
+  worker.postMessage({ type: 'gradcheck' });
+});
 
 $('comparison-rows').addEventListener('click', (event) => {
   const button = event.target.closest('button[data-action]');

@@ -76,6 +76,17 @@ const handlers = {
     hyper = next;
     for (const entry of entries) entry.trainer.update(trainerOptions());
   },
+  // Each model's gradients against finite differences, on a few validation sequences.
+  gradcheck() {
+    if (!entries.length) throw new Error('there is no model yet: press Reset or Train');
+    const batch = sliceBatch(task.validation, 4);
+    const results = entries.map((entry) => {
+      const r = entry.model.gradcheck(batch, { samples: 4 });
+      const [tensor] = Object.entries(r.tensors).reduce((a, b) => (b[1].maxRelError > a[1].maxRelError ? b : a));
+      return { label: entry.label, ok: r.ok, maxRelError: r.maxRelError, tensor, tolerance: r.tolerance };
+    });
+    post({ type: 'gradchecked', results });
+  },
   sample({ id, temperature, length, prime }) {
     const entry = findEntry(id);
     if (!task?.vocab) throw new Error('sampling needs the character language model task');
