@@ -160,3 +160,17 @@ export {
   loaded, v, hidden, layers, disposed, lastLoss, clipped, flat, dx, dh0, accuracy, out, c, chars, back, sampledText,
   sampledIds, flowH, forget, saturation, cells, norms, counts, gradientDict, wrongCode, stMetadata, jsonTensors,
 };
+
+// ---------------------------------------------------------------- rnnlab/onnx
+
+import { toONNX, loadONNX } from 'rnnlab/onnx';
+import type { ToONNXOptions } from 'rnnlab/onnx';
+{
+  const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 4, outputSize: 1 });
+  const onnxOptions: ToONNXOptions = { sequenceLens: true, initialState: false };
+  const onnxBytes: Uint8Array = await toONNX(m, onnxOptions);
+  const fromOnnx: Model = await loadONNX(onnxBytes);
+  void fromOnnx;
+  // @ts-expect-error: the options are booleans
+  await toONNX(m, { sequenceLens: 'yes' });
+}
