@@ -63,3 +63,42 @@ test('loadONNX: truncations, bit flips, absurd dims and lengths give only Rnnlab
   t.diagnostic(`${mutants.length} ONNX mutants: ${counts.loaded} loaded, ${counts.refused} refused (RnnlabError), ${Date.now() - started} ms`);
   assert.ok(counts.refused > mutants.length / 4);
 });
+
+// JSON mutants of model.json: every number replaced by absurd values, keys and values dropped.
+function jsonMutants(json) {
+  const out = [];
+  const paths = [];
+  const walk = (v, path) => {
+    paths.push(path);
+    if (v && typeof v === 'object') for (const k of Object.keys(v)) walk(v[k], [...path, k]);
+  };
+  walk(json, []);
+  const absurd = [-1, 2 ** 31, 2 ** 53, 1e308, 0.5, null, 'x', [], {}];
+  for (const path of paths.slice(1)) {
+    for (const value of [...absurd, undefined]) {
+      const copy = JSON.parse(JSON.stringify(json));
+      let o = copy;
+      for (const k of path.slice(0, -1)) o = o[k];
+      if (value === undefined) delete o[path.at(-1)];
+      else o[path.at(-1)] = value;
+      out.push([`${path.join('.')} = ${JSON.stringify(value)}`, copy]);
+    }
+  }
+  return out;
+}
+
+test('loadTFJS: model.json and weight mutants give only RnnlabErrors', async (t) => {
+  const { toTFJS, loadTFJS } = await import('../web/tfjs.js');
+  const model = await randomModel({ cell: 'gru', gruVariant: 'reset-after' }, { X: 2, H: 3, Y: 2, layers: 2, output: 'last', seed: 4 });
+  const { modelJSON, weightData } = toTFJS(model);
+  model.dispose();
+  const weights = new Uint8Array(weightData);
+  const mutants = [
+    ...jsonMutants(modelJSON).map(([label, json]) => [label, { json, weights }]),
+    ...byteMutants(new TextEncoder().encode(JSON.stringify(modelJSON)), { step: 5, flips: 500, seed: 3 }).map(([l, b]) => [`model.json ${l}`, { json: b, weights }]),
+    ...byteMutants(weights, { step: 3, flips: 200, seed: 4 }).map(([l, b]) => [`weights ${l}`, { json: modelJSON, weights: b }]),
+  ];
+  const counts = await fuzz(mutants, ({ json, weights: w }) => loadTFJS(json, w));
+  t.diagnostic(`${mutants.length} TF.js mutants: ${counts.loaded} loaded, ${counts.refused} refused (RnnlabError)`);
+  assert.ok(counts.refused > mutants.length / 4);
+});

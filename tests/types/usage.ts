@@ -174,3 +174,15 @@ import type { ToONNXOptions } from 'rnnlab/onnx';
   // @ts-expect-error: the options are booleans
   await toONNX(m, { sequenceLens: 'yes' });
 }
+
+// ---------------------------------------------------------------- rnnlab/tfjs
+
+import { toTFJS, loadTFJS } from 'rnnlab/tfjs';
+{
+  const m = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 4, outputSize: 1 });
+  const { modelJSON, weightData } = toTFJS(m);
+  const fromTfjs: Model = await loadTFJS(JSON.stringify(modelJSON), [new Uint8Array(weightData)]);
+  void fromTfjs;
+  // @ts-expect-error: the weights are bytes
+  await loadTFJS(modelJSON, 'weights.bin');
+}
