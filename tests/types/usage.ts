@@ -168,3 +168,29 @@ export {
   loaded, v, hidden, layers, disposed, lastLoss, clipped, flat, dx, dh0, accuracy, out, c, chars, back, sampledText,
   sampledIds, flowH, forget, saturation, cells, norms, counts, gradientDict, wrongCode, stMetadata, jsonTensors,
 };
+
+// ---------------------------------------------------------------- rnnlab/onnx
+
+import { toONNX, loadONNX } from 'rnnlab/onnx';
+import type { ToONNXOptions } from 'rnnlab/onnx';
+{
+  const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 4, outputSize: 1 });
+  const onnxOptions: ToONNXOptions = { sequenceLens: true, initialState: false };
+  const onnxBytes: Uint8Array = await toONNX(m, onnxOptions);
+  const fromOnnx: Model = await loadONNX(onnxBytes);
+  void fromOnnx;
+  // @ts-expect-error: the options are booleans
+  await toONNX(m, { sequenceLens: 'yes' });
+}
+
+// ---------------------------------------------------------------- rnnlab/tfjs
+
+import { toTFJS, loadTFJS } from 'rnnlab/tfjs';
+{
+  const m = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 4, outputSize: 1 });
+  const { modelJSON, weightData } = toTFJS(m);
+  const fromTfjs: Model = await loadTFJS(JSON.stringify(modelJSON), [new Uint8Array(weightData)]);
+  void fromTfjs;
+  // @ts-expect-error: the weights are bytes
+  await loadTFJS(modelJSON, 'weights.bin');
+}

@@ -1,0 +1,98 @@
+// loadONNX refuses what rnnlab cannot represent, each an E_FORMAT naming the
+// node and its operator: bidirectional and reverse layers, embeddings
+// (Gather from a table), other operators on the activations, peepholes,
+// clip, coupled LSTM gates, batch-first layout, mixed layers, no head. And
+// rnnlab/onnx without protobufjs is E_LOAD naming the package.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { createModel } from '../web/rnnlab.js';
+import { toONNX, loadONNX } from '../web/onnx.js';
+import { onnxModelType } from '../web/onnx/proto.js';
+import { expectError } from './helpers/expect-error.js';
+
+const Type = await onnxModelType();
+const text = (s) => new TextEncoder().encode(s);
+
+// An rnnlab-written graph as a plain object, changed by `edit`, encoded again.
+async function edited(config, edit, options = {}) {
+  const model = await createModel({ inputSize: 3, hiddenSize: 4, outputSize: 2, seed: 1, ...config });
+  const proto = Type.toObject(Type.decode(await toONNX(model, options)), { longs: Number, bytes: Array });
+  model.dispose();
+  edit(proto.graph);
+  return Type.encode(Type.fromObject(proto)).finish();
+}
+const nodeOf = (g, op) => g.node.find((n) => n.opType === op);
+const setAttr = (node, name, attr) => {
+  node.attribute = node.attribute.filter((a) => a.name !== name).concat([{ name, ...attr }]);
+};
+
+test('a bidirectional layer is E_FORMAT, not supported yet', async () => {
+  const bytes = await edited({ cell: 'lstm' }, (g) => setAttr(nodeOf(g, 'LSTM'), 'direction', { type: 3, s: [...text('bidirectional')] }));
+  await expectError(() => loadONNX(bytes), 'E_FORMAT', ["node 'LSTM_1' (LSTM)", 'bidirectional', 'not supported yet']);
+  const reverse = await edited({ cell: 'gru' }, (g) => setAttr(nodeOf(g, 'GRU'), 'direction', { type: 3, s: [...text('reverse')] }));
+  await expectError(() => loadONNX(reverse), 'E_FORMAT', ["node 'GRU_1' (GRU)", "'reverse'"]);
+});
+
+test('an embedding (Gather from a weight table) is E_FORMAT, not supported yet', async () => {
+  const bytes = await edited({ cell: 'rnn' }, (g) => {
+    g.input[0] = { name: 'ids', type: { tensorType: { elemType: 7, shape: { dim: [{ dimParam: 'batch' }, { dimParam: 'time' }] } } } };
+    g.initializer.push({ name: 'embedding.weight', dims: [10, 3], dataType: 1, floatData: Array(30).fill(0.5) });
+    g.node.unshift({ name: 'embed', opType: 'Gather', input: ['embedding.weight', 'ids'], output: ['input'], attribute: [] });
+  });
+  await expectError(() => loadONNX(bytes), 'E_FORMAT', ['not supported yet']);
+});
+
+test('an operator rnnlab does not have is E_FORMAT naming the node and operator', async () => {
+  const bytes = await edited({ cell: 'gru', gruVariant: 'reset-after' }, (g) => {
+    const add = nodeOf(g, 'Add');
+    add.output = ['logits'];
+    g.node.push({ name: 'probabilities', opType: 'Softmax', input: ['logits'], output: ['output'], attribute: [] });
+  });
+  await expectError(() => loadONNX(bytes), 'E_FORMAT', ["node 'probabilities' (Softmax)", 'Softmax']);
+  const tanh = await edited({ cell: 'rnn' }, (g) => {
+    const t = nodeOf(g, 'Transpose');
+    t.input = ['squashed'];
+    g.node.unshift({ name: 'squash', opType: 'Tanh', input: ['input'], output: ['squashed'], attribute: [] });
+  });
+  await expectError(() => loadONNX(tanh), 'E_FORMAT', ["node 'squash' (Tanh)"]);
+});
+
+test('attributes and inputs the cells do not have are E_FORMAT', async () => {
+  const cases = [
+    [{ cell: 'lstm' }, (g) => setAttr(nodeOf(g, 'LSTM'), 'clip', { type: 1, f: 3 }), ["'clip'"]],
+    [{ cell: 'lstm' }, (g) => setAttr(nodeOf(g, 'LSTM'), 'input_forget', { type: 2, i: 1 }), ['input_forget']],
+    [{ cell: 'rnn' }, (g) => setAttr(nodeOf(g, 'RNN'), 'layout', { type: 2, i: 1 }), ['layout 1']],
+    [{ cell: 'rnn' }, (g) => setAttr(nodeOf(g, 'RNN'), 'activations', { type: 8, strings: [[...text('Sigmoid')]] }), ['activations [Sigmoid]']],
+    [{ cell: 'lstm' }, (g) => {
+      g.initializer.push({ name: 'P', dims: [1, 12], dataType: 1, floatData: Array(12).fill(0) });
+      const n = nodeOf(g, 'LSTM');
+      n.input = [...n.input, '', '', '', 'P'].slice(0, 8);
+    }, ['peephole']],
+    [{ cell: 'gru', layers: 2 }, (g) => setAttr(g.node.filter((n) => n.opType === 'GRU')[1], 'linear_before_reset', { type: 2, i: 1 }), ['layer 1 differs']],
+    [{ cell: 'rnn' }, (g) => { g.node = g.node.filter((n) => n.opType !== 'Add'); nodeOf(g, 'MatMul').output = ['output']; }, ['no bias']],
+  ];
+  for (const [config, edit, says] of cases) {
+    await expectError(async () => loadONNX(await edited(config, edit)), 'E_FORMAT', says);
+  }
+});
+
+test('bytes that are not an ONNX model are E_FORMAT; a wrong type is E_TYPE', async () => {
+  await expectError(() => loadONNX(new TextEncoder().encode('{"format": "not onnx"}')), 'E_FORMAT');
+  await expectError(() => loadONNX(new Uint8Array(0)), 'E_FORMAT', ['no graph']);
+  await expectError(() => loadONNX('model.onnx'), 'E_TYPE');
+});
+
+test('without protobufjs, rnnlab/onnx is E_LOAD naming the package', () => {
+  const hooks = fileURLToPath(new URL('./helpers/no-protobufjs.mjs', import.meta.url));
+  const script = `
+    import { toONNX } from ${JSON.stringify(new URL('../web/onnx.js', import.meta.url).href)};
+    import { createModel } from ${JSON.stringify(new URL('../web/rnnlab.js', import.meta.url).href)};
+    const m = await createModel({ cell: 'rnn', inputSize: 1, hiddenSize: 2, outputSize: 1 });
+    try { await toONNX(m); console.log('no error'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
+  const r = spawnSync(process.execPath, ['--import', hooks, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^E_LOAD .*'protobufjs'.*npm install protobufjs/);
+});

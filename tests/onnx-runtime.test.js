@@ -1,0 +1,111 @@
+// rnnlab -> toONNX -> onnxruntime-node: the runtime's outputs and final
+// states equal rnnlab's, for every cell and variant (RNN tanh and relu,
+// LSTM, GRU reset-before and reset-after), 1 and 2 layers, outputs
+// 'sequence' and 'last', with and without sequence_lens and initial states,
+// each file run at two batch and time sizes (its dynamic axes). Also: a file
+// rnnlab wrote loads back (loadONNX) to the same parameters and config.
+//
+// With sequence_lens the reference is rnnlab run on each sequence alone,
+// cut to its length: ONNX's operators stop each sequence at its length
+// (Y_h is its last valid step), and its Y past the length is 0, so the
+// 'sequence' head gives only its bias there, which is not compared.
+//
+// Tolerance: both compute in float32 from the same float32 weights; they
+// differ in summation order and in sigmoid/tanh (rnnlab's src/vmath.c is within
+// 9e-8 absolute, onnxruntime's MLAS kernels similar). Over these sizes (H = 5,
+// T <= 7) the largest difference is about 3e-7 (printed); atol 2e-5 + rtol
+// 1e-4, as in tests/torch-roundtrip.test.js, leaves room for other CPUs and
+// still catches any wrong gate order, sign or bias, which moves values by 1e-2.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+
+import { toONNX, loadONNX } from '../web/onnx.js';
+import { assertClose } from './helpers/engine.js';
+import { KINDS, randomModel, randomArray, Worst } from './helpers/interchange.js';
+
+const TOL = { atol: 2e-5, rtol: 1e-4 };
+const X = 3, H = 5, Y = 2;
+const SIZES = [{ N: 1, T: 7 }, { N: 4, T: 3 }];
+const worst = new Worst();
+
+// rnnlab's outputs for a batch, sequence by sequence when there are lengths.
+function rnnlabReference(model, x, h0, c0, N, T, lens) {
+  const L = model.config.layers;
+  const pick = (s, b) => s && Float32Array.from({ length: L * H }, (_, k) => s[(Math.floor(k / H) * N + b) * H + (k % H)]);
+  return Array.from({ length: N }, (_, b) => {
+    const len = lens ? lens[b] : T;
+    const xb = x.subarray(b * T * X, (b * T + len) * X);
+    const state = h0 ? { h: pick(h0, b), ...(c0 ? { c: pick(c0, b) } : {}) } : undefined;
+    return { len, ...model.predict(xb, { shape: [1, len, X], ...(state ? { state } : {}) }) };
+  });
+}
+
+function compare(kind, model, out, refs, { N, T }, key) {
+  const L = model.config.layers;
+  const Yd = Y;
+  refs.forEach((r, b) => {
+    const got = model.config.output === 'last'
+      ? out.output.data.subarray(b * Yd, (b + 1) * Yd)
+      : out.output.data.subarray(b * T * Yd, (b * T + r.len) * Yd);
+    assertClose(got, r.output, TOL, `${key} output of sequence ${b}`);
+    worst.record(kind.label, got, r.output);
+    for (const [name, s] of [['h_n', 'h'], ['c_n', 'c']]) {
+      if (!out[name]) continue;
+      const mine = Float32Array.from({ length: L * H }, (_, k) => out[name].data[(Math.floor(k / H) * N + b) * H + (k % H)]);
+      assertClose(mine, r.state[s], TOL, `${key} ${name} of sequence ${b}`);
+      worst.record(kind.label, mine, r.state[s]);
+    }
+  });
+}
+
+async function runCase(kind, layers, output, withInputs, seed) {
+  const model = await randomModel(kind, { X, H, Y, layers, output, seed });
+  const opts = withInputs ? { sequenceLens: true, initialState: true } : {};
+  const bytes = await toONNX(model, opts);
+  const session = await ort.InferenceSession.create(bytes);
+  for (const { N, T } of SIZES) {
+    const key = `${kind.label} L${layers} ${output}${withInputs ? ' lens+state' : ''} N${N} T${T}`;
+    const x = randomArray(N * T * X, seed + N);
+    const feeds = { input: new ort.Tensor('float32', x, [N, T, X]) };
+    let lens = null, h0 = null, c0 = null;
+    if (withInputs) {
+      lens = Int32Array.from({ length: N }, (_, b) => Math.max(1, T - b));
+      h0 = randomArray(layers * N * H, seed + 2, 0.8);
+      feeds.sequence_lens = new ort.Tensor('int32', lens, [N]);
+      feeds.initial_h = new ort.Tensor('float32', h0, [layers, N, H]);
+      if (kind.cell === 'lstm') feeds.initial_c = new ort.Tensor('float32', (c0 = randomArray(layers * N * H, seed + 3, 0.8)), [layers, N, H]);
+    }
+    const out = await session.run(feeds);
+    compare(kind, model, out, rnnlabReference(model, x, h0, c0, N, T, lens), { N, T }, key);
+  }
+  await session.release();
+  return { model, bytes };
+}
+
+for (const kind of KINDS) {
+  test(`rnnlab -> ONNX -> onnxruntime-node: ${kind.label}`, async () => {
+    let seed = 10;
+    for (const layers of [1, 2]) {
+      for (const output of ['sequence', 'last']) {
+        for (const withInputs of [false, true]) {
+          const { model, bytes } = await runCase(kind, layers, output, withInputs, seed++);
+          const back = await loadONNX(bytes);
+          assert.deepEqual(back.getParameters(), model.getParameters(), 'loadONNX gives the parameters back bit for bit');
+          for (const k of ['cell', 'layers', 'inputSize', 'hiddenSize', 'outputSize', 'output', 'activation', 'gruVariant']) {
+            if (k === 'activation' && kind.cell !== 'rnn') continue;
+            if (k === 'gruVariant' && kind.cell !== 'gru') continue;
+            assert.equal(back.config[k], model.config[k], `config.${k} after loadONNX`);
+          }
+          back.dispose();
+          model.dispose();
+        }
+      }
+    }
+  });
+}
+
+test('largest differences, rnnlab vs onnxruntime-node (float32)', (t) => {
+  t.diagnostic(`max |rnnlab - onnxruntime| per kind:\n${worst.table()}`);
+  assert.ok(worst.max() < 1e-5, `the largest difference is ${worst.max()}`);
+});

@@ -1,0 +1,77 @@
+// PyTorch -> torch.onnx.export -> loadONNX -> rnnlab: rnnlab's outputs and
+// final states equal PyTorch's. tests/torch/onnx_export.py builds each model
+// (nn.RNN tanh and relu, nn.LSTM, nn.GRU, batch_first=True, 1 and 2 layers,
+// then nn.Linear on every step or on seq[:, -1]), exports it with dynamic
+// batch and time axes and writes PyTorch's own results on a random input.
+//
+// Python: /usr/bin/python3 (or $RNNLAB_PYTHON) with Debian's python3-torch;
+// without it the test skips, except under CI, where it fails.
+//
+// Tolerance: both sides float32 (PyTorch runs the module in float32, as the
+// exported graph does); the largest difference seen is about 2e-7 (printed);
+// atol 2e-5 + rtol 1e-4 as in tests/torch-roundtrip.test.js.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { loadONNX } from '../web/onnx.js';
+import { assertClose } from './helpers/engine.js';
+import { Worst } from './helpers/interchange.js';
+
+const PYTHON = process.env.RNNLAB_PYTHON || '/usr/bin/python3';
+const SCRIPT = fileURLToPath(new URL('./torch/onnx_export.py', import.meta.url));
+const TOL = { atol: 2e-5, rtol: 1e-4 };
+
+function torchMissing() {
+  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
+  const probe = spawnSync(PYTHON, ['-c', 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)']);
+  return probe.status === 0 ? null : `${PYTHON} cannot import torch (apt-get install python3-torch)`;
+}
+const missing = torchMissing();
+const skip = missing && !process.env.CI ? `${missing}; under CI this fails` : false;
+
+const JOBS = [];
+let seed = 1;
+for (const [cell, nonlinearity] of [['rnn', 'tanh'], ['rnn', 'relu'], ['lstm', 'tanh'], ['gru', 'tanh']]) {
+  for (const layers of [1, 2]) {
+    for (const output of ['sequence', 'last']) {
+      JOBS.push({ name: `${cell}_${nonlinearity}_l${layers}_${output}`, cell, nonlinearity, layers, X: 3, H: 5, Y: 2, output, N: 3, T: 6, seed: seed++ });
+    }
+  }
+}
+
+test('PyTorch -> torch.onnx.export -> loadONNX -> rnnlab', { skip }, async (t) => {
+  assert.ok(!missing, `${missing}: CI installs python3-torch, so this test cannot be skipped`);
+  const dir = mkdtempSync(join(tmpdir(), 'rnnlab-onnx-torch-'));
+  const worst = new Worst();
+  try {
+    writeFileSync(join(dir, 'jobs.json'), JSON.stringify(JOBS));
+    const r = spawnSync(PYTHON, [SCRIPT, dir], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(r.status, 0, `onnx_export.py failed (status ${r.status}, ${r.error ?? ''}):\n${r.stderr}`);
+    for (const job of JOBS) {
+      const ref = JSON.parse(readFileSync(join(dir, `${job.name}.json`), 'utf8'));
+      const model = await loadONNX(readFileSync(join(dir, `${job.name}.onnx`)));
+      assert.equal(model.config.cell, job.cell, job.name);
+      assert.equal(model.config.layers, job.layers, job.name);
+      assert.equal(model.config.output, job.output, job.name);
+      if (job.cell === 'gru') assert.equal(model.config.gruVariant, 'reset-after', job.name);
+      if (job.cell === 'rnn') assert.equal(model.config.activation, job.nonlinearity, job.name);
+      const p = model.predict(Float32Array.from(ref.input), { shape: ref.shape });
+      const label = job.cell === 'rnn' ? `rnn ${job.nonlinearity}` : job.cell;
+      assert.deepEqual(p.shape, ref.output.shape, `${job.name}: output shape`);
+      for (const [what, got, want] of [['output', p.output, ref.output], ['h_n', p.state.h, ref.h_n], ['c_n', p.state.c, ref.c_n]]) {
+        if (!want) continue;
+        assertClose(got, want.data, TOL, `${job.name} ${what}`);
+        worst.record(label, got, want.data);
+      }
+      model.dispose();
+    }
+    t.diagnostic(`max |rnnlab - PyTorch| per cell:\n${worst.table()}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,148 @@
+// TensorFlow.js Layers format, checked by TensorFlow.js 4.22 itself (CPU backend):
+// (a) rnnlab -> toTFJS -> tf.loadLayersModel (tf.io.fromMemory) -> predict
+//     equals rnnlab's predict, for RNN tanh and relu, LSTM, GRU reset-before,
+//     1 and 2 layers, outputs 'sequence' and 'last'.
+// (b) a model built and saved by TensorFlow.js (random weights, biases
+//     included; Dropout and TimeDistributed(Dense) among its layers) ->
+//     loadTFJS -> rnnlab's predict equals tfjs's.
+// GRU reset-after is Keras's reset_after=true, which TensorFlow.js's GRUCell
+// refuses: that file is for Keras (tensorflowjs_converter); here it loads
+// back into rnnlab bit for bit, and tfjs's refusal is checked.
+//
+// Tolerance: both float32; tfjs's CPU backend uses Math.exp/tanh, rnnlab
+// src/vmath.c; the largest difference seen is about 3e-7 (printed);
+// atol 2e-5 + rtol 1e-4 as for PyTorch and onnxruntime.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+
+import { toTFJS, loadTFJS } from '../web/tfjs.js';
+import { assertClose } from './helpers/engine.js';
+import { KINDS, randomModel, randomArray, Worst } from './helpers/interchange.js';
+
+await tf.setBackend('cpu');
+const TOL = { atol: 2e-5, rtol: 1e-4 };
+const X = 3, H = 5, Y = 2, N = 3, T = 6;
+const worstOut = new Worst();
+const worstIn = new Worst();
+
+async function tfjsPredict(tfModel, x) {
+  const out = tfModel.predict(tf.tensor3d(x, [N, T, X]));
+  const data = await out.data();
+  out.dispose();
+  return data;
+}
+
+const fromRnnlab = (saved) => tf.io.fromMemory({
+  modelTopology: saved.modelJSON.modelTopology, weightSpecs: saved.modelJSON.weightsManifest[0].weights, weightData: saved.weightData,
+});
+
+for (const kind of KINDS.filter((k) => k.gruVariant !== 'reset-after')) {
+  test(`rnnlab -> TF.js -> tf.loadLayersModel: ${kind.label}`, async () => {
+    let seed = 40;
+    for (const layers of [1, 2]) {
+      for (const output of ['sequence', 'last']) {
+        const model = await randomModel(kind, { X, H, Y, layers, output, seed: seed++ });
+        const saved = toTFJS(model);
+        const tfModel = await tf.loadLayersModel(fromRnnlab({ modelJSON: JSON.parse(JSON.stringify(saved.modelJSON)), weightData: saved.weightData }));
+        const x = randomArray(N * T * X, seed);
+        const got = await tfjsPredict(tfModel, x);
+        const want = model.predict(x, { shape: [N, T, X] }).output;
+        assertClose(got, want, TOL, `${kind.label} L${layers} ${output}`);
+        worstOut.record(kind.label, got, want);
+        const back = await loadTFJS(JSON.stringify(saved.modelJSON), saved.weightData);
+        assert.deepEqual(back.getParameters(), model.getParameters(), 'loadTFJS(toTFJS(model)) gives the parameters bit for bit');
+        back.dispose();
+        model.dispose();
+        tfModel.dispose();
+      }
+    }
+  });
+}
+
+test('GRU reset-after: reset_after=true, which TF.js refuses and rnnlab loads back', async () => {
+  const model = await randomModel(KINDS[4], { X, H, Y, layers: 2, output: 'sequence', seed: 3 });
+  const saved = toTFJS(model);
+  assert.equal(saved.modelJSON.modelTopology.config.layers[0].config.reset_after, true);
+  await assert.rejects(() => tf.loadLayersModel(fromRnnlab(saved)), /reset_after/);
+  const back = await loadTFJS(saved.modelJSON, new Uint8Array(saved.weightData));
+  assert.deepEqual(back.getParameters(), model.getParameters());
+  back.dispose();
+  model.dispose();
+});
+
+// A tfjs Sequential: the recurrent layers, optionally Dropout, then the head.
+function tfjsModel({ cls, layers, output, activation, seed }) {
+  const m = tf.sequential();
+  for (let l = 0; l < layers; l++) {
+    const opts = { units: H, returnSequences: l < layers - 1 || output === 'sequence', ...(l === 0 ? { inputShape: [null, X] } : {}) };
+    if (cls === 'simpleRNN') opts.activation = activation;
+    else opts.recurrentActivation = 'sigmoid';
+    m.add(tf.layers[cls](opts));
+    if (l === 0) m.add(tf.layers.dropout({ rate: 0.3 }));
+  }
+  m.add(output === 'sequence' ? tf.layers.timeDistributed({ layer: tf.layers.dense({ units: Y }) }) : tf.layers.dense({ units: Y }));
+  let k = seed;
+  m.setWeights(m.getWeights().map((w) => tf.tensor(randomArray(w.size, k++, 0.5), w.shape)));
+  return m;
+}
+
+async function saveTfjs(m) {
+  let artifacts;
+  await m.save(tf.io.withSaveHandler(async (a) => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  const modelJSON = { format: artifacts.format, generatedBy: artifacts.generatedBy, modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] };
+  return { modelJSON, weightData: artifacts.weightData };
+}
+
+test('TF.js-built models -> loadTFJS -> rnnlab equals TF.js', async (t) => {
+  let seed = 70;
+  const kinds = [['simpleRNN', 'tanh', 'rnn tanh'], ['simpleRNN', 'relu', 'rnn relu'], ['lstm', null, 'lstm'], ['gru', null, 'gru reset-before']];
+  for (const [cls, activation, label] of kinds) {
+    for (const layers of [1, 2]) {
+      for (const output of ['sequence', 'last']) {
+        const m = tfjsModel({ cls, layers, output, activation, seed: seed++ });
+        const { modelJSON, weightData } = await saveTfjs(m);
+        const model = await loadTFJS(JSON.stringify(modelJSON), weightData);
+        assert.equal(model.config.layers, layers);
+        assert.equal(model.config.output, output);
+        const x = randomArray(N * T * X, seed);
+        const want = await tfjsPredict(m, x);
+        const got = model.predict(x, { shape: [N, T, X] }).output;
+        assertClose(got, want, TOL, `${label} L${layers} ${output}`);
+        worstIn.record(label, got, want);
+        model.dispose();
+        m.dispose();
+      }
+    }
+  }
+  t.diagnostic(`max |rnnlab - TF.js|, rnnlab -> TF.js:\n${worstOut.table()}\nTF.js -> rnnlab:\n${worstIn.table()}`);
+});
+
+test('layers rnnlab cannot represent are E_FORMAT naming the layer; Bidirectional and Embedding not supported yet', async () => {
+  const { expectError } = await import('./helpers/expect-error.js');
+  const model = await randomModel(KINDS[2], { X, H, Y, layers: 1, output: 'sequence', seed: 9 });
+  const saved = toTFJS(model);
+  model.dispose();
+  const edit = (fn) => {
+    const json = JSON.parse(JSON.stringify(saved.modelJSON));
+    fn(json.modelTopology.config.layers);
+    return json;
+  };
+  const cases = [
+    [(ls) => { ls[0] = { class_name: 'Bidirectional', config: { name: 'bi', layer: ls[0] } }; }, ["layer 'bi' (Bidirectional)", 'not supported yet']],
+    [(ls) => { ls.unshift({ class_name: 'Embedding', config: { name: 'emb', input_dim: 10, output_dim: 3 } }); }, ["layer 'emb' (Embedding)", 'not supported yet']],
+    [(ls) => { ls.splice(1, 0, { class_name: 'Conv1D', config: { name: 'conv' } }); }, ["layer 'conv' (Conv1D)"]],
+    [(ls) => { ls[0].config.recurrent_activation = 'hard_sigmoid'; }, ["layer 'rnn_0' (LSTM)", 'recurrent_activation']],
+    [(ls) => { ls[0].config.go_backwards = true; }, ['go_backwards']],
+    [(ls) => { ls[1].config.layer.config.activation = 'softmax'; }, ["layer 'head'", 'softmax']],
+    [(ls) => { ls.pop(); }, ['no Dense head']],
+  ];
+  for (const [fn, says] of cases) await expectError(() => loadTFJS(edit(fn), saved.weightData), 'E_FORMAT', says);
+  await expectError(() => loadTFJS(saved.modelJSON, saved.weightData.slice(4)), 'E_FORMAT', ['bytes']);
+  await expectError(() => loadTFJS('{not json', saved.weightData), 'E_FORMAT', ['not valid JSON']);
+  await expectError(() => loadTFJS(saved.modelJSON, 'weights.bin'), 'E_TYPE');
+});

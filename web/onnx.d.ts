@@ -1,0 +1,26 @@
+// Types of rnnlab/onnx: rnnlab models to and from ONNX files (opset 14).
+// Needs the package protobufjs (an optional peer dependency); without it
+// both calls reject with an RnnlabError of code 'E_LOAD'.
+import type { Model } from './index.js';
+
+export interface ToONNXOptions {
+  /** Add the graph input sequence_lens [N] (int32): each sequence stops at its length. Default false. */
+  sequenceLens?: boolean;
+  /** Add the graph inputs initial_h (and initial_c for an LSTM) [layers, N, hiddenSize]. Default false. */
+  initialState?: boolean;
+}
+
+/**
+ * The model as ONNX bytes: input [N, T, inputSize] (N, T dynamic), the
+ * RNN/LSTM/GRU operators, the head as MatMul and Add; outputs 'output'
+ * ([N, T, outputSize], or [N, outputSize] for output 'last'), 'h_n' and, for
+ * an LSTM, 'c_n' [layers, N, hiddenSize].
+ */
+export function toONNX(model: Model, options?: ToONNXOptions): Promise<Uint8Array>;
+
+/**
+ * A model from ONNX bytes written by toONNX or by torch.onnx.export (an
+ * nn.RNN / nn.LSTM / nn.GRU with batch_first=True, then an nn.Linear). A graph
+ * rnnlab cannot represent rejects with 'E_FORMAT', naming the node and operator.
+ */
+export function loadONNX(bytes: Uint8Array | ArrayBuffer): Promise<Model>;

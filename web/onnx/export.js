@@ -1,0 +1,176 @@
+// rnnlab model -> ONNX graph (opset 14), as a plain object of onnx.proto's
+// ModelProto fields for proto.js to encode.
+//
+//   input [N, T, X] ─Transpose→ [T, N, X] ─RNN/LSTM/GRU→ Y [T, 1, N, H] ─Squeeze→ [T, N, H] → next layer
+//   top layer: 'sequence': Transpose → [N, T, H] ─MatMul V^T, Add c→ output [N, T, Y]
+//              'last':     Y_h [1, N, H] ─Squeeze→ [N, H] ─MatMul V^T, Add c→ output [N, Y]
+//   h_n, c_n [L, N, H]: the layers' Y_h, Y_c concatenated.
+//
+// The operators run time-major (layout 0): onnxruntime refuses layout = 1
+// (/work/shared/ONNX.md), so Transpose nodes make the graph batch-first.
+// N and T are dynamic axes. Optional graph inputs: sequence_lens [N] (int32)
+// and initial_h, initial_c [L, N, H] (sliced per layer).
+
+import { DATA_TYPE, ATTRIBUTE_TYPE } from './proto.js';
+import { GATE_ORDER, negatedBlock, unpackWeights, toForeignBlocks, transpose } from '../interchange.js';
+
+export const OPSET = 14;
+export const IR_VERSION = 7;
+const OP = { rnn: 'RNN', lstm: 'LSTM', gru: 'GRU' };
+
+// Float32 values as little-endian bytes (raw_data).
+function floatBytes(values) {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(4 * i, values[i], true);
+  return bytes;
+}
+
+const encodeText = (s) => new TextEncoder().encode(s);
+
+function attribute(name, value) {
+  if (typeof value === 'string') return { name, type: ATTRIBUTE_TYPE.STRING, s: encodeText(value) };
+  if (Array.isArray(value) && typeof value[0] === 'string') return { name, type: ATTRIBUTE_TYPE.STRINGS, strings: value.map(encodeText) };
+  if (Array.isArray(value)) return { name, type: ATTRIBUTE_TYPE.INTS, ints: value };
+  return { name, type: ATTRIBUTE_TYPE.INT, i: value };
+}
+
+function valueInfo(name, elemType, dims) {
+  const dim = dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d }));
+  return { name, type: { tensorType: { elemType, shape: { dim } } } };
+}
+
+/** Nodes and initializers, named in the order they are added. */
+class GraphBuilder {
+  constructor() {
+    this.node = [];
+    this.initializer = [];
+    this.counts = {};
+  }
+
+  floats(name, dims, values) {
+    this.initializer.push({ name, dims, dataType: DATA_TYPE.FLOAT, rawData: floatBytes(values) });
+    return name;
+  }
+
+  // An int64 vector (axes, slice bounds); one initializer per name.
+  ints(name, values) {
+    if (!this.initializer.some((t) => t.name === name)) {
+      this.initializer.push({ name, dims: [values.length], dataType: DATA_TYPE.INT64, int64Data: values });
+    }
+    return name;
+  }
+
+  // One node; returns its output names (`outputs` given, or fresh ones).
+  add(opType, input, attrs = {}, outputs = 1) {
+    const n = (this.counts[opType] = (this.counts[opType] ?? 0) + 1);
+    const name = `${opType}_${n}`;
+    const output = typeof outputs === 'number' ? Array.from({ length: outputs }, (_, k) => `${name}_out${k}`) : outputs;
+    const attributes = Object.entries(attrs).map(([k, v]) => attribute(k, v));
+    this.node.push({ name, opType, input, output, attribute: attributes });
+    return output;
+  }
+}
+
+// The recurrent operator's attributes for a model.
+function cellAttributes(config) {
+  const attrs = { hidden_size: config.hiddenSize, direction: 'forward' };
+  if (config.cell === 'rnn') attrs.activations = [config.activation === 'relu' ? 'Relu' : 'Tanh'];
+  if (config.cell === 'gru') attrs.linear_before_reset = config.gruVariant === 'reset-after' ? 1 : 0;
+  return attrs;
+}
+
+// W, R, B initializers of layer l, ONNX's gate order and signs: B = [Wb, Rb],
+// all of rnnlab's bias in Wb; Rb zero except the reset-after GRU's b_hn (h rows).
+function layerInitializers(g, config, layer, l) {
+  const { cell, hiddenSize: H } = config;
+  const order = GATE_ORDER.onnx[cell];
+  const neg = negatedBlock(cell);
+  const GH = order.length * H;
+  const W = g.floats(`layer${l}.W`, [1, GH, layer.inputSize], toForeignBlocks(layer.W, H, layer.inputSize, order, neg));
+  const R = g.floats(`layer${l}.R`, [1, GH, H], toForeignBlocks(layer.U, H, H, order, neg));
+  const bias = new Float32Array(2 * GH);
+  bias.set(toForeignBlocks(layer.b, H, 1, order, neg));
+  if (layer.bhn) bias.set(layer.bhn, GH + 2 * H); // h is ONNX's third GRU block
+  return [W, R, g.floats(`layer${l}.B`, [1, 2 * GH], bias)];
+}
+
+// The initial state of layer l, [1, N, H] sliced from a graph input, or '' (zeros).
+function initialState(g, input, l, options) {
+  if (!options.initialState) return '';
+  const starts = g.ints(`state.l${l}.start`, [l]);
+  const ends = g.ints(`state.l${l}.end`, [l + 1]);
+  return g.add('Slice', [input, starts, ends, g.ints('axis0', [0])])[0];
+}
+
+// The recurrent layers on x [T, N, X]; returns { seq [T, N, H], hs: [Y_h], cs: [Y_c] }.
+function recurrentLayers(g, config, weights, x, options) {
+  const lstm = config.cell === 'lstm';
+  const squeezeAxis = g.ints('axis1', [1]);
+  const hs = [];
+  const cs = [];
+  weights.layers.forEach((layer, l) => {
+    const [W, R, B] = layerInitializers(g, config, layer, l);
+    const inputs = [x, W, R, B, options.sequenceLens ? 'sequence_lens' : '', initialState(g, 'initial_h', l, options)];
+    if (lstm) inputs.push(initialState(g, 'initial_c', l, options));
+    while (inputs.at(-1) === '') inputs.pop();
+    const [Y, Yh, Yc] = g.add(OP[config.cell], inputs, cellAttributes(config), lstm ? 3 : 2);
+    hs.push(Yh);
+    if (lstm) cs.push(Yc);
+    // Bidirectional layers (SPEC §11) will Transpose Y to [T, N, 2, H] and Reshape to [T, N, 2H] here.
+    x = g.add('Squeeze', [Y, squeezeAxis])[0];
+  });
+  return { seq: x, hs, cs };
+}
+
+// The linear head: MatMul by V^T [H, Y], Add c.
+function head(g, config, weights, top) {
+  const { hiddenSize: H, outputSize: Y } = config;
+  const Vt = g.floats('head.weight_t', [H, Y], transpose(weights.head.V, Y, H));
+  const c = g.floats('head.bias', [Y], weights.head.c);
+  const product = g.add('MatMul', [top, Vt])[0];
+  return g.add('Add', [product, c], {}, ['output']);
+}
+
+function graphInputs(config, options) {
+  const { inputSize: X, hiddenSize: H, layers: L } = config;
+  // An embedding (SPEC §13) will take int64 ids [N, T] here and Gather rows of its table.
+  const inputs = [valueInfo('input', DATA_TYPE.FLOAT, ['batch', 'time', X])];
+  if (options.sequenceLens) inputs.push(valueInfo('sequence_lens', DATA_TYPE.INT32, ['batch']));
+  if (options.initialState) {
+    inputs.push(valueInfo('initial_h', DATA_TYPE.FLOAT, [L, 'batch', H]));
+    if (config.cell === 'lstm') inputs.push(valueInfo('initial_c', DATA_TYPE.FLOAT, [L, 'batch', H]));
+  }
+  return inputs;
+}
+
+function graphOutputs(config) {
+  const { hiddenSize: H, outputSize: Y, layers: L } = config;
+  const outputs = [valueInfo('output', DATA_TYPE.FLOAT, config.output === 'last' ? ['batch', Y] : ['batch', 'time', Y]),
+    valueInfo('h_n', DATA_TYPE.FLOAT, [L, 'batch', H])];
+  if (config.cell === 'lstm') outputs.push(valueInfo('c_n', DATA_TYPE.FLOAT, [L, 'batch', H]));
+  return outputs;
+}
+
+/**
+ * The ModelProto object of a model: `config` (model.config), `layout`
+ * (model._layout), `flat` (its parameters), options { sequenceLens,
+ * initialState } (booleans: add those graph inputs), `producerVersion`.
+ */
+export function buildModelProto(config, layout, flat, options, producerVersion) {
+  const g = new GraphBuilder();
+  const weights = unpackWeights(layout, flat);
+  const x = g.add('Transpose', ['input'], { perm: [1, 0, 2] })[0];
+  const { seq, hs, cs } = recurrentLayers(g, config, weights, x, options);
+  const top = config.output === 'last'
+    ? g.add('Squeeze', [hs.at(-1), g.ints('axis0', [0])])[0]
+    : g.add('Transpose', [seq], { perm: [1, 0, 2] })[0];
+  head(g, config, weights, top);
+  g.add('Concat', hs, { axis: 0 }, ['h_n']);
+  if (cs.length) g.add('Concat', cs, { axis: 0 }, ['c_n']);
+  const graph = { name: 'rnnlab', node: g.node, initializer: g.initializer, input: graphInputs(config, options), output: graphOutputs(config) };
+  return {
+    irVersion: IR_VERSION, opsetImport: [{ domain: '', version: OPSET }], producerName: 'rnnlab', producerVersion, graph,
+    metadataProps: [{ key: 'rnnlab.config', value: JSON.stringify(config) }],
+  };
+}

@@ -1,0 +1,167 @@
+// The ONNX operators around the recurrent nodes that rnnlab can follow (see
+// import.js for the descriptions they pass on): shape arithmetic, the zero
+// initial states PyTorch builds, the Transpose/Squeeze/Gather that make a
+// time-major operator batch-first, the head (MatMul + Add, or Gemm) and the
+// concatenated final states. Everything else on the model's activations is
+// refused.
+
+import { RnnlabError } from '../errors.js';
+import { int64, ATTRIBUTE_TYPE } from './proto.js';
+import { readTensor } from './tensors.js';
+import { transpose } from '../interchange.js';
+
+const fail = (message) => {
+  throw new RnnlabError('E_FORMAT', `loadONNX: ${message}`);
+};
+
+const auxLike = (d) => d === null || d.kind === 'const' || d.kind === 'aux';
+const restAux = (inputs) => inputs.slice(1).every(auxLike);
+
+function attr(node, name) {
+  const a = node.attribute.find((x) => x.name === name);
+  if (!a) return undefined;
+  if (a.type === ATTRIBUTE_TYPE.INT) return int64(a.i);
+  if (a.type === ATTRIBUTE_TYPE.INTS) return a.ints.map(int64);
+  if (a.type === ATTRIBUTE_TYPE.FLOAT) return a.f;
+  if (a.type === ATTRIBUTE_TYPE.TENSOR) return a.t;
+  return a;
+}
+
+// Integer constants from input k (opset 13+) or the attribute of the same name (before).
+function intList(node, inputs, k, name, where) {
+  const d = inputs[k];
+  if (d) {
+    if (d.kind !== 'const' || d.tensor.kind !== 'int') fail(`${where}: its ${name} must be integer constants`);
+    return d.tensor.data;
+  }
+  return attr(node, name);
+}
+
+// Ops that only move shape numbers, zeros or initial states along.
+function plumbing(node, inputs, where) {
+  const first = inputs[0];
+  if (inputs.every(auxLike)) return [{ kind: 'aux' }];
+  if (first && (first.kind === 'zeros' || first.kind === 'stateIn') && restAux(inputs)) return [{ kind: first.kind }];
+  fail(`${where}: rnnlab cannot represent ${node.opType} on the model's activations`);
+}
+
+const axisOf = (a, rank, where) => {
+  const k = a < 0 ? a + rank : a;
+  if (!(k >= 0 && k < rank)) fail(`${where}: axis ${a} is out of range for rank ${rank}`);
+  return k;
+};
+
+function squeeze(node, inputs, where) {
+  const d = inputs[0];
+  if (d?.kind !== 'data') return plumbing(node, inputs, where);
+  const axes = intList(node, inputs, 1, 'axes', where);
+  const drop = axes ? axes.map((a) => axisOf(a, d.axes.length, where)) : d.axes.map((l, k) => (l === 'D' ? k : -1)).filter((k) => k >= 0);
+  if (drop.some((k) => d.axes[k] !== 'D')) fail(`${where}: squeezes axes [${axes}] of [${d.axes}], expected only the direction axis D`);
+  return [{ ...d, axes: d.axes.filter((_, k) => !drop.includes(k)) }];
+}
+
+function transposeNode(node, inputs, where) {
+  const d = inputs[0];
+  if (d?.kind !== 'data') return plumbing(node, inputs, where);
+  const rank = d.axes.length;
+  const perm = attr(node, 'perm') ?? d.axes.map((_, k) => rank - 1 - k);
+  if (perm.length !== rank || new Set(perm).size !== rank || perm.some((p) => !(p >= 0 && p < rank))) {
+    fail(`${where}: perm [${perm}] is not a permutation of ${rank} axes`);
+  }
+  return [{ ...d, axes: perm.map((p) => d.axes[p]) }];
+}
+
+// seq[:, -1] (the last step) or the one direction of a [D, ...] tensor.
+function gather(node, inputs, where) {
+  const [d, idx] = inputs;
+  if (d?.kind === 'const' && d.tensor.kind === 'float' && d.tensor.dims.length === 2 && idx && !auxLike(idx)) {
+    fail(`${where}: an embedding (a Gather of rows from a weight table) is not supported yet`);
+  }
+  if (d?.kind !== 'data') return plumbing(node, inputs, where);
+  const k = axisOf(attr(node, 'axis') ?? 0, d.axes.length, where);
+  const index = idx?.kind === 'const' && idx.tensor.kind === 'int' && idx.tensor.dims.length === 0 ? idx.tensor.data[0] : null;
+  const label = d.axes[k];
+  if (label === 'T' && index === -1 && d.time === 'all') return [{ ...d, axes: d.axes.filter((_, j) => j !== k), time: 'last' }];
+  if (label === 'D' && index === 0) return [{ ...d, axes: d.axes.filter((_, j) => j !== k) }];
+  fail(`${where}: gathers index ${index ?? '(not a constant scalar)'} of axis ${label}, expected the last time step (-1)`);
+}
+
+function identity(node, inputs, where) {
+  const d = inputs[0];
+  if (d?.kind !== 'data') return plumbing(node, inputs, where);
+  if (node.opType === 'Cast' && attr(node, 'to') !== 1) fail(`${where}: casts the model's activations to type ${attr(node, 'to')}, expected FLOAT (1)`);
+  return [d];
+}
+
+function concat(node, inputs, where) {
+  if (inputs.every(auxLike)) return [{ kind: 'aux' }];
+  const state = inputs[0]?.state;
+  const ok = state && inputs.every((d) => d?.kind === 'data' && d.state === state && !d.head && d.axes[0] === 'D');
+  if (!ok || axisOf(attr(node, 'axis'), 3, where) !== 0) fail(`${where}: rnnlab can only concatenate the layers' final states along axis 0`);
+  return [{ kind: 'stateOut' }];
+}
+
+function constantOfShape(node, inputs, where) {
+  if (!auxLike(inputs[0])) fail(`${where}: its shape must be shape arithmetic`);
+  const t = attr(node, 'value');
+  const value = t ? readTensor(t, `${where} value`) : { data: [0] };
+  if (value.data.length !== 1 || value.data[0] !== 0) fail(`${where}: fills with ${value.data[0]}, expected 0 (a zero initial state)`);
+  return [{ kind: 'zeros' }];
+}
+
+// ---------------------------------------------------------------- the head
+
+// A float constant with `count` values whose dims are [count] after leading 1s.
+function bias(d, count, where) {
+  if (d?.kind !== 'const' || d.tensor.kind !== 'float') fail(`${where}: the head's bias must be a float constant`);
+  const dims = d.tensor.dims;
+  if (dims.at(-1) !== count || dims.slice(0, -1).some((v) => v !== 1)) fail(`${where}: the head's bias has dims [${dims}], expected [${count}]`);
+  return Float32Array.from(d.tensor.data);
+}
+
+// The head's V (Y, H) from a [H, Y] (or, transposed, [Y, H]) constant.
+function headMatrix(d, H, transposed, where) {
+  if (d?.kind !== 'const' || d.tensor.kind !== 'float' || d.tensor.dims.length !== 2) fail(`${where}: the head's weight must be a 2-D float constant`);
+  const [rows, cols] = d.tensor.dims;
+  if ((transposed ? cols : rows) !== H) fail(`${where}: the head's weight has dims [${rows}, ${cols}], expected ${transposed ? `[Y, ${H}]` : `[${H}, Y]`}`);
+  return transposed ? Float32Array.from(d.tensor.data) : transpose(d.tensor.data, rows, cols);
+}
+
+const headInput = (d) => d?.kind === 'data' && !d.head && !(d.state === 'c') && d.axes.at(-1) === 'F' && !d.axes.includes('D');
+
+function matMul(node, inputs, where) {
+  const [d, w] = inputs;
+  if (inputs.every(auxLike)) return [{ kind: 'aux' }];
+  if (!headInput(d)) fail(`${where}: rnnlab can only multiply the top layer's output by the head's weight`);
+  const V = headMatrix(w, d.width, false, where);
+  return [{ ...d, state: null, head: { V, c: null } }];
+}
+
+function add(node, inputs, where) {
+  if (inputs.every(auxLike)) return [{ kind: 'aux' }];
+  const k = inputs[0]?.kind === 'data' ? 0 : 1;
+  const d = inputs[k];
+  if (!(d?.kind === 'data' && d.head && !d.head.c)) fail(`${where}: rnnlab can only add the head's bias after its MatMul`);
+  return [{ ...d, head: { V: d.head.V, c: bias(inputs[1 - k], d.head.V.length / d.width, where) } }];
+}
+
+function gemm(node, inputs, where) {
+  const [d, w, c] = inputs;
+  if (!headInput(d) || d.axes.length !== 2) fail(`${where}: rnnlab can only take a Gemm as the head on [N, H]`);
+  for (const [name, want] of [['alpha', 1], ['beta', 1], ['transA', 0]]) {
+    const v = attr(node, name) ?? want;
+    if (v !== want) fail(`${where}: ${name} ${v}, expected ${want}`);
+  }
+  const V = headMatrix(w, d.width, (attr(node, 'transB') ?? 0) === 1, where);
+  const Y = V.length / d.width;
+  return [{ ...d, state: null, head: { V, c: c ? bias(c, Y, where) : new Float32Array(Y) } }];
+}
+
+const shape = () => [{ kind: 'aux' }];
+
+/** Handlers by op type: (node, input descriptions, where) -> output descriptions. */
+export const OPERATORS = {
+  Shape: shape, Size: shape, Gather: gather, Unsqueeze: plumbing, Squeeze: squeeze, Concat: concat, Slice: plumbing,
+  Reshape: plumbing, Expand: plumbing, ConstantOfShape: constantOfShape, Transpose: transposeNode,
+  Identity: identity, Cast: identity, MatMul: matMul, Add: add, Gemm: gemm,
+};

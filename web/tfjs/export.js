@@ -1,0 +1,80 @@
+// rnnlab model -> TensorFlow.js Layers format (Keras semantics): a Sequential
+// of LSTM / GRU / SimpleRNN layers and a Dense head (TimeDistributed for
+// output 'sequence'), and the weights as one little-endian float32 buffer.
+//
+// Keras kernels are rnnlab's W and U transposed ([in, G·H], [H, G·H]), gate
+// blocks LSTM i, f, c, o (rnnlab's order) and GRU z, r, h, whose z keeps the
+// old state (negated across the boundary). GRU reset-before is Keras's
+// reset_after=false (one bias); reset-after is reset_after=true, bias [2, 3H]:
+// the input biases, then the recurrent ones (rnnlab's b_hn in the h block).
+// TensorFlow.js 4.22 itself cannot run reset_after=true (its GRUCell refuses
+// it); Keras can, after tensorflowjs_converter.
+
+import { GATE_ORDER, negatedBlock, unpackWeights, toForeignBlocks, transpose } from '../interchange.js';
+
+const CLASS = { rnn: 'SimpleRNN', lstm: 'LSTM', gru: 'GRU' };
+
+function recurrentLayer(config, l) {
+  const { cell, hiddenSize: H, layers: L } = config;
+  const c = {
+    name: `rnn_${l}`, trainable: true, dtype: 'float32', units: H,
+    activation: cell === 'rnn' ? config.activation : 'tanh', use_bias: true,
+    return_sequences: l < L - 1 || config.output === 'sequence', return_state: false, go_backwards: false, stateful: false, unroll: false,
+  };
+  if (l === 0) c.batch_input_shape = [null, null, config.inputSize];
+  if (cell !== 'rnn') c.recurrent_activation = 'sigmoid';
+  if (cell === 'gru') c.reset_after = config.gruVariant === 'reset-after';
+  return { class_name: CLASS[cell], config: c };
+}
+
+function headLayer(config) {
+  const dense = { class_name: 'Dense', config: { name: 'head', trainable: true, units: config.outputSize, activation: 'linear', use_bias: true } };
+  if (config.output === 'last') return dense;
+  return { class_name: 'TimeDistributed', config: { name: 'head', trainable: true, layer: dense } };
+}
+
+// The weights in Keras's shapes and order: [{ name, shape, data }].
+function kerasWeights(config, weights) {
+  const { cell, hiddenSize: H } = config;
+  const order = GATE_ORDER.keras[cell];
+  const neg = negatedBlock(cell);
+  const GH = order.length * H;
+  const out = [];
+  weights.layers.forEach((w, l) => {
+    const X = w.inputSize;
+    out.push({ name: `rnn_${l}/kernel`, shape: [X, GH], data: transpose(toForeignBlocks(w.W, H, X, order, neg), GH, X) });
+    out.push({ name: `rnn_${l}/recurrent_kernel`, shape: [H, GH], data: transpose(toForeignBlocks(w.U, H, H, order, neg), GH, H) });
+    const b = toForeignBlocks(w.b, H, 1, order, neg);
+    if (w.bhn) {
+      const both = new Float32Array(2 * GH);
+      both.set(b);
+      both.set(w.bhn, GH + 2 * H); // h is Keras's third GRU block
+      out.push({ name: `rnn_${l}/bias`, shape: [2, GH], data: both });
+    } else {
+      out.push({ name: `rnn_${l}/bias`, shape: [GH], data: b });
+    }
+  });
+  out.push({ name: 'head/kernel', shape: [H, config.outputSize], data: transpose(weights.head.V, config.outputSize, H) });
+  out.push({ name: 'head/bias', shape: [config.outputSize], data: weights.head.c });
+  return out;
+}
+
+/** { modelJSON (model.json's object), weightData (ArrayBuffer) } of a model. */
+export function buildTFJS(config, layout, flat, generatedBy) {
+  const layers = Array.from({ length: config.layers }, (_, l) => recurrentLayer(config, l));
+  layers.push(headLayer(config));
+  const tensors = kerasWeights(config, unpackWeights(layout, flat));
+  const total = tensors.reduce((n, t) => n + t.data.length, 0);
+  const bytes = new Uint8Array(total * 4);
+  const view = new DataView(bytes.buffer);
+  let at = 0;
+  for (const t of tensors) {
+    for (const v of t.data) { view.setFloat32(at, v, true); at += 4; }
+  }
+  const modelJSON = {
+    format: 'layers-model', generatedBy, convertedBy: null,
+    modelTopology: { class_name: 'Sequential', config: { name: 'rnnlab', layers }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' },
+    weightsManifest: [{ paths: ['weights.bin'], weights: tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: 'float32' })) }],
+  };
+  return { modelJSON, weightData: bytes.buffer };
+}
