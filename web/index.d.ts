@@ -250,12 +250,14 @@ export interface GradcheckTensor {
   maxRelError: number;
   /** where it was, with both values */
   index: number; analytic: number; numeric: number;
+  /** the denominator's floor for this tensor: max(5e-3·|loss|, 1% of its largest gradient) */
+  floor: number;
   checked: number;
 }
 
 export interface GradcheckResult {
   loss: number; epsilon: number; tolerance: number;
-  /** the denominator's floor, 5e-3·|loss|: below it the float32 loss cannot resolve a gradient */
+  /** the loss part of the denominator's floor, 5e-3·|loss|: below it the float32 loss cannot resolve a gradient */
   floor: number;
   /** why the tolerance is right for float32 */
   why: string;
