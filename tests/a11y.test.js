@@ -370,3 +370,40 @@ test('Firefox: axe finds nothing at rest, while training, after training, at 390
     await firefox.close();
   }
 });
+
+test('Chromium: status changes are announced: training, paused, steps skipped as not finite, a model given up', { skip, timeout: 90_000 }, async () => {
+  const p = await browser.context.newPage();
+  try {
+    await p.goto(server.url);
+    await p.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
+    assert.equal(await p.getAttribute('#status', 'role'), 'status', 'the status line is a polite live region');
+    await p.evaluate(() => {
+      window.__statuses = [];
+      const status = document.getElementById('status');
+      new MutationObserver(() => window.__statuses.push(status.textContent)).observe(status, { childList: true, characterData: true, subtree: true });
+    });
+    // A ReLU RNN with spectral radius 2, η = 1 and no clipping over 200 steps blows up at once.
+    await p.check('input[name="cell"][value="rnn"]');
+    await waitForStatus(p, /^Ready: RNN on/);
+    await p.selectOption('#activation', 'relu');
+    for (const [id, value] of [['#recurrentScale', '2'], ['#lrLog', '0'], ['#seqLength', '200']]) {
+      await p.fill(id, value);
+      await p.dispatchEvent(id, 'change');
+    }
+    await p.uncheck('#clip');
+    await waitForStatus(p, /^Ready: RNN on/);
+    await p.click('#train');
+    await waitForStatus(p, /^every model diverged/);
+    const statuses = await p.evaluate(() => window.__statuses);
+    assert.ok(statuses.some((s) => /^Training RNN/.test(s)), `training started: ${statuses.join(' | ')}`);
+    assert.ok(statuses.some((s) => /^RNN diverged at step \d+: its loss or gradients are no longer finite/.test(s)), `the model given up: ${statuses.join(' | ')}`);
+    // Skips before the worker gives up (10 in a row) are announced when they arrive
+    // in an earlier progress message than the giving up; either way with a count.
+    for (const s of statuses.filter((line) => /^Steps skipped/.test(line))) {
+      assert.match(s, /^Steps skipped because their loss or gradient was not finite: RNN [1-9]\. Training goes on\.$/);
+    }
+    await p.waitForFunction(() => /not finite|no finite value/.test(document.getElementById('grad-summary').textContent), null, { timeout: 10_000, polling: 250 });
+  } finally {
+    await p.close();
+  }
+});

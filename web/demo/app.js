@@ -249,11 +249,12 @@ function announceProgress(message) {
   const skipped = [];
   for (const c of message.cells) {
     const before = state.skipped[c.id] ?? 0;
-    if (c.skippedCount > before) skipped.push(`${cellLabel(c.id)} ${c.skippedCount - before}`);
+    // A cell that gave up has its own notice from the worker, which stays.
+    if (c.skippedCount > before && !c.diverged) skipped.push(`${cellLabel(c.id)} ${c.skippedCount - before}`);
     state.skipped[c.id] = c.skippedCount;
   }
   if (skipped.length) {
-    setStatus(`Steps skipped because their loss or gradient was not finite: ${skipped.join(', ')}. The others train on.`, true);
+    setStatus(`Steps skipped because their loss or gradient was not finite: ${skipped.join(', ')}. Training goes on.`, true);
   } else if (state.stepping && !state.running) {
     setStatus(`One step taken: now at step ${message.totalSteps.toLocaleString('en-US')}.`);
   }

@@ -28,17 +28,18 @@ function lastPoints(board, part, keep = () => true) {
 }
 
 const NOTHING_YET = 'No data yet: press Train or Step.';
+const nothingYet = (board) => (board.totalSteps ? `After ${count(board.totalSteps)} steps, no finite value to plot yet.` : NOTHING_YET);
 
 function describeLoss(board) {
   const points = lastPoints(board, 'loss');
-  if (!board.totalSteps || !points.length) return NOTHING_YET;
+  if (!points.length) return nothingYet(board);
   return `Loss after ${count(board.totalSteps)} steps, the last point of each line: ${points.join(', ')}. `
     + `Target: ${board.task.target.label}.`;
 }
 
 function describeGrad(board) {
   const points = lastPoints(board, 'grad', (label) => label !== 'τ');
-  if (!board.totalSteps || !points.length) return NOTHING_YET;
+  if (!points.length) return nothingYet(board);
   const steps = board.totalSteps;
   const clipped = board.cells.filter((c) => c.summary).map((c) => {
     const n = c.summary.clippedCount;
