@@ -35,6 +35,8 @@ const state = {
   userTextSent: false,
   lastSample: 0,
   sampling: false,
+  stepping: false,    // Step was pressed: say so when its progress arrives
+  skipped: {},        // steps skipped as non-finite, per cell, as last announced
 };
 
 // ---- settings ------------------------------------------------------------------
@@ -162,6 +164,7 @@ const onMessage = {
     state.built = message;
     if (message.loadedFrom) reflectLoaded(message.settings);
     board.reset(message, readHyper());
+    state.skipped = {};
     refreshSampleCells(message.cells);
     for (const id of ['train', 'step', 'reset', 'gradcheck']) $(id).disabled = false;
     $('sample').disabled = message.task.name !== 'chars';
@@ -174,6 +177,7 @@ const onMessage = {
   },
   progress(message) {
     board.onProgress(message);
+    announceProgress(message);
     maybeSample();
   },
   diag(message) {
@@ -243,6 +247,28 @@ function setStatus(text, isError = false) {
   status.classList.toggle('error', isError);
 }
 
+// Status lines for what a step did: one step taken (after Step), or steps
+// skipped because their loss or gradient was not finite.
+function announceProgress(message) {
+  const skipped = [];
+  for (const c of message.cells) {
+    const before = state.skipped[c.id] ?? 0;
+    // A cell that gave up has its own notice from the worker, which stays.
+    if (c.skippedCount > before && !c.diverged) skipped.push(`${cellLabel(c.id)} ${c.skippedCount - before}`);
+    state.skipped[c.id] = c.skippedCount;
+  }
+  if (skipped.length) {
+    setStatus(`Steps skipped because their loss or gradient was not finite: ${skipped.join(', ')}. Training goes on.`, true);
+  } else if (state.stepping && !state.running) {
+    setStatus(`One step taken: now at step ${message.totalSteps.toLocaleString('en-US')}.`);
+  }
+  state.stepping = false;
+}
+
+function cellLabel(id) {
+  return state.built?.cells.find((c) => c.id === id)?.label ?? id;
+}
+
 function setRunning(running) {
   state.running = running;
   const button = $('train');
@@ -261,6 +287,7 @@ $('train').addEventListener('click', () => {
 });
 $('step').addEventListener('click', () => {
   if (state.needsBuild && !build()) return;
+  state.stepping = true;
   worker.postMessage({ type: 'step' });
 });
 $('reset').addEventListener('click', () => { build(); });
@@ -421,6 +448,10 @@ function maybeSample() {
 }
 
 $('sample').addEventListener('click', requestSample);
+// The samples are read aloud as they refresh only while the plots' figures are.
+$('announce-plots').addEventListener('change', (event) => {
+  $('sample-text').setAttribute('aria-live', event.target.checked ? 'polite' : 'off');
+});
 $('temperature').addEventListener('input', showOutputs);
 $('temperature').addEventListener('change', requestSample);
 

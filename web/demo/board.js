@@ -1,7 +1,8 @@
 // The board: everything the page draws for one run. It keeps bounded stores
 // of what the worker reports and redraws at most once per animation frame.
 
-import { createChart, DecimatedSeries, joinTables, CELL_COLORS, MUTED, INK, fade, formatValue } from './plots.js';
+import { createChart, DecimatedSeries, joinTables, CELL_COLORS, CELL_SHAPES, MUTED, INK, fade, formatValue } from './plots.js';
+import { PlotTexts } from './a11y.js';
 import { GateView } from './gates.js';
 import { ComparisonTable } from './table.js';
 import { $, setText } from './dom.js';
@@ -41,6 +42,8 @@ export class Board {
     this.lastDrawn = {};
     this.gates = new GateView(() => this.request('gates', 'prediction'));
     this.table = new ComparisonTable();
+    this.plotData = {};
+    this.texts = new PlotTexts(this);
     this.resizeObserver = new ResizeObserver((entries) => {
       for (const entry of entries) this.pendingResize.set(entry.target, entry.contentRect.width);
       this.request('resize');
@@ -59,8 +62,8 @@ export class Board {
     this.task = built.task;
     this.settings = built.settings;
     this.hyper = hyper;
-    this.cells = built.cells.map((c) => ({
-      ...c, color: CELL_COLORS[c.cell], summary: null, val: null, reachedAt: null,
+    this.cells = built.cells.map((c, k) => ({
+      ...c, color: CELL_COLORS[c.cell], shape: CELL_SHAPES[c.cell], phase: k / built.cells.length, summary: null, val: null, reachedAt: null,
       flow: null, flowC: null, trace: null, prediction: null, spectral: null,
     }));
     this.totalSteps = 0;
@@ -77,6 +80,8 @@ export class Board {
     $('passage').hidden = this.task.name !== 'chars';
     $('passage').replaceChildren();
     this.table.reset(this.task, this.cells);
+    this.plotData = {};
+    this.texts.reset();
     this.request('loss', 'grad', 'flow', 'spectral', 'gates', 'prediction', 'table', 'stats');
   }
 
@@ -176,6 +181,7 @@ export class Board {
           // Creating a chart is the costliest thing here; its data follows
           // in a later frame.
           this.charts[part] = this.makeChart(part);
+          this.texts.chartCreated(part, this.charts[part]);
           continue;
         }
       }
@@ -231,8 +237,8 @@ export class Board {
     return createChart($('plot-loss'), {
       xLabel: 'step', yLabel: this.task.loss === 'mse' ? 'MSE' : 'cross-entropy', yLog: true,
       series: [
-        ...this.cells.map((c) => ({ label: this.seriesName(c, 'train'), stroke: c.color, width: 1.25 })),
-        ...this.cells.map((c) => ({ label: this.seriesName(c, 'val'), stroke: c.color, dash: [6, 4], width: 2, spanGaps: true })),
+        ...this.cells.map((c) => ({ label: this.seriesName(c, 'train'), stroke: c.color, width: 1.25, shape: c.shape, phase: c.phase })),
+        ...this.cells.map((c) => ({ label: this.seriesName(c, 'val'), stroke: c.color, dash: [6, 4], width: 2, spanGaps: true, shape: c.shape, phase: c.phase + 0.5 / this.cells.length })),
         { label: 'baseline', stroke: MUTED, dash: [2, 4], width: 1.25 },
       ],
     });
@@ -243,7 +249,7 @@ export class Board {
       xLabel: 'step', yLabel: 'global gradient norm', yLog: true,
       series: [
         ...this.cells.flatMap((c) => [
-          { label: this.seriesName(c, 'before'), stroke: c.color, width: 1.25 },
+          { label: this.seriesName(c, 'before'), stroke: c.color, width: 1.25, shape: c.shape, phase: c.phase },
           { label: this.seriesName(c, 'after'), stroke: fade(c.color, 0.45), width: 1 },
         ]),
         { label: 'τ', stroke: MUTED, dash: [5, 4], width: 1.5 },
@@ -257,10 +263,10 @@ export class Board {
     for (const c of this.cells) {
       for (let l = 0; l < c.layers; l++) {
         const layer = c.layers > 1 ? ` L${l + 1}` : '';
-        series.push({ label: `${c.label}${layer} h`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2 });
+        series.push({ label: `${c.label}${layer} h`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2, shape: c.shape, phase: c.phase });
         this.flowKeys.push({ id: c.id, layer: l, kind: 'h' });
         if (c.cell === 'lstm') {
-          series.push({ label: `${c.label}${layer} c`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2, dash: [2, 3] });
+          series.push({ label: `${c.label}${layer} c`, stroke: fade(c.color, LAYER_ALPHA[l]), width: 2, dash: [2, 3], shape: c.shape, phase: c.phase + 0.15 });
           this.flowKeys.push({ id: c.id, layer: l, kind: 'c' });
         }
       }
@@ -277,6 +283,7 @@ export class Board {
         series.push({
           label: `${c.label}${c.layers > 1 ? ` L${n.layer + 1}` : ''} ${n.gate}`,
           stroke: fade(c.color, LAYER_ALPHA[n.layer]), width: 1.5, dash: GATE_DASHES[n.index % 4],
+          shape: c.shape, phase: c.phase + n.index / 16,
         });
       }
     }
@@ -296,7 +303,7 @@ export class Board {
         xLabel: 'true sum', yLabel: 'prediction',
         series: [
           { label: 'perfect', stroke: MUTED, dash: [4, 4], width: 1 },
-          ...cells.map((c) => ({ label: c.label, stroke: c.color, paths: 'none', points: 5 })),
+          ...cells.map((c) => ({ label: c.label, stroke: c.color, paths: 'none', points: 6, shape: c.shape })),
         ],
       };
     } else if (task.name === 'sines') {
@@ -307,7 +314,7 @@ export class Board {
         series: [
           { label: 'input', stroke: '#b7bdc6', width: 1 },
           { label: 'target', stroke: INK, dash: [5, 4], width: 1.5 },
-          ...cells.map((c) => ({ label: c.label, stroke: c.color, width: 1.75 })),
+          ...cells.map((c) => ({ label: c.label, stroke: c.color, width: 1.75, shape: c.shape, phase: c.phase })),
         ],
       };
     } else if (task.name === 'copy') {
@@ -317,7 +324,7 @@ export class Board {
         xLabel: 'time step t', yLabel: 'symbol', yRange: [-0.5, 7.5],
         series: [
           { label: 'target', stroke: INK, paths: 'none', points: 9 },
-          ...cells.map((c) => ({ label: c.label, stroke: c.color, paths: 'none', points: 5 })),
+          ...cells.map((c) => ({ label: c.label, stroke: c.color, paths: 'none', points: 6, shape: c.shape })),
         ],
       };
     } else {
@@ -325,7 +332,7 @@ export class Board {
       setParagraphs(note, ['For the first validation passage, the probability each model gave to the character that really came next. Below, the passage itself, each character shaded by the probability that the cell shown in the gates card gave it: dark is confident and right.', 'Inside a word the next letter is often certain; after a space it is a guess. A model that has learnt spelling is dark mid-word.']);
       options = {
         xLabel: 'position in the passage', yLabel: 'p(next character)', yRange: [0, 1],
-        series: cells.map((c) => ({ label: c.label, stroke: c.color, width: 1.75, paths: 'stepped' })),
+        series: cells.map((c) => ({ label: c.label, stroke: c.color, width: 1.75, paths: 'stepped', shape: c.shape, phase: c.phase })),
       };
     }
     return createChart($('plot-prediction'), options);
@@ -433,6 +440,8 @@ export class Board {
   setChart(name, data) {
     const chart = this.charts[name];
     if (!chart) return;
+    this.plotData[name] = data;
+    this.texts.mark(name);
     chart.setData(data);
     const card = chart.plot.root.closest('.card');
     const filled = data.slice(1).reduce((n, column) => n + column.filter((v) => v != null).length, 0);
@@ -442,6 +451,7 @@ export class Board {
   drawGates() {
     const drawn = this.gates.draw(this.cells, this.task.markers ?? []);
     $('card-gates').dataset.points = String(drawn);
+    this.texts.mark('gates');
   }
 
   /** The speed figures in the top bar. */

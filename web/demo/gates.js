@@ -113,6 +113,11 @@ export class GateView {
     return drawn;
   }
 
+  /** [name, caption, colour map] of the panels drawn for a cell. */
+  panelNames(cell) {
+    return PANELS[cell.cell];
+  }
+
   dropPanels() {
     for (const panel of this.panels?.list ?? []) this.observer.unobserve(panel.canvas);
     this.panels = null;

@@ -1,10 +1,18 @@
 // uPlot charts for the page, and the bounded stores that feed them.
 
 import uPlot from '../vendor/uPlot.esm.js';
+import { shapePoints, keyboardLegend, syncLegend } from './shapes.js';
+import { formatValue } from './series.js';
 
-export const CELL_COLORS = { rnn: '#c7621d', lstm: '#2d64ad', gru: '#1f8a63' };
+export { DecimatedSeries, formatValue } from './series.js';
+export { CELL_SHAPES } from './shapes.js';
+
+// Okabe and Ito's palette (vermillion, blue, bluish green), which stays apart
+// for the common kinds of colour blindness; each cell has a marker shape too.
+export const CELL_COLORS = { rnn: '#d55e00', lstm: '#0072b2', gru: '#009e73' };
 export const INK = '#1c2330';
 export const MUTED = '#8a93a0';
+const AXIS_INK = '#5d6674'; // axis labels: text, so 4.5:1 on white
 const GRID = '#eceef2';
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 const LABEL_FONT = '600 12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -17,7 +25,7 @@ export function fade(hex, alpha) {
 
 function axis(label, extra = {}) {
   return {
-    label, labelFont: LABEL_FONT, font: FONT, stroke: MUTED, labelSize: 20, size: 44,
+    label, labelFont: LABEL_FONT, font: FONT, stroke: AXIS_INK, labelSize: 20, size: 44,
     grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1, size: 4 },
     ...extra,
   };
@@ -55,9 +63,18 @@ function logRange(u, min, max) {
 
 /**
  * A chart in `container`. series: [{ label, stroke, dash, width, points, fill,
- * show }]. Options: xLabel, yLabel, xLog, yLog, height, xValues (tick labels),
+ * show, shape, phase }] (shape: a marker drawn along the line, or at every
+ * point when `points` is set). Options: xLabel, yLabel, xLog, yLog, height, xValues (tick labels),
  * yRange [lo, hi] fixed range, scatter (points only).
  */
+// A series' points: none, every point (scatter) or a few markers on its line,
+// in the series' shape when it has one.
+function seriesPoints(s) {
+  if (s.shape) return shapePoints({ shape: s.shape, stroke: s.stroke, size: s.points || 7, every: Boolean(s.points), phase: s.phase ?? 0 });
+  if (s.points) return { show: true, size: s.points, stroke: s.stroke, fill: s.stroke, width: 1 };
+  return { show: false };
+}
+
 export function createChart(container, options) {
   const { series, xLabel, yLabel, xLog = false, yLog = false, height = 220, yRange = null, xValues = null } = options;
   const width = Math.max(240, container.clientWidth || 400);
@@ -87,17 +104,20 @@ export function createChart(container, options) {
         fill: s.fill,
         show: s.show ?? true,
         spanGaps: s.spanGaps ?? false,
-        points: s.points ? { show: true, size: s.points, stroke: s.stroke, fill: s.stroke, width: 1 } : { show: false },
+        points: seriesPoints(s),
         paths: s.paths === 'none' ? () => null : s.paths === 'stepped' ? uPlot.paths.stepped({ align: 1 }) : undefined,
         value: s.value ?? ((u, v) => (v == null ? '—' : formatValue(v))),
       })),
     ],
   };
   const empty = [[], ...series.map(() => [])];
+  opts.hooks = { setSeries: [(u) => syncLegend(u)] };
   const plot = new uPlot(opts, empty, container);
+  keyboardLegend(plot, series);
   let points = 0;
   return {
     plot,
+    labels: [xLabel, ...series.map((s) => s.label)],
     setData(data) {
       points = data[0].length;
       // batch() draws now rather than in a microtask, so the caller's frame
@@ -111,81 +131,6 @@ export function createChart(container, options) {
     },
     destroy() { plot.destroy(); },
   };
-}
-
-export function formatValue(v) {
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  if (a === 0) return '0';
-  if (a >= 1e5) return v.toExponential(2);
-  if (a >= 1000) return v.toFixed(0);
-  if (a >= 1) return v.toFixed(3);
-  if (a >= 1e-3) return v.toPrecision(3);
-  return v.toExponential(2);
-}
-
-/**
- * Step-indexed columns kept under `max` points: values are averaged in
- * buckets of `stride` steps, and when the store fills up, neighbouring
- * buckets merge and the stride doubles. Nulls are skipped in the averages.
- */
-export class DecimatedSeries {
-  constructor(keys, max = 500) {
-    this.keys = keys;
-    this.max = max;
-    this.stride = 1;
-    this.x = [];
-    this.columns = keys.map(() => []);
-    this.open = null;
-  }
-
-  push(x, values) {
-    const open = this.open ??= { n: 0, x: 0, sums: this.keys.map(() => 0), counts: this.keys.map(() => 0) };
-    open.n++;
-    open.x = x;
-    values.forEach((v, k) => {
-      if (v != null && Number.isFinite(v)) { open.sums[k] += v; open.counts[k]++; }
-    });
-    if (open.n >= this.stride) {
-      this.closeBucket();
-      if (this.x.length > this.max) this.compact();
-    }
-  }
-
-  closeBucket() {
-    const open = this.open;
-    this.x.push(open.x);
-    this.columns.forEach((column, k) => column.push(open.counts[k] ? open.sums[k] / open.counts[k] : null));
-    this.open = null;
-  }
-
-  compact() {
-    const half = (array, combine) => {
-      const out = [];
-      for (let i = 0; i + 1 < array.length; i += 2) out.push(combine(array[i], array[i + 1]));
-      if (array.length % 2) out.push(array[array.length - 1]);
-      return out;
-    };
-    this.x = half(this.x, (a, b) => b);
-    this.columns = this.columns.map((column) => half(column, (a, b) => {
-      if (a == null) return b;
-      if (b == null) return a;
-      return (a + b) / 2;
-    }));
-    this.stride *= 2;
-  }
-
-  /** [x, ...columns], with the partly filled bucket as a last point. */
-  data() {
-    if (!this.open) return [this.x, ...this.columns];
-    const open = this.open;
-    return [
-      [...this.x, open.x],
-      ...this.columns.map((column, k) => [...column, open.counts[k] ? open.sums[k] / open.counts[k] : null]),
-    ];
-  }
-
-  get length() { return this.x.length + (this.open ? 1 : 0); }
 }
 
 /** Merges tables with different x into one aligned table (gaps where absent). */

@@ -39,6 +39,9 @@ async function main() {
     return;
   }
   article.innerHTML = renderSpec(marked.Marked, markdown).html; // our own SPEC.md, from this origin
+  // Code and tables that scroll sideways must be reachable from the keyboard.
+  for (const wide of article.querySelectorAll('pre, table')) wide.tabIndex = 0;
+  article.removeAttribute('aria-busy');
   showContents();
   jumpToHash();
   window.addEventListener('hashchange', () => {

@@ -38,6 +38,7 @@ export class ComparisonTable {
       }
       const swatch = document.createElement('span');
       swatch.className = `swatch ${c.cell}`;
+      swatch.setAttribute('aria-hidden', 'true');
       td.name.append(swatch, document.createTextNode(c.label));
       td.params.textContent = `${count(c.params.rnnlab)} / ${count(c.params.pytorch)}`;
       for (const [action, text, title] of FILE_ACTIONS) {
@@ -48,6 +49,7 @@ export class ComparisonTable {
         button.dataset.id = c.id;
         button.textContent = text;
         button.title = title;
+        button.setAttribute('aria-label', `${text}: ${c.label}`); // the same name in every row otherwise
         td.files.append(button);
       }
       this.rows.set(c.id, { tr, td });
