@@ -311,7 +311,8 @@ test('Chromium: from load to a downloaded and reloaded model with the keyboard a
     await key('Enter');
     await kb.waitForSelector('body[data-state="paused"]');
     await focusOn(kb, 'input[name="gate-cell"]:checked');
-    assert.match(await kb.textContent('#gates-summary'), /^LSTM/);
+    // the summary follows the first evaluation after the pause (summaries are rewritten at a calm rate)
+    await kb.waitForFunction(() => /^LSTM/.test(document.getElementById('gates-summary').textContent), null, { timeout: 10_000, polling: 250 });
     await key('ArrowRight');
     await kb.waitForFunction(() => /^GRU/.test(document.getElementById('gates-summary').textContent), null, { timeout: 10_000, polling: 250 });
     assert.equal(await kb.evaluate(() => document.activeElement.value), await kb.$eval('#comparison-rows tr[data-cell="gru"]', (tr) => tr.dataset.id));
