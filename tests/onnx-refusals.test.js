@@ -9,20 +9,21 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { createModel } from '../web/rnnlab.js';
-import { toONNX, loadONNX } from '../web/onnx.js';
-import { onnxModelType } from '../web/onnx/proto.js';
+import { toONNX, loadONNX, useProtobuf } from '../web/onnx.js';
+import { onnxModelCodec } from '../web/onnx/proto.js';
 import { expectError } from './helpers/expect-error.js';
+import { randomModel } from './helpers/interchange.js';
 
-const Type = await onnxModelType();
+const codec = await onnxModelCodec();
 const text = (s) => new TextEncoder().encode(s);
 
 // An rnnlab-written graph as a plain object, changed by `edit`, encoded again.
 async function edited(config, edit, options = {}) {
   const model = await createModel({ inputSize: 3, hiddenSize: 4, outputSize: 2, seed: 1, ...config });
-  const proto = Type.toObject(Type.decode(await toONNX(model, options)), { longs: Number, bytes: Array });
+  const proto = codec.decode(await toONNX(model, options));
   model.dispose();
   edit(proto.graph);
-  return Type.encode(Type.fromObject(proto)).finish();
+  return codec.encode(proto);
 }
 const nodeOf = (g, op) => g.node.find((n) => n.opType === op);
 const setAttr = (node, name, attr) => {
@@ -95,4 +96,20 @@ test('without protobufjs, rnnlab/onnx is E_LOAD naming the package', () => {
   const r = spawnSync(process.execPath, ['--import', hooks, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^E_LOAD .*'protobufjs'.*npm install protobufjs/);
+});
+
+test('useProtobuf takes protobufjs (any build with Reader and Writer), else E_TYPE', async () => {
+  for (const bad of [null, {}, 'protobufjs', { Reader: {}, Writer: {} }]) {
+    assert.throws(() => useProtobuf(bad), (e) => e.code === 'E_TYPE' && /Reader\.create and Writer\.create/.test(e.message));
+  }
+  const model = await randomModel({ cell: 'gru' }, { X: 2, H: 3, Y: 1, layers: 1, output: 'sequence', seed: 2 });
+  const before = await toONNX(model);
+  useProtobuf(await import('protobufjs/light.js')); // the CommonJS module's default, a build with reflection
+  const after = await toONNX(model);
+  assert.deepEqual(after, before, 'the same bytes through another build');
+  const back = await loadONNX(after);
+  assert.deepEqual(back.getParameters(), model.getParameters());
+  useProtobuf((await import('protobufjs/minimal.js')).default);
+  back.dispose();
+  model.dispose();
 });

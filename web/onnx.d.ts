@@ -1,5 +1,6 @@
 // Types of rnnlab/onnx: rnnlab models to and from ONNX files (opset 14).
-// Needs the package protobufjs (an optional peer dependency); without it
+// Needs the package protobufjs (an optional peer dependency; its Reader and
+// Writer only), imported on first use or given to useProtobuf; without it
 // both calls reject with an RnnlabError of code 'E_LOAD'.
 import type { Model } from './index.js';
 
@@ -24,3 +25,11 @@ export function toONNX(model: Model, options?: ToONNXOptions): Promise<Uint8Arra
  * rnnlab cannot represent rejects with 'E_FORMAT', naming the node and operator.
  */
 export function loadONNX(bytes: Uint8Array | ArrayBuffer): Promise<Model>;
+
+/**
+ * Use this protobufjs (any build with Reader and Writer: minimal, light or
+ * full, as a module or the browser build's global `protobuf`) instead of
+ * importing 'protobufjs/minimal.js' on first use: for a Web Worker or page
+ * that cannot resolve bare specifiers. Anything else throws 'E_TYPE'.
+ */
+export function useProtobuf(protobuf: unknown): void;

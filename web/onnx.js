@@ -2,15 +2,18 @@
 // recurrent layers as ONNX's RNN, LSTM and GRU operators, the head as MatMul
 // and Add. A separate entry point so that the core stays free of
 // dependencies: this one needs the package protobufjs (an optional peer
-// dependency), loaded on the first call; without it the calls throw E_LOAD.
+// dependency; its Reader and Writer only), imported on the first call or
+// given to useProtobuf; without it the calls throw E_LOAD.
 
 import { RnnlabError, describe } from './errors.js';
 import { createModel } from './model.js';
 import { checkObject, checkKeys, checkBoolean } from './options.js';
-import { onnxModelType } from './onnx/proto.js';
+import { onnxModelCodec, useProtobuf } from './onnx/proto.js';
 import { buildModelProto } from './onnx/export.js';
 import { readModelProto } from './onnx/import.js';
 import { modelWithWeights } from './interchange.js';
+
+export { useProtobuf };
 
 const VERSION = '0.1.0';
 
@@ -30,10 +33,8 @@ export async function toONNX(model, options = {}) {
     initialState: checkBoolean(options.initialState ?? false, 'toONNX options.initialState'),
   };
   const flat = model.getParameters(); // E_DISPOSED, E_BUSY first
-  const Type = await onnxModelType();
-  const proto = buildModelProto(model.config, model._layout, flat, opts, VERSION);
-  // a plain Uint8Array of its own (in Node protobufjs gives a Buffer, whose slice() is a view)
-  return new Uint8Array(Type.encode(Type.fromObject(proto)).finish());
+  const codec = await onnxModelCodec();
+  return codec.encode(buildModelProto(model.config, model._layout, flat, opts, VERSION));
 }
 
 /**
@@ -46,10 +47,10 @@ export async function loadONNX(bytes) {
   if (!(bytes instanceof Uint8Array)) {
     throw new RnnlabError('E_TYPE', `loadONNX: expected a Uint8Array or ArrayBuffer, given ${describe(bytes)}`);
   }
-  const Type = await onnxModelType();
+  const codec = await onnxModelCodec();
   let proto;
   try {
-    proto = Type.decode(bytes);
+    proto = codec.decode(bytes);
   } catch (e) {
     throw new RnnlabError('E_FORMAT', `loadONNX: not an ONNX model file (${bytes.length} bytes): the protobuf does not decode (${e.message})`);
   }

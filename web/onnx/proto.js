@@ -1,5 +1,6 @@
-// The ONNX protobuf messages rnnlab reads and writes, through protobufjs
-// (an optional peer dependency of rnnlab/onnx, loaded on first use).
+// The ONNX protobuf messages rnnlab reads and writes, through protobufjs's
+// Reader and Writer (an optional peer dependency of rnnlab/onnx, loaded on
+// first use, or given to useProtobuf) and codec.js.
 //
 // The schema below is the subset of onnx/onnx's onnx.proto (IR version 7+)
 // that a model of recurrent layers and a linear head needs, with the field
@@ -8,7 +9,8 @@
 // as far as rnnlab is concerned; sparse initializers, functions and external
 // data are not listed because rnnlab refuses them anyway.
 
-import { RnnlabError } from '../errors.js';
+import { RnnlabError, describe } from '../errors.js';
+import { messageCodec } from './codec.js';
 
 const scalar = (type, id) => ({ type, id });
 const repeated = (type, id) => ({ rule: 'repeated', type, id });
@@ -62,26 +64,58 @@ export const DATA_TYPE = { FLOAT: 1, INT32: 6, INT64: 7, DOUBLE: 11 };
 export const ATTRIBUTE_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8 };
 
 export const PEER = 'protobufjs';
-let modelType = null;
+let injected = null;
+let codec = null;
 
-/** The ModelProto type; the first call loads protobufjs (E_LOAD when it is not installed). */
-export async function onnxModelType() {
-  if (modelType) return modelType;
-  let protobuf;
-  try {
-    protobuf = await import('protobufjs/light.js');
-  } catch (e) {
-    throw new RnnlabError('E_LOAD', `rnnlab/onnx needs the package '${PEER}' (an optional peer dependency of rnnlab, ` +
-      `for reading and writing ONNX protobuf): install it with 'npm install ${PEER}' (${e.message})`);
+// protobufjs as given (its CommonJS module's default, an ES namespace, or the
+// browser build's global): whatever has Reader.create and Writer.create.
+function protobufApi(m) {
+  for (const c of [m, m?.default]) {
+    if (typeof c?.Reader?.create === 'function' && typeof c?.Writer?.create === 'function') return c;
   }
-  const root = (protobuf.default ?? protobuf).Root.fromJSON(SCHEMA);
-  modelType = root.lookupType('onnx.ModelProto');
-  return modelType;
+  return null;
 }
 
 /**
- * An int64 field as a Number: protobufjs gives a Long (or a number without
- * long.js). Values beyond 2^53 are returned as NaN, for callers to refuse.
+ * Use `protobuf` (protobufjs, any build with Reader and Writer: minimal,
+ * light or full, e.g. the browser's dist/minimal/protobuf.min.js) instead of
+ * importing the package 'protobufjs/minimal.js' on first use: for a Web Worker
+ * or page that cannot resolve bare specifiers.
+ */
+export function useProtobuf(protobuf) {
+  const api = protobufApi(protobuf);
+  if (!api) {
+    throw new RnnlabError('E_TYPE', `useProtobuf: expected the protobufjs module (with Reader.create and Writer.create), given ${describe(protobuf)}`);
+  }
+  injected = api;
+  codec = null;
+}
+
+/**
+ * The ModelProto codec { decode(bytes) -> object, encode(object) -> Uint8Array };
+ * the first call imports protobufjs's minimal build unless useProtobuf gave
+ * one (E_LOAD when it is not installed).
+ */
+export async function onnxModelCodec() {
+  if (codec) return codec;
+  let api = injected;
+  if (!api) {
+    try {
+      api = protobufApi(await import('protobufjs/minimal.js'));
+    } catch (e) {
+      throw new RnnlabError('E_LOAD', `rnnlab/onnx needs the package '${PEER}' (an optional peer dependency of rnnlab, ` +
+        `for reading and writing ONNX protobuf): install it with 'npm install ${PEER}', or pass it to useProtobuf (${e.message})`);
+    }
+    if (!api) throw new RnnlabError('E_LOAD', `rnnlab/onnx: the package '${PEER}' has no Reader and Writer (expected protobufjs 7 or 8)`);
+  }
+  const messages = messageCodec(api, SCHEMA.nested.onnx.nested);
+  codec = { decode: (bytes) => messages.decode('ModelProto', bytes), encode: (obj) => messages.encode('ModelProto', obj) };
+  return codec;
+}
+
+/**
+ * An int64 field as a Number: codec.js gives a number when exact, else a Long
+ * or an inexact number. Values beyond 2^53 are returned as NaN, for callers to refuse.
  */
 export function int64(v) {
   if (typeof v === 'number') return v;
