@@ -44,9 +44,11 @@ export function byteMutants(bytes, { step, flips, seed }) {
 test('loadONNX: truncations, bit flips, absurd dims and lengths give only RnnlabErrors', async (t) => {
   const codec = await onnxModelCodec();
   const mutants = [];
-  for (const [k, cell] of ['lstm', 'gru'].entries()) {
-    const model = await randomModel({ cell, gruVariant: 'reset-after' }, { X: 3, H: 4, Y: 2, layers: 2, output: 'sequence', seed: 5 + k });
-    const bytes = await toONNX(model, { sequenceLens: true, initialState: true });
+  // plain LSTM and GRU, and an embedding model (ids int32) whose table is the first initializer
+  const kinds = [[{ cell: 'lstm' }, {}], [{ cell: 'gru', gruVariant: 'reset-after' }, {}], [{ cell: 'gru', embedding: { vocabSize: 6, size: 3 } }, { ids: 'int32' }]];
+  for (const [k, [kind, options]] of kinds.entries()) {
+    const model = await randomModel(kind, { X: 3, H: 4, Y: 2, layers: 2, output: 'sequence', seed: 5 + k });
+    const bytes = await toONNX(model, { sequenceLens: true, initialState: true, ...options });
     model.dispose();
     mutants.push(...byteMutants(bytes, { step: 7, flips: 600, seed: 99 + k }));
     // absurd dims and counts, the data left as it is

@@ -1,6 +1,6 @@
 // loadONNX refuses what rnnlab cannot represent, each an E_FORMAT naming the
 // node and its operator: bidirectional and reverse layers, embeddings
-// (Gather from a table), other operators on the activations, peepholes,
+// rnnlab cannot represent (another axis, a table not [V, E], ids used otherwise), other operators on the activations, peepholes,
 // clip, coupled LSTM gates, batch-first layout, mixed layers, no head. And
 // rnnlab/onnx without protobufjs is E_LOAD naming the package.
 import test from 'node:test';
@@ -37,13 +37,35 @@ test('a bidirectional layer is E_FORMAT, not supported yet', async () => {
   await expectError(() => loadONNX(reverse), 'E_FORMAT', ["node 'GRU_1' (GRU)", "'reverse'"]);
 });
 
-test('an embedding (Gather from a weight table) is E_FORMAT, not supported yet', async () => {
-  const bytes = await edited({ cell: 'rnn' }, (g) => {
-    g.input[0] = { name: 'ids', type: { tensorType: { elemType: 7, shape: { dim: [{ dimParam: 'batch' }, { dimParam: 'time' }] } } } };
-    g.initializer.push({ name: 'embedding.weight', dims: [10, 3], dataType: 1, floatData: Array(30).fill(0.5) });
-    g.node.unshift({ name: 'embed', opType: 'Gather', input: ['embedding.weight', 'ids'], output: ['input'], attribute: [] });
+test('an embedding: a hand-made Gather from a table loads; lookups rnnlab cannot represent are E_FORMAT', async () => {
+  const ids = (elemType = 7, dims = 2) => ({ name: 'ids', type: { tensorType: { elemType, shape: { dim: [{ dimParam: 'batch' }, { dimParam: 'time' }, { dimValue: 3 }].slice(0, dims) } } } });
+  const withTable = (fn = () => {}) => edited({ cell: 'rnn' }, (g) => {
+    g.input[0] = ids();
+    g.initializer.push({ name: 'table', dims: [10, 3], dataType: 1, floatData: Array.from({ length: 30 }, (_, k) => k / 30) });
+    g.node.unshift({ name: 'embed', opType: 'Gather', input: ['table', 'ids'], output: ['input'], attribute: [] });
+    fn(g);
   });
-  await expectError(() => loadONNX(bytes), 'E_FORMAT', ['not supported yet']);
+  const model = await loadONNX(await withTable());
+  assert.deepEqual(model.config.embedding, { vocabSize: 10, size: 3 });
+  assert.equal(model.predict([[9, 0]]).output.length, 4);
+  model.dispose();
+  const cases = [
+    [(g) => { g.node[0].attribute = [{ name: 'axis', type: 2, i: 1 }]; }, ["node 'embed' (Gather)", 'axis 1, expected 0']],
+    [(g) => { g.initializer.at(-1).dims = [5, 2, 3]; }, ["node 'embed' (Gather)", 'dims [5,2,3]', 'table [vocabSize, size]']],
+    [(g) => { g.initializer.at(-1).dataType = 7; g.initializer.at(-1).int64Data = Array(30).fill(1); g.initializer.at(-1).floatData = []; }, ['an integer tensor of dims [10,3]']],
+    [(g) => { g.node.splice(1, 0, { name: 'again', opType: 'Gather', input: ['table', 'ids'], output: ['unused'], attribute: [] }); }, ["node 'again' (Gather)", 'second lookup']],
+    [(g) => { g.node.splice(1, 0, { name: 'shift', opType: 'Add', input: ['ids', 'ids'], output: ['unused'], attribute: [] }); }, ["node 'shift' (Add)"]],
+    [(g) => { g.node.shift(); g.input.push({ name: 'input', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'b' }, { dimParam: 't' }, { dimValue: 3 }] } } } }); }, ["node 'RNN_1' (RNN)", 'input X must be the graph input']],
+    [(g) => { g.input[0] = ids(1); }, ["graph input 'ids' (FLOAT, rank 2)"]],
+  ];
+  for (const [fn, says] of cases) await expectError(async () => loadONNX(await withTable(fn)), 'E_FORMAT', says);
+  await expectError(async () => loadONNX(await withTable((g) => { g.node.shift(); g.node[0].input[0] = 'ids'; })), 'E_FORMAT', ["node 'Transpose_1' (Transpose)"]);
+});
+
+test('toONNX options.ids is int64 or int32', async () => {
+  const model = await createModel({ cell: 'lstm', embedding: { vocabSize: 4, size: 2 }, hiddenSize: 3, outputSize: 1 });
+  await expectError(() => toONNX(model, { ids: 'int8' }), 'E_INVALID', ['options.ids', "'int64'", "'int32'", '"int8"']);
+  model.dispose();
 });
 
 test('an operator rnnlab does not have is E_FORMAT naming the node and operator', async () => {

@@ -10,6 +10,9 @@
 // (Y_h is its last valid step), and its Y past the length is 0, so the
 // 'sequence' head gives only its bias there, which is not compared.
 //
+// Embedding models (every kind, 1 and 2 layers, int64 and int32 ids, with and
+// without initial states) run the same way: ids [N, T] into Gather.
+//
 // Tolerance: both compute in float32 from the same float32 weights; they
 // differ in summation order and in sigmoid/tanh (rnnlab's src/vmath.c is within
 // 9e-8 absolute, onnxruntime's MLAS kernels similar). Over these sizes (H = 5,
@@ -22,7 +25,7 @@ import * as ort from 'onnxruntime-node';
 
 import { toONNX, loadONNX } from '../web/onnx.js';
 import { assertClose } from './helpers/engine.js';
-import { KINDS, randomModel, randomArray, Worst } from './helpers/interchange.js';
+import { KINDS, randomModel, randomArray, uniform, Worst } from './helpers/interchange.js';
 
 const TOL = { atol: 2e-5, rtol: 1e-4 };
 const X = 3, H = 5, Y = 2;
@@ -104,6 +107,57 @@ for (const kind of KINDS) {
     }
   });
 }
+
+// Embedding models: ids [N, T] (int64, and int32 with options.ids) through Gather from the table.
+const V = 9;
+const randomIds = (n, seed) => {
+  const r = uniform(seed);
+  return Int32Array.from({ length: n }, () => Math.floor(r() * V));
+};
+
+async function embeddingCase(kind, layers, output, ids, seed) {
+  const model = await randomModel({ ...kind, embedding: { vocabSize: V, size: X } }, { X, H, Y, layers, output, seed });
+  const bytes = await toONNX(model, { ids, initialState: seed % 2 === 0 });
+  const session = await ort.InferenceSession.create(bytes);
+  for (const { N, T } of SIZES) {
+    const x = randomIds(N * T, seed + N);
+    x[0] = V - 1; // the last row of the table too
+    const feeds = { input: ids === 'int32' ? new ort.Tensor('int32', x, [N, T]) : new ort.Tensor('int64', BigInt64Array.from(x, BigInt), [N, T]) };
+    let state;
+    if (seed % 2 === 0) {
+      const h0 = randomArray(layers * N * H, seed + 2, 0.8);
+      feeds.initial_h = new ort.Tensor('float32', h0, [layers, N, H]);
+      state = { h: h0 };
+      if (kind.cell === 'lstm') feeds.initial_c = new ort.Tensor('float32', (state.c = randomArray(layers * N * H, seed + 3, 0.8)), [layers, N, H]);
+    }
+    const out = await session.run(feeds);
+    const want = model.predict(x, { shape: [N, T], ...(state ? { state } : {}) });
+    const key = `${kind.label} embedding L${layers} ${output} ${ids} N${N} T${T}`;
+    assertClose(out.output.data, want.output, TOL, `${key} output`);
+    worst.record(`${kind.label} + embedding`, out.output.data, want.output);
+    for (const [name, k] of [['h_n', 'h'], ['c_n', 'c']]) {
+      if (!out[name]) continue;
+      assertClose(out[name].data, want.state[k], TOL, `${key} ${name}`);
+      worst.record(`${kind.label} + embedding`, out[name].data, want.state[k]);
+    }
+  }
+  await session.release();
+  return { model, bytes };
+}
+
+test('rnnlab with an embedding -> ONNX (Gather, int64 or int32 ids) -> onnxruntime-node, and back', async () => {
+  let seed = 60;
+  for (const kind of KINDS) {
+    for (const [layers, output, ids] of [[1, 'sequence', 'int64'], [2, 'last', 'int32'], [2, 'sequence', 'int64']]) {
+      const { model, bytes } = await embeddingCase(kind, layers, output, ids, seed++);
+      const back = await loadONNX(bytes);
+      assert.deepEqual(back.config.embedding, model.config.embedding, 'config.embedding after loadONNX');
+      assert.deepEqual(back.getParameters(), model.getParameters(), 'loadONNX gives the parameters and table back bit for bit');
+      back.dispose();
+      model.dispose();
+    }
+  }
+});
 
 test('largest differences, rnnlab vs onnxruntime-node (float32)', (t) => {
   t.diagnostic(`max |rnnlab - onnxruntime| per kind:\n${worst.table()}`);

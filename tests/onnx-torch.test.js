@@ -1,8 +1,9 @@
 // PyTorch -> torch.onnx.export -> loadONNX -> rnnlab: rnnlab's outputs and
 // final states equal PyTorch's. tests/torch/onnx_export.py builds each model
 // (nn.RNN tanh and relu, nn.LSTM, nn.GRU, batch_first=True, 1 and 2 layers,
-// then nn.Linear on every step or on seq[:, -1]), exports it with dynamic
-// batch and time axes and writes PyTorch's own results on a random input.
+// then nn.Linear on every step or on seq[:, -1]; and with an nn.Embedding
+// first, reading int64 or int32 ids), exports it with dynamic batch and time
+// axes and writes PyTorch's own results on a random input.
 //
 // Python: /usr/bin/python3 (or $RNNLAB_PYTHON) with Debian's python3-torch;
 // without it the test skips, except under CI, where it fails.
@@ -44,6 +45,13 @@ for (const [cell, nonlinearity] of [['rnn', 'tanh'], ['rnn', 'relu'], ['lstm', '
   }
 }
 
+// nn.Embedding first: ids [N, T], int64 (torch's own) and int32, 1 and 2 layers.
+for (const [cell, nonlinearity] of [['rnn', 'tanh'], ['rnn', 'relu'], ['lstm', 'tanh'], ['gru', 'tanh']]) {
+  for (const [layers, output, ids] of [[1, 'sequence', 'int64'], [2, 'last', 'int32']]) {
+    JOBS.push({ name: `emb_${cell}_${nonlinearity}_l${layers}_${output}_${ids}`, cell, nonlinearity, layers, X: 3, H: 5, Y: 2, output, N: 3, T: 6, seed: seed++, vocab: 11, ids });
+  }
+}
+
 test('PyTorch -> torch.onnx.export -> loadONNX -> rnnlab', { skip }, async (t) => {
   assert.ok(!missing, `${missing}: CI installs python3-torch, so this test cannot be skipped`);
   const dir = mkdtempSync(join(tmpdir(), 'rnnlab-onnx-torch-'));
@@ -60,8 +68,9 @@ test('PyTorch -> torch.onnx.export -> loadONNX -> rnnlab', { skip }, async (t) =
       assert.equal(model.config.output, job.output, job.name);
       if (job.cell === 'gru') assert.equal(model.config.gruVariant, 'reset-after', job.name);
       if (job.cell === 'rnn') assert.equal(model.config.activation, job.nonlinearity, job.name);
+      assert.deepEqual(model.config.embedding, job.vocab ? { vocabSize: job.vocab, size: job.X } : null, `${job.name}: embedding`);
       const p = model.predict(Float32Array.from(ref.input), { shape: ref.shape });
-      const label = job.cell === 'rnn' ? `rnn ${job.nonlinearity}` : job.cell;
+      const label = (job.cell === 'rnn' ? `rnn ${job.nonlinearity}` : job.cell) + (job.vocab ? ' + embedding' : '');
       assert.deepEqual(p.shape, ref.output.shape, `${job.name}: output shape`);
       for (const [what, got, want] of [['output', p.output, ref.output], ['h_n', p.state.h, ref.h_n], ['c_n', p.state.c, ref.c_n]]) {
         if (!want) continue;

@@ -23,13 +23,14 @@ const slice = (flat, t) => Float32Array.from(flat.subarray(t.offset, t.offset + 
 
 /**
  * Flat parameters -> { layers: [{ inputSize, W (G·H, X_l), U (G·H, H), b (G·H),
- * bhn (H) or null }], head: { V (Y, H), c (Y) } }, rnnlab's rows and signs.
+ * bhn (H) or null }], head: { V (Y, H), c (Y) }, embedding: the table
+ * (vocabSize, size) row-major, or null }, rnnlab's rows and signs.
  */
 export function unpackWeights(lay, flat) {
   const layers = lay.layerSlices.map((s) => ({
     inputSize: s.inputSize, W: slice(flat, s.W), U: slice(flat, s.U), b: slice(flat, s.b), bhn: s.bhn ? slice(flat, s.bhn) : null,
   }));
-  return { layers, head: { V: slice(flat, lay.head.V), c: slice(flat, lay.head.c) } };
+  return { layers, head: { V: slice(flat, lay.head.V), c: slice(flat, lay.head.c) }, embedding: lay.embedding ? slice(flat, lay.embedding) : null };
 }
 
 /** The inverse of unpackWeights: checks every size against the layout. */
@@ -50,6 +51,7 @@ export function packWeights(lay, weights) {
   });
   put(lay.head.V, weights.head.V, 'head V');
   put(lay.head.c, weights.head.c, 'head c');
+  if (lay.embedding) put(lay.embedding, weights.embedding, 'the embedding table');
   return flat;
 }
 

@@ -9,10 +9,13 @@ export interface ToONNXOptions {
   sequenceLens?: boolean;
   /** Add the graph inputs initial_h (and initial_c for an LSTM) [layers, N, hiddenSize]. Default false. */
   initialState?: boolean;
+  /** With an embedding: the type of the input ids [N, T], 'int64' (as torch.onnx.export writes; the default) or 'int32'. */
+  ids?: 'int64' | 'int32';
 }
 
 /**
- * The model as ONNX bytes: input [N, T, inputSize] (N, T dynamic), the
+ * The model as ONNX bytes: input [N, T, inputSize] (N, T dynamic), or with an
+ * embedding ids [N, T] read by Gather from the table 'embedding.weight'; the
  * RNN/LSTM/GRU operators, the head as MatMul and Add; outputs 'output'
  * ([N, T, outputSize], or [N, outputSize] for output 'last'), 'h_n' and, for
  * an LSTM, 'c_n' [layers, N, hiddenSize].
@@ -21,7 +24,8 @@ export function toONNX(model: Model, options?: ToONNXOptions): Promise<Uint8Arra
 
 /**
  * A model from ONNX bytes written by toONNX or by torch.onnx.export (an
- * nn.RNN / nn.LSTM / nn.GRU with batch_first=True, then an nn.Linear). A graph
+ * nn.RNN / nn.LSTM / nn.GRU with batch_first=True, then an nn.Linear;
+ * optionally an nn.Embedding first, whose ids may be int64 or int32). A graph
  * rnnlab cannot represent rejects with 'E_FORMAT', naming the node and operator.
  */
 export function loadONNX(bytes: Uint8Array | ArrayBuffer): Promise<Model>;

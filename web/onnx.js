@@ -7,7 +7,7 @@
 
 import { RnnlabError, describe } from './errors.js';
 import { createModel } from './model.js';
-import { checkObject, checkKeys, checkBoolean } from './options.js';
+import { checkObject, checkKeys, checkBoolean, checkEnum } from './options.js';
 import { onnxModelCodec, useProtobuf } from './onnx/proto.js';
 import { buildModelProto } from './onnx/export.js';
 import { readModelProto } from './onnx/import.js';
@@ -20,17 +20,19 @@ const VERSION = '0.1.0';
 /**
  * The model as ONNX bytes. options: { sequenceLens, initialState } (false by
  * default): add the graph inputs sequence_lens [N] (int32) and initial_h
- * (and initial_c for an LSTM) [layers, N, hiddenSize].
+ * (and initial_c for an LSTM) [layers, N, hiddenSize]; ids ('int64' by
+ * default, or 'int32'): the type of the input ids of a model with an embedding.
  */
 export async function toONNX(model, options = {}) {
   if (!model || typeof model.getParameters !== 'function') {
     throw new RnnlabError('E_TYPE', `toONNX: expected an rnnlab model, given ${describe(model)}`);
   }
   checkObject(options, 'toONNX options');
-  checkKeys(options, ['sequenceLens', 'initialState'], 'toONNX options');
+  checkKeys(options, ['sequenceLens', 'initialState', 'ids'], 'toONNX options');
   const opts = {
     sequenceLens: checkBoolean(options.sequenceLens ?? false, 'toONNX options.sequenceLens'),
     initialState: checkBoolean(options.initialState ?? false, 'toONNX options.initialState'),
+    ids: checkEnum(options.ids ?? 'int64', 'toONNX options.ids (the type of the input ids)', ['int64', 'int32']),
   };
   const flat = model.getParameters(); // E_DISPOSED, E_BUSY first
   const codec = await onnxModelCodec();

@@ -4,12 +4,15 @@
   /usr/bin/python3 tests/torch/onnx_export.py DIR
 
 DIR/jobs.json lists models: { name, cell ('rnn'|'lstm'|'gru'), nonlinearity,
-layers, X, H, Y, output ('sequence'|'last'), N, T, seed }. Each becomes a module
-with an `rnn` (nn.RNN / nn.LSTM / nn.GRU, batch_first=True) and a `head`
-(nn.Linear) that returns the head's result and the final states, exported by
-torch.onnx.export (opset 14, dynamic batch and time axes) to DIR/NAME.onnx.
-The same module runs on a random input [N, T, X]; the input and PyTorch's
-outputs (float32, as the exported graph computes) go to DIR/NAME.json.
+layers, X, H, Y, output ('sequence'|'last'), N, T, seed, and optionally
+vocab and ids ('int64'|'int32') }. Each becomes a module with an `rnn`
+(nn.RNN / nn.LSTM / nn.GRU, batch_first=True) and a `head` (nn.Linear) that
+returns the head's result and the final states, exported by torch.onnx.export
+(opset 14, dynamic batch and time axes) to DIR/NAME.onnx. With `vocab` an
+`embedding` (nn.Embedding(vocab, X)) comes first and the input is ids [N, T]
+of the dtype `ids` (int64 by default). The same module runs on a random input
+[N, T, X] (or random ids); the input and PyTorch's outputs (float32, as the
+exported graph computes) go to DIR/NAME.json.
 
 Only torch and the standard library (torch.onnx.export needs no `onnx` package).
 """
@@ -29,11 +32,14 @@ class Net(nn.Module):
     def __init__(self, job):
         super().__init__()
         kwargs = {'nonlinearity': job['nonlinearity']} if job['cell'] == 'rnn' else {}
+        self.embedding = nn.Embedding(job['vocab'], job['X']) if job.get('vocab') else None
         self.rnn = CELLS[job['cell']](job['X'], job['H'], job['layers'], batch_first=True, **kwargs)
         self.head = nn.Linear(job['H'], job['Y'])
         self.last = job['output'] == 'last'
 
     def forward(self, x):
+        if self.embedding is not None:
+            x = self.embedding(x)
         seq, state = self.rnn(x)
         out = self.head(seq[:, -1]) if self.last else self.head(seq)
         return (out, *state) if isinstance(state, tuple) else (out, state)
@@ -45,7 +51,11 @@ def make(job, out_dir):
     with torch.no_grad():  # biases away from PyTorch's small init, so every term shows
         for p in net.parameters():
             p.add_(torch.empty_like(p).uniform_(-0.3, 0.3))
-    x = torch.randn(job['N'], job['T'], job['X'])
+    if job.get('vocab'):
+        dtype = torch.int32 if job.get('ids') == 'int32' else torch.int64
+        x = torch.randint(0, job['vocab'], (job['N'], job['T']), dtype=dtype)
+    else:
+        x = torch.randn(job['N'], job['T'], job['X'])
     names = ['output', 'h_n'] + (['c_n'] if job['cell'] == 'lstm' else [])
     axes = {'input': {0: 'batch', 1: 'time'}, 'output': {0: 'batch'}}
     if job['output'] == 'sequence':

@@ -171,7 +171,7 @@ export {
 
 // ---------------------------------------------------------------- rnnlab/onnx
 
-import { toONNX, loadONNX } from 'rnnlab/onnx';
+import { toONNX, loadONNX, useProtobuf } from 'rnnlab/onnx';
 import type { ToONNXOptions } from 'rnnlab/onnx';
 {
   const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 4, outputSize: 1 });
@@ -181,6 +181,11 @@ import type { ToONNXOptions } from 'rnnlab/onnx';
   void fromOnnx;
   // @ts-expect-error: the options are booleans
   await toONNX(m, { sequenceLens: 'yes' });
+  const e = await createModel({ cell: 'lstm', embedding: { vocabSize: 10, size: 4 }, hiddenSize: 4, outputSize: 1 });
+  await toONNX(e, { ids: 'int32' });
+  // @ts-expect-error: ids are int64 or int32
+  await toONNX(e, { ids: 'int8' });
+  useProtobuf({});
 }
 
 // ---------------------------------------------------------------- rnnlab/tfjs

@@ -1,6 +1,7 @@
 // rnnlab model -> ONNX graph (opset 14), as a plain object of onnx.proto's
 // ModelProto fields for proto.js to encode.
 //
+//   (embedding: ids [N, T] ─Gather rows of embedding.weight [V, E]→ [N, T, E])
 //   input [N, T, X] ─Transpose→ [T, N, X] ─RNN/LSTM/GRU→ Y [T, 1, N, H] ─Squeeze→ [T, N, H] → next layer
 //   top layer: 'sequence': Transpose → [N, T, H] ─MatMul V^T, Add c→ output [N, T, Y]
 //              'last':     Y_h [1, N, H] ─Squeeze→ [N, H] ─MatMul V^T, Add c→ output [N, Y]
@@ -9,7 +10,9 @@
 // The operators run time-major (layout 0): onnxruntime refuses layout = 1
 // (/work/shared/ONNX.md), so Transpose nodes make the graph batch-first.
 // N and T are dynamic axes. Optional graph inputs: sequence_lens [N] (int32)
-// and initial_h, initial_c [L, N, H] (sliced per layer).
+// and initial_h, initial_c [L, N, H] (sliced per layer). With an embedding
+// the input is ids [N, T], int64 (as torch.onnx.export writes) or int32
+// (options.ids): Gather takes either.
 
 import { DATA_TYPE, ATTRIBUTE_TYPE } from './proto.js';
 import { GATE_ORDER, negatedBlock, unpackWeights, toForeignBlocks, transpose } from '../interchange.js';
@@ -134,8 +137,9 @@ function head(g, config, weights, top) {
 
 function graphInputs(config, options) {
   const { inputSize: X, hiddenSize: H, layers: L } = config;
-  // An embedding (SPEC §13) will take int64 ids [N, T] here and Gather rows of its table.
-  const inputs = [valueInfo('input', DATA_TYPE.FLOAT, ['batch', 'time', X])];
+  const inputs = [config.embedding
+    ? valueInfo('input', options.ids === 'int32' ? DATA_TYPE.INT32 : DATA_TYPE.INT64, ['batch', 'time'])
+    : valueInfo('input', DATA_TYPE.FLOAT, ['batch', 'time', X])];
   if (options.sequenceLens) inputs.push(valueInfo('sequence_lens', DATA_TYPE.INT32, ['batch']));
   if (options.initialState) {
     inputs.push(valueInfo('initial_h', DATA_TYPE.FLOAT, [L, 'batch', H]));
@@ -152,15 +156,24 @@ function graphOutputs(config) {
   return outputs;
 }
 
+// The model's input [N, T, X]: the graph input, or the rows of the embedding table its ids pick.
+function modelInput(g, config, weights) {
+  if (!config.embedding) return 'input';
+  const { vocabSize: V, size: E } = config.embedding;
+  const table = g.floats('embedding.weight', [V, E], weights.embedding);
+  return g.add('Gather', [table, 'input'], { axis: 0 })[0];
+}
+
 /**
  * The ModelProto object of a model: `config` (model.config), `layout`
  * (model._layout), `flat` (its parameters), options { sequenceLens,
- * initialState } (booleans: add those graph inputs), `producerVersion`.
+ * initialState (booleans: add those graph inputs), ids ('int64' | 'int32':
+ * the ids' type with an embedding) }, `producerVersion`.
  */
 export function buildModelProto(config, layout, flat, options, producerVersion) {
   const g = new GraphBuilder();
   const weights = unpackWeights(layout, flat);
-  const x = g.add('Transpose', ['input'], { perm: [1, 0, 2] })[0];
+  const x = g.add('Transpose', [modelInput(g, config, weights)], { perm: [1, 0, 2] })[0];
   const { seq, hs, cs } = recurrentLayers(g, config, weights, x, options);
   const top = config.output === 'last'
     ? g.add('Squeeze', [hs.at(-1), g.ints('axis0', [0])])[0]

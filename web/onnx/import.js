@@ -5,6 +5,8 @@
 // naming the node and its operator).
 //
 // Descriptions: { kind: 'const', tensor } (initializers, Constant nodes);
+// 'ids' (the graph input of an embedding model, integer [N, T]: only a Gather
+// of rows from a table may read it, or Shape);
 // 'aux' (shape arithmetic: Shape and what follows from it); 'zeros' (a
 // ConstantOfShape of 0: PyTorch's default initial state); 'lens' and
 // 'stateIn' (graph inputs sequence_lens and initial states); 'data': the
@@ -15,9 +17,9 @@
 
 import { RnnlabError } from '../errors.js';
 import { DATA_TYPE, int64 } from './proto.js';
-import { readTensor } from './tensors.js';
+import { readTensor, typeName } from './tensors.js';
 import { recurrentNode } from './recurrent.js';
-import { OPERATORS } from './operators.js';
+import { OPERATORS, embeddingGather } from './operators.js';
 
 const fail = (message) => {
   throw new RnnlabError('E_FORMAT', `loadONNX: ${message}`);
@@ -32,7 +34,8 @@ function checkModel(proto) {
   }
 }
 
-// Graph inputs that are not initializers: the data [N, T, X] (float), sequence_lens, initial states.
+// Graph inputs that are not initializers: the model's input, float [N, T, X]
+// or integer ids [N, T] (an embedding's), then sequence_lens and initial states.
 function graphInputs(graph, env) {
   let data = null;
   for (const v of graph.input) {
@@ -41,23 +44,25 @@ function graphInputs(graph, env) {
     const rank = t?.shape?.dim?.length;
     const where = `graph input '${v.name}'`;
     if (!t) fail(`${where} is not a tensor`);
+    const integer = t.elemType === DATA_TYPE.INT32 || t.elemType === DATA_TYPE.INT64;
     if (t.elemType === DATA_TYPE.FLOAT && rank === 3 && data === null) {
       const width = int64(t.shape.dim[2].dimValue);
       if (!(width > 0)) fail(`${where} [N, T, X] needs a fixed size X, given ${t.shape.dim[2].dimParam || 'none'}`);
       data = { kind: 'data', axes: ['N', 'T', 'F'], stage: -1, width, time: 'all', state: null, head: null };
       env.set(v.name, data);
-    } else if ((t.elemType === DATA_TYPE.INT32 || t.elemType === DATA_TYPE.INT64) && rank === 1) {
+    } else if (integer && rank === 2 && data === null) {
+      data = { kind: 'ids' };
+      env.set(v.name, data);
+    } else if (integer && rank === 1) {
       env.set(v.name, { kind: 'lens' });
     } else if (t.elemType === DATA_TYPE.FLOAT && rank === 3) {
       env.set(v.name, { kind: 'stateIn' });
     } else {
-      // Integer ids [N, T] are an embedding's input (SPEC §13), not supported yet.
-      fail(`${where} (element type ${t.elemType}, rank ${rank}) is not an input rnnlab can take: ` +
-        'expected float [N, T, X], sequence_lens [N] or an initial state [layers, N, H]' +
-        (rank === 2 ? ' (integer ids for an embedding are not supported yet)' : ''));
+      fail(`${where} (${typeName(t.elemType)}, rank ${rank}) is not an input rnnlab can take: expected one model input, ` +
+        'float [N, T, X] or integer ids [N, T] (an embedding\'s), then sequence_lens [N] or initial states [layers, N, H]');
     }
   }
-  if (!data) fail('the graph has no float input [N, T, X]');
+  if (!data) fail('the graph has no model input: float [N, T, X] or integer ids [N, T]');
 }
 
 // The head's output and the final states among the graph outputs.
@@ -91,7 +96,7 @@ function constantOf(node, where) {
   fail(`${where} holds a '${a.name}', which rnnlab cannot read`);
 }
 
-function runNode(node, env, layers) {
+function runNode(node, env, layers, model) {
   const where = `node '${node.name || node.output[0] || '?'}' (${node.opType})`;
   if (node.domain && node.domain !== 'ai.onnx') fail(`${where} is from the operator domain '${node.domain}', which rnnlab cannot represent`);
   const inputs = node.input.map((name) => {
@@ -102,6 +107,7 @@ function runNode(node, env, layers) {
   let outputs;
   if (node.opType === 'Constant') outputs = [constantOf(node, where)];
   else if (node.opType === 'RNN' || node.opType === 'LSTM' || node.opType === 'GRU') outputs = recurrentNode(node, inputs, layers, where);
+  else if (node.opType === 'Gather' && inputs[1]?.kind === 'ids') outputs = embeddingGather(node, inputs, model, where);
   else if (OPERATORS[node.opType]) outputs = OPERATORS[node.opType](node, inputs, where);
   else fail(`${where}: rnnlab cannot represent the operator ${node.opType}`);
   node.output.forEach((name, k) => {
@@ -117,8 +123,10 @@ export function readModelProto(proto) {
   graph.initializer.forEach((t, k) => env.set(t.name, { kind: 'const', tensor: readTensor(t, `initializer '${t.name || k}'`) }));
   graphInputs(graph, env);
   const layers = [];
-  for (const node of graph.node) runNode(node, env, layers);
+  const model = { embedding: null }; // set by the Gather of rows for the ids
+  for (const node of graph.node) runNode(node, env, layers, model);
   if (layers.length === 0) fail('the graph has no RNN, LSTM or GRU node');
+  const { embedding } = model;
   const { output, head } = graphOutputs(graph, env, layers);
   const first = layers[0];
   const config = {
@@ -126,6 +134,7 @@ export function readModelProto(proto) {
     layers: layers.length, output,
     ...(first.cell === 'rnn' ? { activation: first.activation } : {}),
     ...(first.cell === 'gru' ? { gruVariant: first.gruVariant } : {}),
+    ...(embedding ? { embedding: { vocabSize: embedding.vocabSize, size: embedding.size } } : {}),
   };
-  return { config, weights: { layers: layers.map((l) => l.weights), head } };
+  return { config, weights: { layers: layers.map((l) => l.weights), head, embedding: embedding?.table ?? null } };
 }

@@ -71,12 +71,30 @@ function transposeNode(node, inputs, where) {
   return [{ ...d, axes: perm.map((p) => d.axes[p]) }];
 }
 
+/**
+ * Gather(table, ids): the embedding, rows of a float [V, E] constant picked by
+ * the graph's ids [N, T]; records { vocabSize, size, table } in `model` and
+ * returns the description of the model's input [N, T, E].
+ */
+export function embeddingGather(node, inputs, model, where) {
+  const [d] = inputs;
+  if (model.embedding) fail(`${where}: a second lookup with the ids; rnnlab has one embedding`);
+  if (d?.kind !== 'const' || d.tensor.kind !== 'float' || d.tensor.dims.length !== 2) {
+    fail(`${where}: looks the ids up in ${d?.kind === 'const' ? `${d.tensor.kind === 'int' ? 'an integer' : 'a float'} tensor of dims [${d.tensor.dims}]` : 'something that is not a constant'}, expected a float table [vocabSize, size]`);
+  }
+  if ((attr(node, 'axis') ?? 0) !== 0) fail(`${where}: axis ${attr(node, 'axis')}, expected 0 (rows of the table)`);
+  const [V, E] = d.tensor.dims;
+  for (const [name, n] of [['vocabSize', V], ['size', E]]) {
+    if (!(n >= 1 && n <= 65536)) fail(`${where}: the table has dims [${V}, ${E}], expected a ${name} from 1 to 65536`);
+  }
+  model.embedding = { vocabSize: V, size: E, table: Float32Array.from(d.tensor.data) };
+  return [{ kind: 'data', axes: ['N', 'T', 'F'], stage: -1, width: E, time: 'all', state: null, head: null }];
+}
+
 // seq[:, -1] (the last step) or the one direction of a [D, ...] tensor.
 function gather(node, inputs, where) {
-  const [d, idx] = inputs;
-  if (d?.kind === 'const' && d.tensor.kind === 'float' && d.tensor.dims.length === 2 && idx && !auxLike(idx)) {
-    fail(`${where}: an embedding (a Gather of rows from a weight table) is not supported yet`);
-  }
+  const [d] = inputs;
+  const idx = inputs[1];
   if (d?.kind !== 'data') return plumbing(node, inputs, where);
   const k = axisOf(attr(node, 'axis') ?? 0, d.axes.length, where);
   const index = idx?.kind === 'const' && idx.tensor.kind === 'int' && idx.tensor.dims.length === 0 ? idx.tensor.data[0] : null;
