@@ -91,15 +91,19 @@ function jsonMutants(json) {
 
 test('loadTFJS: model.json and weight mutants give only RnnlabErrors', async (t) => {
   const { toTFJS, loadTFJS } = await import('../web/tfjs.js');
-  const model = await randomModel({ cell: 'gru', gruVariant: 'reset-after' }, { X: 2, H: 3, Y: 2, layers: 2, output: 'last', seed: 4 });
-  const { modelJSON, weightData } = toTFJS(model);
-  model.dispose();
-  const weights = new Uint8Array(weightData);
-  const mutants = [
-    ...jsonMutants(modelJSON).map(([label, json]) => [label, { json, weights }]),
-    ...byteMutants(new TextEncoder().encode(JSON.stringify(modelJSON)), { step: 5, flips: 500, seed: 3 }).map(([l, b]) => [`model.json ${l}`, { json: b, weights }]),
-    ...byteMutants(weights, { step: 3, flips: 200, seed: 4 }).map(([l, b]) => [`weights ${l}`, { json: modelJSON, weights: b }]),
-  ];
+  const mutants = [];
+  // a plain GRU and an LSTM with an Embedding first
+  for (const [k, kind] of [{ cell: 'gru', gruVariant: 'reset-after' }, { cell: 'lstm', embedding: { vocabSize: 5, size: 2 } }].entries()) {
+    const model = await randomModel(kind, { X: 2, H: 3, Y: 2, layers: 2, output: 'last', seed: 4 + k });
+    const { modelJSON, weightData } = toTFJS(model);
+    model.dispose();
+    const weights = new Uint8Array(weightData);
+    mutants.push(
+      ...jsonMutants(modelJSON).map(([label, json]) => [label, { json, weights }]),
+      ...byteMutants(new TextEncoder().encode(JSON.stringify(modelJSON)), { step: 5, flips: 500, seed: 3 + k }).map(([l, b]) => [`model.json ${l}`, { json: b, weights }]),
+      ...byteMutants(weights, { step: 3, flips: 200, seed: 4 + k }).map(([l, b]) => [`weights ${l}`, { json: modelJSON, weights: b }]),
+    );
+  }
   const counts = await fuzz(mutants, ({ json, weights: w }) => loadTFJS(json, w));
   t.diagnostic(`${mutants.length} TF.js mutants: ${counts.loaded} loaded, ${counts.refused} refused (RnnlabError)`);
   assert.ok(counts.refused > mutants.length / 4);

@@ -5,6 +5,8 @@
 // (b) a model built and saved by TensorFlow.js (random weights, biases
 //     included; Dropout and TimeDistributed(Dense) among its layers) ->
 //     loadTFJS -> rnnlab's predict equals tfjs's.
+// (c) the same with an Embedding first (ids [N, T] as int32 tensors), both
+//     ways: rnnlab's Embedding in tfjs, and tfjs's tf.layers.embedding in rnnlab.
 // GRU reset-after is Keras's reset_after=true, which TensorFlow.js's GRUCell
 // refuses: that file is for Keras (tensorflowjs_converter); here it loads
 // back into rnnlab bit for bit, and tfjs's refusal is checked.
@@ -18,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { toTFJS, loadTFJS } from '../web/tfjs.js';
 import { assertClose } from './helpers/engine.js';
-import { KINDS, randomModel, randomArray, Worst } from './helpers/interchange.js';
+import { KINDS, randomModel, randomArray, uniform, Worst } from './helpers/interchange.js';
 
 await tf.setBackend('cpu');
 const TOL = { atol: 2e-5, rtol: 1e-4 };
@@ -60,6 +62,39 @@ for (const kind of KINDS.filter((k) => k.gruVariant !== 'reset-after')) {
   });
 }
 
+// Embedding models: ids [N, T] (int32 tensors) through Keras's Embedding.
+const V = 9;
+const randomIds = (n, seed) => {
+  const r = uniform(seed);
+  return Int32Array.from({ length: n }, () => Math.floor(r() * V));
+};
+
+test('rnnlab with an embedding -> TF.js (Embedding first) -> tf.loadLayersModel, and back', async () => {
+  let seed = 90;
+  for (const kind of KINDS.filter((k) => k.gruVariant !== 'reset-after')) {
+    for (const [layers, output] of [[1, 'sequence'], [2, 'last']]) {
+      const model = await randomModel({ ...kind, embedding: { vocabSize: V, size: X } }, { X, H, Y, layers, output, seed: seed++ });
+      const saved = toTFJS(model);
+      assert.equal(saved.modelJSON.modelTopology.config.layers[0].class_name, 'Embedding');
+      const tfModel = await tf.loadLayersModel(fromRnnlab({ modelJSON: JSON.parse(JSON.stringify(saved.modelJSON)), weightData: saved.weightData }));
+      const ids = randomIds(N * T, seed);
+      ids[0] = V - 1;
+      const out = tfModel.predict(tf.tensor2d(ids, [N, T], 'int32'));
+      const got = await out.data();
+      out.dispose();
+      const want = model.predict(ids, { shape: [N, T] }).output;
+      assertClose(got, want, TOL, `${kind.label} embedding L${layers} ${output}`);
+      worstOut.record(`${kind.label} + embedding`, got, want);
+      const back = await loadTFJS(JSON.stringify(saved.modelJSON), saved.weightData);
+      assert.deepEqual(back.config.embedding, model.config.embedding);
+      assert.deepEqual(back.getParameters(), model.getParameters(), 'loadTFJS(toTFJS(model)) gives the table back bit for bit');
+      back.dispose();
+      model.dispose();
+      tfModel.dispose();
+    }
+  }
+});
+
 test('GRU reset-after: reset_after=true, which TF.js refuses and rnnlab loads back', async () => {
   const model = await randomModel(KINDS[4], { X, H, Y, layers: 2, output: 'sequence', seed: 3 });
   const saved = toTFJS(model);
@@ -71,11 +106,12 @@ test('GRU reset-after: reset_after=true, which TF.js refuses and rnnlab loads ba
   model.dispose();
 });
 
-// A tfjs Sequential: the recurrent layers, optionally Dropout, then the head.
-function tfjsModel({ cls, layers, output, activation, seed }) {
+// A tfjs Sequential: optionally an Embedding, the recurrent layers, optionally Dropout, then the head.
+function tfjsModel({ cls, layers, output, activation, seed, embedding = false }) {
   const m = tf.sequential();
+  if (embedding) m.add(tf.layers.embedding({ inputDim: V, outputDim: X, inputShape: [null] }));
   for (let l = 0; l < layers; l++) {
-    const opts = { units: H, returnSequences: l < layers - 1 || output === 'sequence', ...(l === 0 ? { inputShape: [null, X] } : {}) };
+    const opts = { units: H, returnSequences: l < layers - 1 || output === 'sequence', ...(l === 0 && !embedding ? { inputShape: [null, X] } : {}) };
     if (cls === 'simpleRNN') opts.activation = activation;
     else opts.recurrentActivation = 'sigmoid';
     m.add(tf.layers[cls](opts));
@@ -119,10 +155,27 @@ test('TF.js-built models -> loadTFJS -> rnnlab equals TF.js', async (t) => {
       }
     }
   }
+  for (const [cls, activation, label] of kinds) {
+    for (const [layers, output] of [[1, 'last'], [2, 'sequence']]) {
+      const m = tfjsModel({ cls, layers, output, activation, seed: seed++, embedding: true });
+      const { modelJSON, weightData } = await saveTfjs(m);
+      const model = await loadTFJS(JSON.stringify(modelJSON), weightData);
+      assert.deepEqual(model.config.embedding, { vocabSize: V, size: X });
+      const ids = randomIds(N * T, seed);
+      const out = m.predict(tf.tensor2d(ids, [N, T], 'int32'));
+      const want = await out.data();
+      out.dispose();
+      const got = model.predict(ids, { shape: [N, T] }).output;
+      assertClose(got, want, TOL, `${label} embedding L${layers} ${output}`);
+      worstIn.record(`${label} + embedding`, got, want);
+      model.dispose();
+      m.dispose();
+    }
+  }
   t.diagnostic(`max |rnnlab - TF.js|, rnnlab -> TF.js:\n${worstOut.table()}\nTF.js -> rnnlab:\n${worstIn.table()}`);
 });
 
-test('layers rnnlab cannot represent are E_FORMAT naming the layer; Bidirectional and Embedding not supported yet', async () => {
+test('layers rnnlab cannot represent are E_FORMAT naming the layer; Bidirectional not supported yet', async () => {
   const { expectError } = await import('./helpers/expect-error.js');
   const model = await randomModel(KINDS[2], { X, H, Y, layers: 1, output: 'sequence', seed: 9 });
   const saved = toTFJS(model);
@@ -134,7 +187,8 @@ test('layers rnnlab cannot represent are E_FORMAT naming the layer; Bidirectiona
   };
   const cases = [
     [(ls) => { ls[0] = { class_name: 'Bidirectional', config: { name: 'bi', layer: ls[0] } }; }, ["layer 'bi' (Bidirectional)", 'not supported yet']],
-    [(ls) => { ls.unshift({ class_name: 'Embedding', config: { name: 'emb', input_dim: 10, output_dim: 3 } }); }, ["layer 'emb' (Embedding)", 'not supported yet']],
+    [(ls) => { ls.unshift({ class_name: 'Embedding', config: { name: 'emb', input_dim: 10, output_dim: 3 } }); }, ["layer 'emb' (Embedding)", "weight 'embeddings' is missing"]],
+    [(ls) => { ls.splice(1, 0, { class_name: 'Embedding', config: { name: 'emb', input_dim: 10, output_dim: 3 } }); }, ["layer 'emb' (Embedding)", 'after a recurrent layer']],
     [(ls) => { ls.splice(1, 0, { class_name: 'Conv1D', config: { name: 'conv' } }); }, ["layer 'conv' (Conv1D)"]],
     [(ls) => { ls[0].config.recurrent_activation = 'hard_sigmoid'; }, ["layer 'rnn_0' (LSTM)", 'recurrent_activation']],
     [(ls) => { ls[0].config.go_backwards = true; }, ['go_backwards']],
@@ -143,6 +197,22 @@ test('layers rnnlab cannot represent are E_FORMAT naming the layer; Bidirectiona
   ];
   for (const [fn, says] of cases) await expectError(() => loadTFJS(edit(fn), saved.weightData), 'E_FORMAT', says);
   await expectError(() => loadTFJS(saved.modelJSON, saved.weightData.slice(4)), 'E_FORMAT', ['bytes']);
+  // an embedding model: mask_zero (steps of id 0 skipped) and sizes that do not fit
+  const emb = await randomModel({ cell: 'gru', embedding: { vocabSize: 7, size: X } }, { X, H, Y, layers: 1, output: 'last', seed: 10 });
+  const embSaved = toTFJS(emb);
+  emb.dispose();
+  const embEdit = (fn) => {
+    const json = JSON.parse(JSON.stringify(embSaved.modelJSON));
+    fn(json.modelTopology.config.layers[0].config, json.weightsManifest[0].weights[0]);
+    return json;
+  };
+  const embCases = [
+    [(c) => { c.mask_zero = true; }, ["layer 'embedding' (Embedding)", 'mask_zero true', 'expected mask_zero false']],
+    [(c) => { c.input_dim = 0; }, ["layer 'embedding' (Embedding)", 'input_dim 0']],
+    [(c) => { c.input_dim = 8; }, ["layer 'embedding' (Embedding)", 'shape [7,3], expected [8,3]']],
+    [(c, w) => { c.input_dim = 21; c.output_dim = 1; w.shape = [21, 1]; }, ["layer 'rnn_0' (GRU)", 'kernel has shape [3,15], expected [1,15]']],
+  ];
+  for (const [fn, says] of embCases) await expectError(() => loadTFJS(embEdit(fn), embSaved.weightData), 'E_FORMAT', says);
   await expectError(() => loadTFJS('{not json', saved.weightData), 'E_FORMAT', ['not valid JSON']);
   await expectError(() => loadTFJS(saved.modelJSON, 'weights.bin'), 'E_TYPE');
 });

@@ -13,15 +13,17 @@ export interface TFJSModelJSON {
 
 /**
  * The model as model.json's object and the bytes of its weights file
- * ('weights.bin' in the manifest), for tf.loadLayersModel. A GRU with
+ * ('weights.bin' in the manifest), for tf.loadLayersModel. A model with an
+ * embedding starts with an Embedding layer (ids [N, T] in). A GRU with
  * gruVariant 'reset-after' is written with reset_after true, which Keras runs
  * and TensorFlow.js 4.22 refuses.
  */
 export function toTFJS(model: Model): { modelJSON: TFJSModelJSON; weightData: ArrayBuffer };
 
 /**
- * A model from a TensorFlow.js LayersModel: a Sequential of LSTM / GRU /
- * SimpleRNN layers (Dropout allowed), then Dense or TimeDistributed(Dense).
+ * A model from a TensorFlow.js LayersModel: a Sequential of an optional
+ * Embedding (mask_zero false), LSTM / GRU / SimpleRNN layers (Dropout
+ * allowed), then Dense or TimeDistributed(Dense).
  * weightData: the weights file, or its shards in manifest order. Layers rnnlab
  * cannot represent reject with 'E_FORMAT' naming the layer.
  */

@@ -1,5 +1,5 @@
 // rnnlab model -> TensorFlow.js Layers format (Keras semantics): a Sequential
-// of LSTM / GRU / SimpleRNN layers and a Dense head (TimeDistributed for
+// of an Embedding (for a model with one), LSTM / GRU / SimpleRNN layers and a Dense head (TimeDistributed for
 // output 'sequence'), and the weights as one little-endian float32 buffer.
 //
 // Keras kernels are rnnlab's W and U transposed ([in, G·H], [H, G·H]), gate
@@ -21,10 +21,16 @@ function recurrentLayer(config, l) {
     activation: cell === 'rnn' ? config.activation : 'tanh', use_bias: true,
     return_sequences: l < L - 1 || config.output === 'sequence', return_state: false, go_backwards: false, stateful: false, unroll: false,
   };
-  if (l === 0) c.batch_input_shape = [null, null, config.inputSize];
+  if (l === 0 && !config.embedding) c.batch_input_shape = [null, null, config.inputSize];
   if (cell !== 'rnn') c.recurrent_activation = 'sigmoid';
   if (cell === 'gru') c.reset_after = config.gruVariant === 'reset-after';
   return { class_name: CLASS[cell], config: c };
+}
+
+// Keras's Embedding: ids [N, T] -> rows of embeddings [input_dim, output_dim]; no masking.
+function embeddingLayer({ vocabSize, size }) {
+  return { class_name: 'Embedding', config: { name: 'embedding', trainable: true, dtype: 'float32', batch_input_shape: [null, null],
+    input_dim: vocabSize, output_dim: size, mask_zero: false, input_length: null } };
 }
 
 function headLayer(config) {
@@ -39,7 +45,7 @@ function kerasWeights(config, weights) {
   const order = GATE_ORDER.keras[cell];
   const neg = negatedBlock(cell);
   const GH = order.length * H;
-  const out = [];
+  const out = weights.embedding ? [{ name: 'embedding/embeddings', shape: [config.embedding.vocabSize, config.embedding.size], data: weights.embedding }] : [];
   weights.layers.forEach((w, l) => {
     const X = w.inputSize;
     out.push({ name: `rnn_${l}/kernel`, shape: [X, GH], data: transpose(toForeignBlocks(w.W, H, X, order, neg), GH, X) });
@@ -62,6 +68,7 @@ function kerasWeights(config, weights) {
 /** { modelJSON (model.json's object), weightData (ArrayBuffer) } of a model. */
 export function buildTFJS(config, layout, flat, generatedBy) {
   const layers = Array.from({ length: config.layers }, (_, l) => recurrentLayer(config, l));
+  if (config.embedding) layers.unshift(embeddingLayer(config.embedding));
   layers.push(headLayer(config));
   const tensors = kerasWeights(config, unpackWeights(layout, flat));
   const total = tensors.reduce((n, t) => n + t.data.length, 0);

@@ -1,16 +1,17 @@
 // TensorFlow.js LayersModel (model.json + weights) -> rnnlab config and
 // weights (interchange.js's form). A Sequential of LSTM / GRU / SimpleRNN
-// layers (alike, stacked), Dropout (an identity at inference), then a Dense
-// head (TimeDistributed or not). Layers rnnlab cannot represent are
-// E_FORMAT naming the layer; Bidirectional and Embedding are "not supported
-// yet" (SPEC §11, §13).
+// layers (alike, stacked), optionally after an Embedding, Dropout (an
+// identity at inference), then a Dense head (TimeDistributed or not). Layers
+// rnnlab cannot represent are E_FORMAT naming the layer (an Embedding with
+// mask_zero among them: Keras then skips the steps of id 0, which rnnlab's
+// layers do not); Bidirectional is "not supported yet" (SPEC §11).
 
 import { RnnlabError, describe } from '../errors.js';
 import { GATE_ORDER, negatedBlock, fromForeignBlocks, transpose } from '../interchange.js';
 
 const CELL = { SimpleRNN: 'rnn', LSTM: 'lstm', GRU: 'gru' };
 const IDENTITY = new Set(['Dropout', 'InputLayer']);
-const LATER = { Bidirectional: 'bidirectional layers', Embedding: 'embeddings' };
+const LATER = { Bidirectional: 'bidirectional layers' };
 
 const fail = (message) => {
   throw new RnnlabError('E_FORMAT', `loadTFJS: ${message}`);
@@ -97,6 +98,20 @@ function denseHead(layer, H, weights, where) {
   return { V: transpose(get('kernel', [H, Y]), H, Y), c: Float32Array.from(get('bias', [Y])) };
 }
 
+// An Embedding before the recurrent layers: { vocabSize, size, table }.
+function embeddingLayer(layer, weights, where) {
+  const c = layer.config;
+  if (c.mask_zero === true) {
+    fail(`${where}: mask_zero true (Keras skips the steps whose id is 0, carrying the state over them), which rnnlab's layers do not do; ` +
+      'expected mask_zero false');
+  }
+  for (const k of ['input_dim', 'output_dim']) {
+    if (!Number.isSafeInteger(c[k]) || c[k] < 1 || c[k] > 65536) fail(`${where}: ${k} ${describe(c[k])}, expected 1 to 65536`);
+  }
+  const get = weightsOf(c.name, weights, where);
+  return { vocabSize: c.input_dim, size: c.output_dim, table: Float32Array.from(get('embeddings', [c.input_dim, c.output_dim])) };
+}
+
 function sameAsFirst(first, s, where) {
   if (first && (first.cell !== s.cell || first.hiddenSize !== s.hiddenSize || first.activation !== s.activation || first.gruVariant !== s.gruVariant)) {
     fail(`${where} differs from the first recurrent layer in its type, units, activation or reset_after; rnnlab's layers are all alike`);
@@ -109,6 +124,7 @@ export function readLayers(layers, weights) {
   const rnn = [];
   let head = null;
   let X = null;
+  let embedding = null;
   for (const layer of layers) {
     const name = layer?.config?.name;
     const where = `layer '${name}' (${layer?.class_name})`;
@@ -116,11 +132,14 @@ export function readLayers(layers, weights) {
     if (LATER[layer.class_name]) fail(`${where}: ${LATER[layer.class_name]} are not supported yet`);
     if (IDENTITY.has(layer.class_name)) continue;
     if (head) fail(`${where} follows the Dense head; rnnlab's head is the last layer`);
-    if (CELL[layer.class_name]) {
+    if (layer.class_name === 'Embedding') {
+      if (rnn.length || embedding) fail(`${where} comes after ${embedding ? 'another Embedding' : 'a recurrent layer'}; rnnlab's embedding is the first layer`);
+      embedding = embeddingLayer(layer, weights, where);
+    } else if (CELL[layer.class_name]) {
       const s = cellSettings(layer, where);
       sameAsFirst(rnn.at(-1), s, where);
       const get = weightsOf(name, weights, where);
-      const inputs = rnn.length === 0 ? get.rows('kernel') : s.hiddenSize;
+      const inputs = rnn.length === 0 ? embedding?.size ?? get.rows('kernel') : s.hiddenSize;
       if (rnn.length === 0) X = inputs;
       rnn.push({ ...s, weights: recurrentWeights(s, inputs, get) });
     } else if (layer.class_name === 'Dense' || layer.class_name === 'TimeDistributed') {
@@ -137,6 +156,7 @@ export function readLayers(layers, weights) {
     cell: first.cell, inputSize: X, hiddenSize: first.hiddenSize, outputSize: head.c.length, layers: rnn.length,
     output: rnn.at(-1).returnSequences ? 'sequence' : 'last',
     ...(first.activation ? { activation: first.activation } : {}), ...(first.gruVariant ? { gruVariant: first.gruVariant } : {}),
+    ...(embedding ? { embedding: { vocabSize: embedding.vocabSize, size: embedding.size } } : {}),
   };
-  return { config, weights: { layers: rnn.map((l) => l.weights), head } };
+  return { config, weights: { layers: rnn.map((l) => l.weights), head, embedding: embedding?.table ?? null } };
 }
