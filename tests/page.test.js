@@ -153,7 +153,55 @@ test('the page trains RNN, LSTM and GRU on the adding problem, live and responsi
   assert.deepEqual(consoleProblems, [], 'console stays clean');
 });
 
-test('a saved model loads back with the same validation loss', { skip, timeout: 60_000 }, async () => {
+// The ONNX and TF.js downloads of the LSTM row run in onnxruntime-node and
+// TensorFlow.js and give the saved model's predictions (float32 both sides,
+// atol 2e-5 + rtol 1e-4 as in tests/onnx-runtime.test.js and tfjs.test.js).
+async function checkRuntimeDownloads(saved) {
+  const { readFile } = await import('node:fs/promises');
+  const ort = await import('onnxruntime-node');
+  const tf = await import('@tensorflow/tfjs');
+  await tf.setBackend('cpu');
+  const [N, T, X] = [3, 50, saved.config.inputSize];
+  const x = Float32Array.from({ length: N * T * X }, (_, i) => Math.sin(i * 0.37) * 0.9);
+  const want = saved.predict(x, { shape: [N, T, X] }).output;
+  const largest = {};
+  const close = (got, what) => {
+    assert.equal(got.length, want.length, what);
+    largest[what] = Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i])));
+    const worst = Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]) - 1e-4 * Math.abs(want[i])));
+    assert.ok(worst <= 2e-5, `${what}: differs from the saved model's predict by ${worst} beyond 1e-4·|value|`);
+  };
+
+  const [onnxFile] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('#comparison-rows tr[data-cell="lstm"] button[data-action="onnx"]'),
+  ]);
+  assert.match(onnxFile.suggestedFilename(), /^rnnlab-lstm-adding\.onnx$/);
+  const session = await ort.InferenceSession.create(await readFile(await onnxFile.path()));
+  const out = await session.run({ input: new ort.Tensor('float32', x, [N, T, X]) });
+  close(out.output.data, 'the .onnx download in onnxruntime-node');
+  await session.release();
+
+  const downloads = [];
+  const collect = (d) => downloads.push(d);
+  page.on('download', collect);
+  await page.click('#comparison-rows tr[data-cell="lstm"] button[data-action="tfjs"]');
+  for (let k = 0; k < 80 && downloads.length < 2; k++) await new Promise((r) => setTimeout(r, 250));
+  page.off('download', collect);
+  assert.deepEqual(downloads.map((d) => d.suggestedFilename()), ['rnnlab-lstm-adding.model.json', 'rnnlab-lstm-adding.weights.bin']);
+  const modelJSON = JSON.parse(await readFile(await downloads[0].path(), 'utf8'));
+  assert.deepEqual(modelJSON.weightsManifest[0].paths, ['rnnlab-lstm-adding.weights.bin'], 'model.json names the weights download');
+  const weights = await readFile(await downloads[1].path());
+  const tfModel = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJSON.modelTopology,
+    weightSpecs: modelJSON.weightsManifest[0].weights, weightData: new Uint8Array(weights).buffer }));
+  const y = tfModel.predict(tf.tensor3d(x, [N, T, X]));
+  close(await y.data(), 'the TF.js download in TensorFlow.js');
+  y.dispose();
+  tfModel.dispose();
+  return Object.entries(largest).map(([k, v]) => `${k}: max |difference| ${v.toExponential(2)}`).join('\n');
+}
+
+test('a saved model loads back with the same validation loss', { skip, timeout: 60_000 }, async (t) => {
   const lstm = (await rows()).find((r) => r.cell === 'lstm');
   assert.ok(lstm, 'an LSTM row to save');
   const [download] = await Promise.all([
@@ -185,6 +233,7 @@ test('a saved model loads back with the same validation loss', { skip, timeout: 
     assert.deepEqual(fresh.getParameters(), saved.getParameters(), 'the downloaded weights are the saved model\'s');
     fresh.dispose();
   }
+  t.diagnostic(await checkRuntimeDownloads(saved));
   saved.dispose();
 
   // The file carries its task settings: with another sequence length in the

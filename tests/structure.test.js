@@ -190,12 +190,14 @@ test('the footer\'s "§ … SPEC.md" links to the spec page', () => {
   assert.equal(servedTarget('web/demo/index.html', href).path, 'web/demo/spec.html');
 });
 
-test('the server serves SPEC.md, the spec page and marked, under the page\'s CSP', async () => {
+test('the server serves SPEC.md, the spec page, marked and protobufjs\'s minimal build, under the page\'s CSP', async () => {
   const server = await startServer({ port: 0 });
   try {
     for (const [path, type, body] of [['SPEC.md', /^text\/markdown/, /^## 4\. /m], ['demo/spec.html', /^text\/html/, /spec\.js/],
       ['demo/spec.js', /^text\/javascript/, /vendor\/marked\.esm\.js/], ['demo/spec-render.js', /^text\/javascript/, /renderSpec/],
-      ['vendor/marked.esm.js', /^text\/javascript/, /export/]]) {
+      ['vendor/marked.esm.js', /^text\/javascript/, /export/],
+      // no generated code (Function, eval) in it: the CSP has no 'unsafe-eval'
+      ['vendor/protobuf.minimal.js', /^text\/javascript/, /^(?![\s\S]*(\bFunction\(|\beval\())[\s\S]*util\.global\.protobuf/]]) {
       const response = await fetch(new URL(path, server.url));
       assert.equal(response.status, 200, path);
       assert.match(response.headers.get('content-type'), type, path);

@@ -54,10 +54,14 @@ const HEADERS = {
 };
 
 // The only files served from node_modules: uPlot's module build and stylesheet,
-// and marked's module build (Markdown to HTML for the spec page).
+// marked's module build (Markdown to HTML for the spec page), and protobufjs's
+// minimal browser build (Reader and Writer, no generated code, so the CSP needs
+// no 'unsafe-eval'), which the worker hands to rnnlab/onnx's useProtobuf for
+// the ONNX download: a worker has no import maps for the bare 'protobufjs'.
 const VENDOR = {
   uplot: { '/vendor/uPlot.esm.js': 'dist/uPlot.esm.js', '/vendor/uPlot.min.css': 'dist/uPlot.min.css' },
   marked: { '/vendor/marked.esm.js': 'lib/marked.esm.js' },
+  protobufjs: { '/vendor/protobuf.minimal.js': 'dist/minimal/protobuf.min.js' },
 };
 
 function vendorFiles() {

@@ -9,6 +9,8 @@ const FILE_ACTIONS = [
   ['save', 'Save', 'Save this model to a file (weights and optimiser state)'],
   ['export', 'Weights JSON', "Export the weights under PyTorch's state-dict names as rnnlab's JSON weight format (weightsFromJSON reads it back)"],
   ['safetensors', 'safetensors', 'Export the weights for PyTorch as a .safetensors file (state-dict names)'],
+  ['onnx', 'ONNX', 'Export the model as an ONNX file (opset 14) for onnxruntime and other ONNX runtimes'],
+  ['tfjs', 'TF.js', 'Export the model in the TensorFlow.js Layers format: two files, model.json and the weights file it names'],
 ];
 
 const count = (n) => n.toLocaleString('en-US');

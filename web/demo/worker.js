@@ -2,10 +2,12 @@
 // about 30 ms, and posts what the page plots. The main thread never trains.
 //
 // Protocol (main → worker): init, text, build, run, pause, step, hyper,
-// sample, save, export, safetensors, load. Worker → main: ready, text-ready, built,
+// sample, save, export, safetensors, onnx, tfjs, load. Worker → main: ready, text-ready, built,
 // progress, diag, running, sampled, file, notice, error. See app.js.
 
 import { init, createModel, loadModel, Vocabulary, softmax, weightsToJSON, encodeSafetensors } from '../rnnlab.js';
+import { toONNX, useProtobuf } from '../onnx.js';
+import { toTFJS } from '../tfjs.js';
 import { createTask } from './tasks.js';
 import { generateCorpus } from './corpus.js';
 import { prepareText, MAX_TEXT_CHARS } from './text.js';
@@ -33,6 +35,16 @@ let corpus = null;    // the built-in text, prepared once
 let userText = null;  // the user's text, prepared
 
 // ---- mailbox ---------------------------------------------------------------
+
+// protobufjs for rnnlab/onnx: its minimal browser build, served under /vendor/,
+// sets self.protobuf when run (a worker cannot resolve the bare 'protobufjs').
+let protobufLoaded = false;
+async function protobufForOnnx() {
+  if (protobufLoaded) return;
+  await import('../vendor/protobuf.minimal.js');
+  useProtobuf(self.protobuf);
+  protobufLoaded = true;
+}
 
 const handlers = {
   async init() {
@@ -129,6 +141,28 @@ const handlers = {
     const bytes = encodeSafetensors(entry.model.exportWeights(), { savedBy: 'rnnlab page', task: settings.task });
     const name = `rnnlab-${entry.cell}-${settings.task}-weights.safetensors`;
     post({ type: 'file', name, mime: 'application/octet-stream', bytes }, [bytes.buffer]);
+  },
+  // The model for other runtimes: ONNX (onnxruntime, PyTorch's exporter's
+  // format) and the TensorFlow.js Layers format.
+  async onnx({ id }) {
+    const entry = findEntry(id);
+    await protobufForOnnx();
+    const bytes = await toONNX(entry.model);
+    const name = `rnnlab-${entry.cell}-${settings.task}.onnx`;
+    post({ type: 'file', name, mime: 'application/octet-stream', bytes }, [bytes.buffer]);
+  },
+  // Two downloads, model.json and its weights: tf.loadLayersModel reads the
+  // model.json from a URL and fetches the weights file beside it by the name
+  // in its manifest, which is this download's (no archive format needed).
+  tfjs({ id }) {
+    const entry = findEntry(id);
+    const { modelJSON, weightData } = toTFJS(entry.model);
+    const base = `rnnlab-${entry.cell}-${settings.task}`;
+    modelJSON.weightsManifest[0].paths = [`${base}.weights.bin`];
+    const json = new TextEncoder().encode(JSON.stringify(modelJSON));
+    post({ type: 'file', name: `${base}.model.json`, mime: 'application/json', bytes: json }, [json.buffer]);
+    const bytes = new Uint8Array(weightData);
+    post({ type: 'file', name: `${base}.weights.bin`, mime: 'application/octet-stream', bytes }, [bytes.buffer]);
   },
   async load({ file, settings: current, hyper: nextHyper, ranges }) {
     if (file.size > MAX_MODEL_FILE_BYTES) {
