@@ -6,6 +6,7 @@ import { $, setText } from './dom.js';
 import { ExperimentPanel } from './experiments-ui.js';
 import { experimentById } from './experiments.js';
 import { applyQuery, setControl, writeUrl } from './url-state.js';
+import { renderMath } from './math.js';
 
 const STRUCTURAL = new Set([
   'task', 'seqLength', 'patternLength', 'horizon', 'textSource', 'seed', 'cell', 'hiddenSize',
@@ -533,6 +534,7 @@ const narrow = window.matchMedia('(max-width: 900px)');
 if (narrow.matches) $('settings-panel').open = false;
 narrow.addEventListener('change', () => { if (!narrow.matches) $('settings-panel').open = true; });
 
+renderMath();
 showOutputs();
 showRelevant();
 $('run-link').value = writeUrl(form, state.experiment);

@@ -54,14 +54,14 @@ const TEXTS = {
   highway(r) {
     const lags = r.lags.map((lag, k) => `lag ${lag}: ${num(r.lstmC[k])} against ${num(r.rnnH[k])}`).join('; ');
     const verdict = r.lstmFactor > r.rnnFactor ? 'so here the highway carried the gradient further than the RNN did' : 'so here, with forget gates still far from 1, the highway carried the gradient less far than the RNN did';
-    return `After ${steps(r.steps)}, the LSTM's ‖∂L/∂c_t‖ and the RNN's ‖∂L/∂h_t‖, each relative to the last step: ${lags}. `
+    return `After ${steps(r.steps)}, the LSTM's ‖∂L/∂cₜ‖ and the RNN's ‖∂L/∂hₜ‖, each relative to the last step: ${lags}. `
       + `Per step back the cell-state gradient shrank by a factor ${num(r.lstmFactor)} and the RNN's by ${num(r.rnnFactor)}, ${verdict}. On the highway the only factor is the forget gate, whose mean on the example was ${num(r.forgetMean)}.`;
   },
   forget(r) {
     const [a, b] = r.readings;
     const line = (x) => `with forget bias ${x.bias}, the forget gate averaged ${num(x.forget)} and the input gate ${num(x.input)} over the gap, and validation accuracy was ${pct(x.accuracy)}`;
     return `After ${steps(r.steps)} on the copy task (${r.S} symbols, a gap of ${a.gap} steps): ${line(a)}; ${line(b)}. `
-      + `A forget gate near 1 keeps c_t ≈ c_{t−1} and an input gate near 0 writes little over it, so what the cell stored survives the gap.`;
+      + `A forget gate near 1 keeps cₜ ≈ cₜ₋₁ and an input gate near 0 writes little over it, so what the cell stored survives the gap.`;
   },
   gru(r) {
     const fewer = pct(1 - r.gru.parameters / r.lstm.parameters);

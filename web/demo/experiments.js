@@ -43,7 +43,7 @@ export const EXPERIMENTS = [
   },
   {
     id: 'highway',
-    claim: 'The LSTM\'s cell state is updated by addition, c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t, so the gradient along it is only multiplied by the forget gate: no matrix and no tanh′ in the way. Compare its decay with the RNN\'s at the same lags.',
+    claim: 'The LSTM\'s cell state is updated by addition, cₜ = fₜ ⊙ cₜ₋₁ + iₜ ⊙ gₜ, so the gradient along it is only multiplied by the forget gate: no matrix and no tanh′ in the way. Compare its decay with the RNN\'s at the same lags.',
     title: 'The LSTM cell state is a gradient highway', steps: 100,
     controls: { task: 'adding', seqLength: 100, cell: 'all', recurrentScale: 1 },
     measure: measureHighway,
@@ -57,7 +57,7 @@ export const EXPERIMENTS = [
   },
   {
     id: 'gru',
-    claim: 'The GRU has no separate cell: its new state is a convex blend (1 − z) ⊙ h_{t−1} + z ⊙ n_t of the old state and a candidate. Three weight blocks instead of four make it smaller and faster.',
+    claim: 'The GRU has no separate cell: its new state is a convex blend (1 − z) ⊙ hₜ₋₁ + z ⊙ nₜ of the old state and a candidate. Three weight blocks instead of four make it smaller and faster.',
     title: 'The GRU: a convex blend with fewer parameters', steps: 150,
     controls: { task: 'adding', seqLength: 50, cell: 'all' },
     measure: measureGru,
