@@ -1,6 +1,6 @@
 // A small static server for the rnnlab page: the page at /, the library files
 // under web/ at their own paths (SPEC.md too, which /demo/spec.html renders),
-// and uPlot and marked from node_modules under /vendor/.
+// and uPlot, marked and KaTeX from node_modules under /vendor/.
 //
 //   node web/server.js            PORT (default 8080; a free port if taken), HOST (default 127.0.0.1)
 
@@ -54,17 +54,20 @@ const HEADERS = {
 };
 
 // The only files served from node_modules: uPlot's module build and stylesheet,
-// marked's module build (Markdown to HTML for the spec page), and protobufjs's
-// minimal browser build (Reader and Writer, no generated code, so the CSP needs
-// no 'unsafe-eval'), which the worker hands to rnnlab/onnx's useProtobuf for
-// the ONNX download: a worker has no import maps for the bare 'protobufjs'.
-const VENDOR = {
+// marked's module build (Markdown to HTML for the spec page), KaTeX's module
+// build (the page's equations, typeset as MathML: no fonts or CSS), and
+// protobufjs's minimal browser build (Reader and Writer, no generated code, so
+// the CSP needs no 'unsafe-eval'), which the worker hands to rnnlab/onnx's
+// useProtobuf for the ONNX download: a worker has no import maps for the bare
+// 'protobufjs'.
+export const VENDOR = {
   uplot: { '/vendor/uPlot.esm.js': 'dist/uPlot.esm.js', '/vendor/uPlot.min.css': 'dist/uPlot.min.css' },
   marked: { '/vendor/marked.esm.js': 'lib/marked.esm.js' },
+  katex: { '/vendor/katex.mjs': 'dist/katex.mjs' },
   protobufjs: { '/vendor/protobuf.minimal.js': 'dist/minimal/protobuf.min.js' },
 };
 
-function vendorFiles() {
+export function vendorFiles() {
   const files = new Map();
   const require = createRequire(pathToFileURL(join(WEB_ROOT, '..', 'package.json')));
   for (const [name, paths] of Object.entries(VENDOR)) {

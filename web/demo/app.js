@@ -3,6 +3,10 @@
 
 import { Board } from './board.js';
 import { $, setText } from './dom.js';
+import { ExperimentPanel } from './experiments-ui.js';
+import { experimentById } from './experiments.js';
+import { applyQuery, setControl, writeUrl } from './url-state.js';
+import { renderMath } from './math.js';
 
 const STRUCTURAL = new Set([
   'task', 'seqLength', 'patternLength', 'horizon', 'textSource', 'seed', 'cell', 'hiddenSize',
@@ -37,7 +41,13 @@ const state = {
   sampling: false,
   stepping: false,    // Step was pressed: say so when its progress arrives
   skipped: {},        // steps skipped as non-finite, per cell, as last announced
+  experimenting: false,
+  experiment: null,   // the experiment the URL names
 };
+
+// A link's settings go into the form before anything is built from it.
+const fromUrl = applyQuery(form, location.search);
+if (experimentById(fromUrl.experiment)) state.experiment = fromUrl.experiment;
 
 // ---- settings ------------------------------------------------------------------
 
@@ -121,6 +131,10 @@ form.addEventListener('change', (event) => {
   if (!name) return;
   showOutputs();
   showRelevant();
+  if (event.target.form === form) {
+    state.experiment = null; // a link now means these settings, not the experiment's
+    $('run-link').value = writeUrl(form);
+  }
   if (STRUCTURAL.has(name)) {
     state.needsBuild = true;
     if (state.ready) build();
@@ -157,7 +171,19 @@ const onMessage = {
   ready({ simd }) {
     state.ready = true;
     $('engine-kind').textContent = simd ? '(SIMD build)' : '(the build without SIMD)';
-    build();
+    experiments.setBusy(false);
+    if (state.experiment) runExperiment(state.experiment, false);
+    else build();
+  },
+  'experiment-started'({ id, steps }) {
+    experiments.started(id, steps);
+  },
+  'experiment-measuring'({ id }) {
+    experiments.measuring(id);
+  },
+  'experiment-result'({ result }) {
+    experiments.finished(result);
+    endExperiment();
   },
   built(message) {
     state.building = false;
@@ -166,7 +192,7 @@ const onMessage = {
     board.reset(message, readHyper());
     state.skipped = {};
     refreshSampleCells(message.cells);
-    for (const id of ['train', 'step', 'reset', 'gradcheck']) $(id).disabled = false;
+    for (const id of ['train', 'step', 'reset', 'gradcheck']) $(id).disabled = state.experimenting;
     $('sample').disabled = message.task.name !== 'chars';
     document.body.dataset.state = 'ready';
     const cells = message.cells.map((c) => c.label).join(', ');
@@ -177,7 +203,8 @@ const onMessage = {
   },
   progress(message) {
     board.onProgress(message);
-    announceProgress(message);
+    if (state.experimenting) experiments.progress(message.totalSteps);
+    else announceProgress(message);
     maybeSample();
   },
   diag(message) {
@@ -227,6 +254,7 @@ const onMessage = {
     setStatus(`${prefix}${message}${code ? ` (${code})` : ''}`, true);
     if (during === 'text') { $('text-info').textContent = message; $('text-info').classList.add('error'); }
     if (during === 'build') state.needsBuild = true;
+    if (during === 'experiment') { experiments.failed(message); endExperiment(); state.needsBuild = true; }
   },
 };
 
@@ -236,6 +264,52 @@ worker.onerror = (event) => {
   setStatus(`The training worker failed to start: ${event.message || 'see the browser console'}.`, true);
 };
 worker.postMessage({ type: 'init' });
+
+// ---- guided experiments ------------------------------------------------------------
+
+const experiments = new ExperimentPanel((id) => runExperiment(id, true));
+experiments.setBusy(true);
+
+// Sets the experiment's controls (on top of the form's defaults, unless they
+// came from a link), puts them in the URL, and has the worker run it.
+function runExperiment(id, setControls) {
+  const experiment = experimentById(id);
+  if (!state.ready || state.experimenting || !experiment) return;
+  if (setControls) {
+    const announce = $('announce-plots').checked;
+    form.reset();
+    $('announce-plots').checked = announce;
+    for (const [name, value] of Object.entries(experiment.controls)) setControl(form, name, value);
+  }
+  showOutputs();
+  showRelevant();
+  state.experiment = id;
+  $('run-link').value = writeUrl(form, id);
+  state.experimenting = true;
+  state.building = true;
+  state.needsBuild = false;
+  experiments.setBusy(true);
+  for (const button of ['train', 'step', 'reset', 'gradcheck']) $(button).disabled = true;
+  worker.postMessage({ type: 'experiment', id, settings: readSettings(), hyper: readHyper() });
+}
+
+function endExperiment() {
+  state.experimenting = false;
+  experiments.setBusy(false);
+  if (state.built) for (const id of ['train', 'step', 'reset', 'gradcheck']) $(id).disabled = false;
+}
+
+$('copy-link').addEventListener('click', async () => {
+  const link = writeUrl(form, state.experiment);
+  $('run-link').value = link;
+  try {
+    await navigator.clipboard.writeText(link);
+    setText($('copy-link-result'), 'Copied.');
+  } catch {
+    $('run-link').select();
+    setText($('copy-link-result'), 'Select the link and copy it.');
+  }
+});
 
 function taskName(name) {
   return { adding: 'adding problem', copy: 'copy task', sines: 'sine forecast', chars: 'character model' }[name];
@@ -460,5 +534,7 @@ const narrow = window.matchMedia('(max-width: 900px)');
 if (narrow.matches) $('settings-panel').open = false;
 narrow.addEventListener('change', () => { if (!narrow.matches) $('settings-panel').open = true; });
 
+renderMath();
 showOutputs();
 showRelevant();
+$('run-link').value = writeUrl(form, state.experiment);

@@ -2,8 +2,14 @@
 // about 30 ms, and posts what the page plots. The main thread never trains.
 //
 // Protocol (main → worker): init, text, build, run, pause, step, hyper,
+<<<<<<< HEAD
 // sample, save, export, safetensors, onnx, tfjs, load. Worker → main: ready, text-ready, built,
 // progress, diag, running, sampled, file, notice, error. See app.js.
+=======
+// sample, save, export, safetensors, load, experiment. Worker → main: ready,
+// text-ready, built, progress, diag, running, sampled, file, notice, error,
+// experiment-started, experiment-measuring, experiment-result. See app.js.
+>>>>>>> teach
 
 import { init, createModel, loadModel, Vocabulary, softmax, weightsToJSON, encodeSafetensors } from '../rnnlab.js';
 import { toONNX, useProtobuf } from '../onnx.js';
@@ -11,6 +17,7 @@ import { toTFJS } from '../tfjs.js';
 import { createTask } from './tasks.js';
 import { generateCorpus } from './corpus.js';
 import { prepareText, MAX_TEXT_CHARS } from './text.js';
+import { experimentById, measureExperiment } from './experiments.js';
 
 const SLICE_MS = 30;          // train this long between looks at the mailbox
 const PROGRESS_MS = 100;      // post step records this often
@@ -87,6 +94,23 @@ const handlers = {
   hyper({ hyper: next }) {
     hyper = next;
     for (const entry of entries) entry.trainer.update(trainerOptions());
+  },
+  // A guided experiment (experiments.js): a new run from the settings, trained
+  // a bounded number of steps as Train would, then measured.
+  async experiment({ id, settings: next, hyper: nextHyper }) {
+    const experiment = experimentById(id);
+    if (!experiment) throw new Error(`unknown experiment ${JSON.stringify(id)}`);
+    await handlers.build({ settings: next, hyper: nextHyper });
+    for (const entry of entries) entry.history = [];
+    post({ type: 'experiment-started', id, steps: experiment.steps });
+    await trainBounded(experiment.steps);
+    flush();
+    diagnose();
+    post({ type: 'experiment-measuring', id });
+    const runs = entries.map((entry) => ({ cell: entry.cell, model: entry.model, infos: entry.history }));
+    const result = await measureExperiment(id, { lib: { createModel }, settings, hyper, task, runs });
+    for (const entry of entries) entry.history = null;
+    post({ type: 'experiment-result', id, result });
   },
   // Each model's gradients against finite differences, on a few validation sequences.
   gradcheck() {
@@ -312,7 +336,7 @@ function makeEntry(model, cell, label) {
     cell, label, model,
     msPerStep: null, clippedCount: 0, skippedCount: 0, skipsInARow: 0,
     diverged: false, firstLoss: null, lossAverage: null, reachedAt: null,
-    flowLog: null, flowLogC: null, val: null,
+    flowLog: null, flowLogC: null, val: null, history: null,
   };
 }
 
@@ -462,6 +486,17 @@ async function loop() {
   }
 }
 
+// Trains until `total` steps (an experiment's run), in slices like loop().
+async function trainBounded(total) {
+  while (steps < total && entries.some((e) => !e.diverged)) {
+    const sliceStart = performance.now();
+    do { trainRound(); } while (steps < total && entries.some((e) => !e.diverged) && performance.now() - sliceStart < SLICE_MS);
+    if (performance.now() - pending.since >= PROGRESS_MS) flush();
+    if (performance.now() - lastDiag > DIAG_INTERVAL_MS) diagnose();
+    await yieldToMailbox();
+  }
+}
+
 // The page's live settings as the library's trainer options. A step whose
 // loss or gradients are not finite is skipped (the page shows it) rather
 // than ending the run.
@@ -497,6 +532,7 @@ function trainRound() {
 
 // One step's record, and the entry's running figures.
 function noteStep(entry, record, info, ms) {
+  entry.history?.push(info);
   if (info.skipped) {
     entry.skippedCount++;
     entry.skipsInARow++;
