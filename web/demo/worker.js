@@ -2,14 +2,10 @@
 // about 30 ms, and posts what the page plots. The main thread never trains.
 //
 // Protocol (main → worker): init, text, build, run, pause, step, hyper,
-<<<<<<< HEAD
-// sample, save, export, safetensors, onnx, tfjs, load. Worker → main: ready, text-ready, built,
-// progress, diag, running, sampled, file, notice, error. See app.js.
-=======
-// sample, save, export, safetensors, load, experiment. Worker → main: ready,
-// text-ready, built, progress, diag, running, sampled, file, notice, error,
-// experiment-started, experiment-measuring, experiment-result. See app.js.
->>>>>>> teach
+// sample, save, export, safetensors, onnx, tfjs, load, experiment. Worker →
+// main: ready, text-ready, built, progress, diag, running, sampled, file,
+// notice, error, experiment-started, experiment-measuring, experiment-result.
+// See app.js.
 
 import { init, createModel, loadModel, Vocabulary, softmax, weightsToJSON, encodeSafetensors } from '../rnnlab.js';
 import { toONNX, useProtobuf } from '../onnx.js';
