@@ -11,18 +11,23 @@
 
 /* The batch block's buffers, in carving order: their sizes (64-bit: size_t
  * is 32 bits in wasm and B * T * H can overflow it) and where they go. */
-enum { N_BATCH = 29 };
+enum { N_BATCH = 34 };
 static void batch_layout(rnnlab_model *m, int B, int T, uint64_t *sizes, float ***ptrs) {
     uint64_t L = m->L, H = m->H, X = m->X, Y = m->Y, G = m->G, b = B, t = T;
     uint64_t BH = b * H, BT = b * t;
     int lstm = m->cfg.cell == RNNLAB_CELL_LSTM, gru = m->cfg.cell == RNNLAB_CELL_GRU;
-    int emb = m->cfg.embedding_vocab > 0;
+    int emb = m->cfg.embedding_vocab > 0, drop_between = m->cfg.dropout > 0.0f && L > 1;
+    int drop_in = m->cfg.input_dropout > 0.0f, drop_rec = m->cfg.recurrent_dropout > 0.0f;
+    uint64_t Xm = m->Xm;
     const uint64_t s[N_BATCH] = {
         BT * X, BT * Y, BT /* labels */, BT /* mask */, BT * Y, BT * X, L * BH, lstm ? L * BH : 0, /* x .. dh0 dc0 */
         L * t, lstm ? L * t : 0, L * t * BH * G, L * (t + 1) * BH,                                /* flows gates hs */
         lstm ? L * (t + 1) * BH : 0, lstm ? L * t * BH : 0, gru ? L * t * BH : 0,      /* cs tanh_c aux */
         BT * Y, BT * Y, t * BH * G, gru ? t * BH : 0, t * BH, L > 1 ? t * BH : 0,      /* yhat dyhat dgates daux dH dH_below */
         BH, lstm ? BH : 0, lstm ? BH : 0, gru ? BH : 0, BH, BH, b, emb ? BT : 0, /* dh_next .. last_t ids */
+        drop_between ? (L - 1) * t * BH : 0, drop_in ? L * G * b * Xm : 0,          /* drop_layer drop_input */
+        drop_rec ? L * G * BH : 0, drop_between ? (L - 1) * t * BH : 0,             /* drop_rec dropped */
+        drop_in || drop_rec ? BT * (Xm > H ? Xm : H) : 0,                          /* drop_scratch */
     };
     float **p[N_BATCH] = {
         &m->x, &m->y, (float **)&m->labels, &m->mask, &m->out, &m->dx, &m->dh0, &m->dc0,
@@ -30,6 +35,7 @@ static void batch_layout(rnnlab_model *m, int B, int T, uint64_t *sizes, float *
         &m->yhat, &m->dyhat, &m->dgates, &m->daux, &m->dH, &m->dH_below,
         &m->dh_next, &m->dc_next, &m->dc_total, &m->drh, &m->last_h, &m->dlast_h,
         (float **)&m->last_t, (float **)&m->ids,
+        &m->drop_layer, &m->drop_input, &m->drop_rec, &m->dropped, &m->drop_scratch,
     };
     memcpy(sizes, s, sizeof s);
     memcpy(ptrs, p, sizeof p);
@@ -145,6 +151,9 @@ void buffer_table_refresh(rnnlab_model *m) {
     SET(RNNLAB_BUF_HIDDEN, m->hs, L * (T + 1) * B * H);
     SET(RNNLAB_BUF_CELLS, m->cs, L * (T + 1) * B * H);
     SET(RNNLAB_BUF_IDS, m->ids, BT);
+    SET(RNNLAB_BUF_DROP_LAYER, m->drop_layer, (L - 1) * BT * H);
+    SET(RNNLAB_BUF_DROP_INPUT, m->drop_input, L * G * B * m->Xm);
+    SET(RNNLAB_BUF_DROP_RECURRENT, m->drop_rec, L * G * B * H);
 #undef SET
 }
 

@@ -74,6 +74,15 @@ rnnlab_status validate_config(const rnnlab_config *cfg, char *err, size_t errlen
                  (double)cfg->recurrent_scale);
         return RNNLAB_E_INVALID;
     }
+    const float p[3] = {cfg->dropout, cfg->input_dropout, cfg->recurrent_dropout};
+    static const char *const p_name[3] = {"dropout", "input_dropout", "recurrent_dropout"};
+    for (int k = 0; k < 3; k++)
+        if (!(p[k] >= 0.0f && p[k] < 1.0f)) {
+            snprintf(err, errlen, "%s: expected a probability from 0 up to (not including) 1, got %g", p_name[k],
+                     (double)p[k]);
+            return RNNLAB_E_INVALID;
+        }
+    CHECK_RANGE(bidirectional, 0, 0, "0 (bidirectional layers come in a later commit)");
     if (cfg->loss == RNNLAB_LOSS_CROSS_ENTROPY && cfg->output_size < 2) {
         snprintf(err, errlen, "output_size: cross-entropy needs at least 2 classes, got %d",
                  cfg->output_size);
@@ -189,6 +198,8 @@ rnnlab_status model_alloc(const rnnlab_config *cfg, rnnlab_model **out) {
                          (double)need, RNNLAB_MAX_ELEMENTS);
     }
     m->n_params = compute_layout(m);
+    m->Xm = m->X;
+    for (int l = 1; l < m->L; l++) m->Xm = m->lay[l].in > m->Xm ? m->lay[l].in : m->Xm;
     size_t np = m->n_params, npacked = packed_floats(m);
     /* one block at a time: a block allocated before another fails would grow
      * wasm memory for good (it never shrinks) */

@@ -77,6 +77,14 @@ struct rnnlab_model {
     float *dlast_h; /* (B, H)  the head's dL/d(last_h)                      */
     int32_t *last_t;/* (B)     step whose output counts, -1 = none          */
     int32_t *ids;   /* (T, B)  embedding input ids, time-major              */
+    /* dropout (dropout.c, SPEC §12): masks hold 0 or 1/(1-p)               */
+    int dropping;       /* this forward (and its backward) applies dropout   */
+    int Xm;             /* the widest layer input, max X_l                   */
+    float *drop_layer;  /* (L-1, T, B, H)  on layer l's output, l < L-1      */
+    float *drop_input;  /* (L, G, B, Xm)   on layer l's x_t, per gate block  */
+    float *drop_rec;    /* (L, G, B, H)    on layer l's h_{t-1}, per block   */
+    float *dropped;     /* (L-1, T, B, H)  layer outputs after dropout       */
+    float *drop_scratch;/* (T*B*max(Xm, H))                                  */
 
     rnnlab_buffer_info table[RNNLAB_BUF_COUNT]; /* what rnnlab_buffer_table returns */
     uint8_t *meta;         /* the caller's metadata, saved with the model   */
@@ -114,6 +122,18 @@ void head_backward(rnnlab_model *m);
 rnnlab_status embedding_check_ids(rnnlab_model *m);
 void embedding_forward(rnnlab_model *m);
 void embedding_backward(rnnlab_model *m);
+
+/* dropout.c: masks from (seed, step count, layer, position), and the
+ * masked products of input and recurrent dropout */
+int dropout_active(const rnnlab_model *m, int flags);
+void dropout_draw(rnnlab_model *m);
+void dropout_layer_forward(rnnlab_model *m, int l, const float *out);
+void dropout_layer_backward(rnnlab_model *m, int l, float *d);
+void input_dropout_project(rnnlab_model *m, int l, const float *in, float *gates);
+void recurrent_dropout_product(rnnlab_model *m, int l, const float *h_prev, float *pre);
+void recurrent_dropout_backprop(rnnlab_model *m, int l, const float *dpre, float *dh_prev, int overwrite);
+void dropout_weight_gradients(rnnlab_model *m, int l, const float *in, float *din);
+int recurrent_dropout_blocks(const rnnlab_model *m); /* blocks masked outside the cell */
 
 /* optim.c: norms, clipping, optimisers */
 double grad_norm_global(const float *g, size_t n);

@@ -32,8 +32,13 @@
  *                                input ids, TIME-major; the forward writes row
  *                                ids[t*B + b] of the table into x, and dx is then
  *                                dLoss/d(those rows)
+ *   drop_layer     (L-1, T, B, H)   the dropout masks of the last forward with
+ *   drop_input     (L, G, B, Xm)    RNNLAB_TRAINING (0 or 1/(1-p), SPEC §12): on
+ *   drop_recurrent (L, G, B, H)     layer l's output (l < L-1), on layer l's x_t
+ *                                   (gate block g, its first X_l of Xm = max(X_l)
+ *                                   entries), on layer l's h_{t-1} (block g)
  * c0, cT, dc0, flow_c and cells exist for the LSTM only (NULL, 0 otherwise);
- * ids only with an embedding.
+ * ids only with an embedding; each dropout mask only with its p > 0.
  *
  * States and truncated BPTT: h0, c0, hT, cT live in a state block of their
  * own, sized by B alone. A set_batch that changes only T keeps it (and its
@@ -109,6 +114,13 @@ typedef struct {
     int32_t forget_bias_one; /* LSTM forget-gate bias 1 (default) or 0          */
     uint32_t seed;           /* every random draw comes from it                 */
     int32_t embedding_vocab; /* V > 0: inputs are ids into a table (V, X); 0 = off */
+    float dropout;           /* p in [0, 1): on each layer's output but the last's,
+                                a fresh mask per (b, t) (PyTorch), SPEC §12     */
+    float input_dropout;     /* p: on every layer's x_t, one mask per sequence and
+                                gate block (Keras dropout)                       */
+    float recurrent_dropout; /* p: on h_{t-1} where it enters the gates, one mask
+                                per sequence and gate block (Keras)              */
+    int32_t bidirectional;   /* 1: a second layer over the reversed sequence, SPEC §11 */
 } rnnlab_config;
 
 typedef struct {
@@ -127,8 +139,10 @@ typedef struct {
 enum {
     RNNLAB_USE_MASK = 1, /* the mask buffer is read; otherwise every position counts */
     RNNLAB_USE_H0 = 2,   /* h0 (and c0) are read; otherwise states start at zero   */
-    RNNLAB_CARRY_STATE = 4 /* states start from hT (and cT) of the previous forward;
+    RNNLAB_CARRY_STATE = 4, /* states start from hT (and cT) of the previous forward;
                               wins over RNNLAB_USE_H0                                */
+    RNNLAB_TRAINING = 8     /* apply dropout (train_step always does): the masks of
+                              the model's seed and step count, SPEC §12             */
 };
 
 /* Buffers reachable through rnnlab_buffer. */
@@ -138,6 +152,7 @@ typedef enum {
     RNNLAB_BUF_DX, RNNLAB_BUF_DH0, RNNLAB_BUF_DC0, RNNLAB_BUF_FLOW_H,
     RNNLAB_BUF_FLOW_C, RNNLAB_BUF_GATES, RNNLAB_BUF_HIDDEN, RNNLAB_BUF_CELLS, RNNLAB_BUF_PARAMS,
     RNNLAB_BUF_GRADS, RNNLAB_BUF_OPT_M, RNNLAB_BUF_OPT_V, RNNLAB_BUF_STATS, RNNLAB_BUF_IDS,
+    RNNLAB_BUF_DROP_LAYER, RNNLAB_BUF_DROP_INPUT, RNNLAB_BUF_DROP_RECURRENT,
     RNNLAB_BUF_COUNT
 } rnnlab_buffer_id;
 

@@ -539,7 +539,10 @@ describe('computeGradients: bad options', () => {
     badCase(`computeGradients(data, options ${kind})`, { call: ({ fx, m }) => m.computeGradients(fx.data, v), code: 'E_TYPE', says: ['computeGradients options', 'expected an object', given] });
   }
   badCase("computeGradients(data, { optimizer }) (not an option of computeGradients)", {
-    call: ({ fx, m }) => m.computeGradients(fx.data, { optimizer: 'sgd' }), code: 'E_INVALID', says: ['computeGradients options', "unknown option 'optimizer'", 'known options: state'],
+    call: ({ fx, m }) => m.computeGradients(fx.data, { optimizer: 'sgd' }), code: 'E_INVALID', says: ['computeGradients options', "unknown option 'optimizer'", 'known options: state, training'],
+  });
+  badCase("computeGradients(data, { training: 'yes' })", {
+    call: ({ fx, m }) => m.computeGradients(fx.data, { training: 'yes' }), code: 'E_TYPE', says: ['computeGradients options.training', 'expected true or false', '"yes"'],
   });
   badCase("computeGradients(data, { sate }) misspelt", {
     call: ({ fx, m }) => m.computeGradients(fx.data, { sate: {} }), code: 'E_INVALID', says: ['computeGradients options', "unknown option 'sate'", "did you mean 'state'?"],
@@ -568,6 +571,7 @@ describe('gradcheck: bad options', () => {
     ['epsilon 2', { epsilon: 2 }, 'E_INVALID', [`${where}.epsilon`, '<= 1', 'got 2']],
     ['tolerance -1', { tolerance: -1 }, 'E_INVALID', [`${where}.tolerance`, 'got -1']],
     ['seed -1', { seed: -1 }, 'E_INVALID', [`${where}.seed`, 'got -1']],
+    ['training 1', { training: 1 }, 'E_TYPE', [`${where}.training`, 'expected true or false', 'got 1']],
   ];
   for (const [name, options, code, says] of cases) badCase(`gradcheck(data, ${name})`, { call: ({ fx, m }) => m.gradcheck(fx.data, options), code, says });
   for (const [fxName, cell] of [['seq', 'lstm'], ['last', 'gru']]) {
@@ -882,8 +886,9 @@ describe('createModel: bad configs', () => {
     if (['hidenSize', 'hiddensize'].includes(k)) delete config.hiddenSize;
     add(`misspelt '${k}'`, config, 'E_INVALID', [o, `unknown option '${k}'`, `did you mean '${hint}'?`]);
   }
-  add("unknown 'dropout'", { ...base, dropout: 0.5 }, 'E_INVALID', [o, "unknown option 'dropout'", 'known options: cell, inputSize']);
-  add("unknown 'bidirectional'", { ...base, bidirectional: true }, 'E_INVALID', [o, "unknown option 'bidirectional'", 'known options: cell, inputSize']);
+  add("unknown 'dropOut' (misspelt)", { ...base, dropOut: 0.5 }, 'E_INVALID', [o, "unknown option 'dropOut'", "did you mean 'dropout'?"]);
+  add("unknown 'recurrent_dropout' (the C name)", { ...base, recurrent_dropout: 0.5 }, 'E_INVALID', [o, "unknown option 'recurrent_dropout'", "did you mean 'recurrentDropout'?"]);
+  add("bidirectional: true (not yet)", { ...base, bidirectional: true }, 'E_INVALID', ['bidirectional', 'not implemented yet', 'got true']);
   for (const [kind, v] of [["'LSTM'", 'LSTM'], ["'lstmm'", 'lstmm'], ["'transformer'", 'transformer'], ["''", '']]) {
     add(`cell ${kind}`, { ...base, cell: v }, 'E_INVALID', ['cell', "expected one of 'rnn', 'lstm', 'gru'", JSON.stringify(v)]);
   }
@@ -909,6 +914,13 @@ describe('createModel: bad configs', () => {
   }
   for (const [kind, v] of badIntegers(0, 0xffffffff)) add(`seed ${kind}`, { ...base, seed: v }, 'E_INVALID', ['seed', 'expected an integer from 0 to 4294967295', `got ${v}`]);
   for (const [kind, v, given] of NOT_NUMBERS.filter(([n]) => n !== 'null')) add(`seed is ${kind}`, { ...base, seed: v }, 'E_TYPE', ['seed', 'expected an integer from 0 to 4294967295', given]);
+  for (const k of ['dropout', 'inputDropout', 'recurrentDropout']) { // SPEC §12: 0 <= p < 1
+    for (const [kind, v] of [['1', 1], ['-0.1', -0.1], ['NaN', NaN], ['Infinity', Infinity], ['1.5', 1.5]]) {
+      add(`${k} ${kind}`, { ...base, [k]: v }, 'E_INVALID', [k, 'expected a finite number >= 0 and < 1', `got ${v}`]);
+    }
+    add(`${k} 0.99999999 (1 as a float32)`, { ...base, [k]: 0.99999999 }, 'E_INVALID', [k, 'up to (not including) 1', 'got 0.99999999']);
+    for (const [kind, v, given] of NOT_NUMBERS.filter(([n]) => n !== 'null')) add(`${k} is ${kind}`, { ...base, [k]: v }, 'E_TYPE', [k, 'expected a number', given]);
+  }
   add('cross-entropy with one class', { ...base, loss: 'cross-entropy', outputSize: 1 }, 'E_INVALID', ['outputSize', 'at least 2 classes', 'got 1']);
   // sizes each in range, together far too large for wasm memory
   add('hiddenSize 65536 with 16 layers', { ...base, hiddenSize: 65536, layers: 16 }, 'E_NOMEM', ['createModel', /needs \d{9,} parameters/, /at most \d+/]);

@@ -57,7 +57,16 @@ export interface ModelConfigBase {
   forgetBiasOne?: boolean;
   /** Seed of every random choice; default 1. */
   seed?: number;
+  /** SPEC §12, p in [0, 1), default 0: on each layer's output but the last, a fresh mask per step (PyTorch). */
+  dropout?: number;
+  /** p on each layer's x_t, one mask per sequence and gate block for all steps (Keras dropout). */
+  inputDropout?: number;
+  /** p on h_{t-1} where it enters each gate block, one mask per sequence and block (Keras recurrent_dropout). */
+  recurrentDropout?: number;
 }
+
+/** A dropout mask of the engine: 0 or 1/(1-p), row-major in `shape`. */
+export interface DropoutMask { data: Float32Array; shape: [number, number, number, number] }
 
 export type FlatOrNested = Float32Array | Float64Array | ArrayLike<number> | number[][] | number[][][];
 
@@ -243,6 +252,8 @@ export interface GradcheckOptions {
   seed?: number;
   /** the initial state (zeros when not given); its gradient is checked too */
   state?: State;
+  /** with the dropout masks of the model's step count (fixed for the whole check); default false */
+  training?: boolean;
 }
 
 export interface GradcheckTensor {
@@ -275,7 +286,10 @@ export interface Model {
   trainer(data?: DataSet | null, options?: Omit<FitOptions, 'onStep' | 'onEpoch' | 'signal' | 'verbose'>): Trainer;
   trainStep(batch: DataSet, options?: { optimizer?: OptimizerType | OptimizerOptions; clipNorm?: number | null; clipValue?: number | null; state?: State }): StepInfo & { state: State };
   /** Loss and all gradients for one batch; the weights do not change. */
-  computeGradients(batch: DataSet, options?: { state?: State }): {
+  /** The masks of the last forward with dropout: layer [L-1, T, B, H], input [L, G, B, max X_l], recurrent [L, G, B, H]. */
+  dropoutMasks(): { layer?: DropoutMask; input?: DropoutMask; recurrent?: DropoutMask };
+  /** `training`: apply dropout, with the masks of the model's step count. */
+  computeGradients(batch: DataSet, options?: { state?: State; training?: boolean }): {
     loss: number; gradNorm: number; flow: Float32Array[]; flowC?: Float32Array[];
     output: Float32Array; state: State;
     /** Gradients in rnnlab's flat parameter layout (see getParameters). */

@@ -204,12 +204,14 @@ export class Model {
   }
 
   // Loss and every gradient for one batch, without changing the weights.
+  // options.training: with the dropout masks of the model's step count (SPEC §12).
   computeGradients(batch, options = {}) {
     this._idle('computeGradients');
     checkObject(options, 'computeGradients options');
-    checkKeys(options, ['state'], 'computeGradients options');
+    checkKeys(options, ['state', 'training'], 'computeGradients options');
+    const training = checkBoolean(options.training ?? false, 'computeGradients options.training');
     const { d, flags } = this._loadBatch(batch, options, 'computeGradients');
-    this._check(this._abi.computeGradients(this._handle, flags), 'computeGradients');
+    this._check(this._abi.computeGradients(this._handle, flags | (training ? FLAG.TRAINING : 0)), 'computeGradients');
     const info = this._stepInfo(this._stats()[STAT.STEP], 0, false);
     const dState = { h: this._buf(BUF.DH0).slice() };
     if (this.config.cell === 'lstm') dState.c = this._buf(BUF.DC0).slice();
@@ -268,6 +270,22 @@ export class Model {
   }
 
   // ---------------------------------------------------------------- diagnostics
+
+  // The dropout masks of the last forward that applied dropout (SPEC §12):
+  // { layer?, input?, recurrent? }, each { data, shape }, for the p > 0 only.
+  dropoutMasks() {
+    this._idle('dropoutMasks');
+    const { layers: L, hiddenSize: H, cell } = this.config;
+    const G = gateNames(cell).length, B = this._buffers.B, T = this._buffers.T;
+    if (!B) return {};
+    const out = {};
+    const take = (key, id, shape) => { const v = this._buf(id); if (v) out[key] = { data: v.slice(), shape }; };
+    take('layer', BUF.DROP_LAYER, [L - 1, T, B, H]);
+    const Xm = this._buf(BUF.DROP_INPUT) ? this._buf(BUF.DROP_INPUT).length / (L * G * B) : 0;
+    take('input', BUF.DROP_INPUT, [L, G, B, Xm]);
+    take('recurrent', BUF.DROP_RECURRENT, [L, G, B, H]);
+    return out;
+  }
 
   gradientFlow() {
     this._live('gradientFlow');

@@ -119,10 +119,13 @@ function outerAdd(dM, cols, row0, d, v) {
 const slice = (a, start, n) => Float64Array.from({ length: n }, (_, i) => a[start + i]);
 const sumSquares = (v) => v.reduce((s, x) => s + x * x, 0);
 
-/** a_k = W_k x + U_k h + b_k for gate block k (H rows starting at k*H). */
-function blockPreact(p, k, H, Xl, x, h) {
-  const wx = matVec(p.W, Xl, k * H, H, x);
-  const uh = matVec(p.U, H, k * H, H, h);
+/** v ⊙ mask[k] (SPEC §12: block k's dropout mask), or v without masks. */
+const masked = (v, mask, k) => (mask ? v.map((e, j) => e * mask[k][j]) : v);
+
+/** a_k = W_k (x ⊙ mx_k) + U_k (h ⊙ mh_k) + b_k for gate block k (H rows starting at k*H). */
+function blockPreact(p, k, H, Xl, x, h, dims) {
+  const wx = matVec(p.W, Xl, k * H, H, masked(x, dims.mx, k));
+  const uh = matVec(p.U, H, k * H, H, masked(h, dims.mh, k));
   return wx.map((v, j) => v + uh[j] + p.b[k * H + j]);
 }
 
@@ -134,7 +137,7 @@ function blockPreact(p, k, H, Xl, x, h) {
 function rnnForward(p, dims, x, h, activation) {
   const { H, Xl } = dims;
   // a = W x + U h + b
-  const a = blockPreact(p, 0, H, Xl, x, h);
+  const a = blockPreact(p, 0, H, Xl, x, h, dims);
   // h' = tanh(a) or relu(a)
   const hNew = a.map((v) => (activation === 'relu' ? Math.max(v, 0) : Math.tanh(v)));
   return { h: hNew, c: null, gates: hNew, preact: a, cache: { x, hPrev: h, a, hNew } };
@@ -149,8 +152,9 @@ function rnnBackward(p, dims, cache, dh, _dc, grads, activation) {
 }
 
 /**
- * Backward of a_k = W_k x + U_k h + b_k for the given blocks: accumulates
- * dW, dU, db and returns { dx, dhPrev } (dc is filled in by the caller).
+ * Backward of a_k = W_k (x ⊙ mx_k) + U_k (h ⊙ mh_k) + b_k for the given
+ * blocks: accumulates dW, dU, db and returns { dx, dhPrev } (dc is filled
+ * in by the caller).
  */
 function affineBackward(p, dims, grads, daBlocks, x, hPrev, blocks) {
   const { H, Xl } = dims;
@@ -158,18 +162,21 @@ function affineBackward(p, dims, grads, daBlocks, x, hPrev, blocks) {
   const dhPrev = new Float64Array(H);
   blocks.forEach((k, i) => {
     const da = daBlocks[i];
-    outerAdd(grads.W, Xl, k * H, da, x);
-    outerAdd(grads.U, H, k * H, da, hPrev);
+    outerAdd(grads.W, Xl, k * H, da, masked(x, dims.mx, k));
+    outerAdd(grads.U, H, k * H, da, masked(hPrev, dims.mh, k));
     for (let j = 0; j < H; j++) grads.b[k * H + j] += da[j];
-    matTVecAdd(dx, p.W, Xl, k * H, H, da);
-    matTVecAdd(dhPrev, p.U, H, k * H, H, da);
+    const dxk = new Float64Array(Xl), dhk = new Float64Array(H);
+    matTVecAdd(dxk, p.W, Xl, k * H, H, da);
+    matTVecAdd(dhk, p.U, H, k * H, H, da);
+    masked(dxk, dims.mx, k).forEach((v, j) => { dx[j] += v; });
+    masked(dhk, dims.mh, k).forEach((v, j) => { dhPrev[j] += v; });
   });
   return { dx, dhPrev, dcPrev: null };
 }
 
 function lstmForward(p, dims, x, h, c) {
   const { H, Xl } = dims;
-  const [ai, af, ag, ao] = [0, 1, 2, 3].map((k) => blockPreact(p, k, H, Xl, x, h));
+  const [ai, af, ag, ao] = [0, 1, 2, 3].map((k) => blockPreact(p, k, H, Xl, x, h, dims));
   // i = σ(W_i x + U_i h + b_i)
   const i = ai.map(sigmoid);
   // f = σ(W_f x + U_f h + b_f)
@@ -209,21 +216,23 @@ function lstmBackward(p, dims, cache, dh, dc, grads) {
 
 function gruForward(p, dims, x, h, resetAfter) {
   const { H, Xl } = dims;
-  const ar = blockPreact(p, 0, H, Xl, x, h);
-  const az = blockPreact(p, 1, H, Xl, x, h);
+  const ar = blockPreact(p, 0, H, Xl, x, h, dims);
+  const az = blockPreact(p, 1, H, Xl, x, h, dims);
   // r = σ(W_r x + U_r h + b_r)
   const r = ar.map(sigmoid);
   // z = σ(W_z x + U_z h + b_z)
   const z = az.map(sigmoid);
-  const wn = matVec(p.W, Xl, 2 * H, H, x);
+  // with dropout x ⊙ mx_n and h ⊙ mh_n inside n (z still mixes h itself)
+  const wn = matVec(p.W, Xl, 2 * H, H, masked(x, dims.mx, 2));
+  const hn = masked(h, dims.mh, 2);
   let an, q = null, rh = null;
   if (resetAfter) {
     // q = U_n h + b_hn;  n = tanh(W_n x + b_n + r ⊙ q)
-    q = matVec(p.U, H, 2 * H, H, h).map((v, j) => v + p.bhn[j]);
+    q = matVec(p.U, H, 2 * H, H, hn).map((v, j) => v + p.bhn[j]);
     an = wn.map((v, j) => v + p.b[2 * H + j] + r[j] * q[j]);
   } else {
     // n = tanh(W_n x + U_n (r ⊙ h) + b_n)
-    rh = h.map((v, j) => r[j] * v);
+    rh = hn.map((v, j) => r[j] * v);
     const urh = matVec(p.U, H, 2 * H, H, rh);
     an = wn.map((v, j) => v + urh[j] + p.b[2 * H + j]);
   }
@@ -242,26 +251,31 @@ function gruBackward(p, dims, cache, dh, _dc, grads, resetAfter) {
   const dan = dh.map((d, j) => d * z[j] * (1 - n[j] * n[j]));
   const daz = dh.map((d, j) => d * (n[j] - hPrev[j]) * z[j] * (1 - z[j]));
   // the W_n x + b_n part of n's preactivation
-  outerAdd(grads.W, Xl, 2 * H, dan, x);
+  outerAdd(grads.W, Xl, 2 * H, dan, masked(x, dims.mx, 2));
   for (let j = 0; j < H; j++) grads.b[2 * H + j] += dan[j];
-  const dx = new Float64Array(Xl);
-  matTVecAdd(dx, p.W, Xl, 2 * H, H, dan);
+  const dxn = new Float64Array(Xl);
+  matTVecAdd(dxn, p.W, Xl, 2 * H, H, dan);
+  const dx = masked(dxn, dims.mx, 2);
   const dhPrev = dh.map((d, j) => d * (1 - z[j]));
+  const hn = masked(hPrev, dims.mh, 2), ones = new Float64Array(H).fill(1);
+  const mhn = dims.mh ? dims.mh[2] : ones;
   let dr;
   if (resetAfter) {
     // n = tanh(… + r ⊙ q), q = U_n h + b_hn:  dr = dan ⊙ q, dq = dan ⊙ r
     dr = dan.map((d, j) => d * q[j]);
     const dq = dan.map((d, j) => d * r[j]);
-    outerAdd(grads.U, H, 2 * H, dq, hPrev);
+    outerAdd(grads.U, H, 2 * H, dq, hn);
     for (let j = 0; j < H; j++) grads.bhn[j] += dq[j];
-    matTVecAdd(dhPrev, p.U, H, 2 * H, H, dq);
+    const dhn = new Float64Array(H);
+    matTVecAdd(dhn, p.U, H, 2 * H, H, dq);
+    for (let j = 0; j < H; j++) dhPrev[j] += dhn[j] * mhn[j];
   } else {
     // n = tanh(U_n (r ⊙ h) + …):  d(r ⊙ h) = U_nᵀ dan, dr = d(r⊙h) ⊙ h
     outerAdd(grads.U, H, 2 * H, dan, rh);
     const drh = new Float64Array(H);
     matTVecAdd(drh, p.U, H, 2 * H, H, dan);
-    dr = drh.map((d, j) => d * hPrev[j]);
-    for (let j = 0; j < H; j++) dhPrev[j] += drh[j] * r[j];
+    dr = drh.map((d, j) => d * hn[j]);
+    for (let j = 0; j < H; j++) dhPrev[j] += drh[j] * r[j] * mhn[j];
   }
   const dar = dr.map((d, j) => d * r[j] * (1 - r[j]));
   const gatesPart = affineBackward(p, dims, grads, [dar, daz], x, hPrev, [0, 1]);
@@ -382,6 +396,7 @@ function forwardStack(config, ops, p, batch) {
     Array.from({ length: B }, (_, b) => slice(batch.x, (b * T + t) * X, X)));
   for (let l = 0; l < L; l++) {
     const dims = { H, Xl: l === 0 ? X : H };
+    const dimsOf = (b) => dropoutDims(batch.dropout, dims, l, b, G);
     let h = Array.from({ length: B }, (_, b) => initialState(batch.h0, l, b, B, H));
     let c = Array.from({ length: B }, (_, b) => initialState(isLstm ? batch.c0 : null, l, b, B, H));
     gates.push(new Float64Array(T * B * G * H));
@@ -392,21 +407,23 @@ function forwardStack(config, ops, p, batch) {
     caches.push([]);
     const outputs = [];
     for (let t = 0; t < T; t++) {
-      const steps = inputs[t].map((x, b) => ops.forward(p.layers[l], dims, x, h[b], c[b]));
+      const steps = inputs[t].map((x, b) => ops.forward(p.layers[l], dimsOf(b), x, h[b], c[b]));
       steps.forEach((s, b) => {
         gates[l].set(s.gates, (t * B + b) * G * H);
         preacts[l].set(s.preact, (t * B + b) * G * H);
         if (isLstm) cells[l].set(s.c, (t * B + b) * H);
         hidden[l].set(s.h, ((t + 1) * B + b) * H);
       });
-      caches[l].push(steps.map((s) => s.cache));
+      caches[l].push(steps.map((s, b) => ({ ...s.cache, dims: dimsOf(b) })));
       h = steps.map((s) => s.h);
       c = steps.map((s) => s.c);
       outputs.push(h);
     }
     h.forEach((hb, b) => hT.set(hb, (l * B + b) * H));
     if (isLstm) c.forEach((cb, b) => cT.set(cb, (l * B + b) * H));
-    inputs = outputs;
+    // dropout between layers: the next layer reads h ⊙ its mask of (l, t, b)
+    const between = batch.dropout?.layer && l + 1 < L;
+    inputs = between ? outputs.map((row, t) => row.map((hb, b) => masked(hb, [batch.dropout.layer(l, t, b)], 0))) : outputs;
   }
   // top[t][b]: the top layer's h_{t+1}
   return { caches, gates, cells, hidden, preacts, hT, cT, top: inputs };
@@ -463,10 +480,22 @@ function backwardStack(config, ops, p, batch, caches, dhTop, grads) {
     res.dhPrev.forEach((d, b) => dh0.set(d, (l * B + b) * H));
     if (isLstm) res.dcPrev.forEach((d, b) => dc0.set(d, (l * B + b) * H));
     dhAbove = res.dx;
+    if (batch.dropout?.layer && l > 0) dhAbove = dhAbove.map((row, t) => row.map((d, b) => masked(d, [batch.dropout.layer(l - 1, t, b)], 0)));
   }
   const dx = new Float64Array(B * T * X);
   for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) dx.set(dhAbove[t][b], (b * T + t) * X);
   return { dx, dh0, dc0, flowH, flowC };
+}
+
+/**
+ * A layer's dims for sequence b with its Keras masks (SPEC §12): mx[k] on x,
+ * mh[k] on h_{t-1} for gate block k, one per sequence for every step.
+ * dropout: { input(l, k, b), recurrent(l, k, b), layer(l, t, b) }, any left out.
+ */
+function dropoutDims(dropout, dims, l, b, G) {
+  if (!dropout) return dims;
+  const blocks = (f) => (f ? Array.from({ length: G }, (_, k) => f(l, k, b)) : null);
+  return { ...dims, mx: blocks(dropout.input), mh: blocks(dropout.recurrent) };
 }
 
 function initialState(flat, l, b, B, H) {
@@ -493,7 +522,7 @@ function backwardLayer(ops, p, grads, dims, cachesL, dhAbove, isLstm) {
       // total dh of this step's output: from above + from step t+1
       const dh = dhAbove[t][b].map((v, j) => v + dhNext[b][j]);
       sh += sumSquares(dh);
-      const res = ops.backward(p, dims, cachesL[t][b], dh, dcNext[b], grads);
+      const res = ops.backward(p, cachesL[t][b].dims ?? dims, cachesL[t][b], dh, dcNext[b], grads);
       if (isLstm) { sc += sumSquares(res.dcTotal); dcNext[b] = res.dcPrev; }
       dhNext[b] = res.dhPrev;
       dx[t][b] = res.dx;
