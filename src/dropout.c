@@ -58,17 +58,17 @@ int recurrent_dropout_blocks(const rnnlab_model *m) { return m->cfg.cell == RNNL
 
 /* Draws every mask of this step into its buffer. */
 void dropout_draw(rnnlab_model *m) {
-    int B = m->B, T = m->T, H = m->H, G = m->G, Xm = m->Xm;
+    int B = m->B, T = m->T, H = m->H, G = m->G, Xm = m->Xm, DH = m->D * m->H;
     const rnnlab_config *c = &m->cfg;
     if (c->dropout > 0.0f)
         for (int l = 0; l + 1 < m->L; l++) {
             uint32_t key = mask_key(m, KIND_LAYER, l, 0);
             for (int t = 0; t < T; t++)
                 for (int b = 0; b < B; b++)
-                    draw_row(m->drop_layer + (((size_t)l * T + t) * B + b) * H, H,
+                    draw_row(m->drop_layer + (((size_t)l * T + t) * B + b) * DH, DH,
                              mix(mix(key, (uint32_t)t), (uint32_t)b), c->dropout);
         }
-    for (int l = 0; l < m->L; l++)
+    for (int l = 0; l < m->units; l++) /* l: a unit (layer x direction) from here on */
         for (int g = 0; g < G; g++)
             for (int b = 0; b < B; b++) {
                 size_t row = ((size_t)l * G + g) * B + b;
@@ -85,24 +85,25 @@ void dropout_draw(rnnlab_model *m) {
 
 /* ---------------------------------------------------------------- between layers */
 
-/* Layer l's output (T, B, H) as layer l+1 reads it, into dropped: out ⊙ mask. */
+/* Layer l's output (T, B, D*H) as layer l+1 reads it, into dropped: out ⊙ mask. */
 void dropout_layer_forward(rnnlab_model *m, int l, const float *out) {
     if (!m->dropping || m->cfg.dropout <= 0.0f) return;
-    size_t n = (size_t)m->T * m->B * m->H;
+    size_t n = (size_t)m->T * m->B * m->D * m->H;
     const float *mask = m->drop_layer + (size_t)l * n;
     float *dst = m->dropped + (size_t)l * n;
     for (size_t i = 0; i < n; i++) dst[i] = out[i] * mask[i];
 }
 
-/* d (T, B, H): dL/d(layer l's dropped output) becomes dL/d(its output). */
+/* d (T, B, D*H): dL/d(layer l's dropped output) becomes dL/d(its output). */
 void dropout_layer_backward(rnnlab_model *m, int l, float *d) {
     if (!m->dropping || m->cfg.dropout <= 0.0f) return;
-    size_t n = (size_t)m->T * m->B * m->H;
+    size_t n = (size_t)m->T * m->B * m->D * m->H;
     const float *mask = m->drop_layer + (size_t)l * n;
     for (size_t i = 0; i < n; i++) d[i] *= mask[i];
 }
 
-/* ---------------------------------------------------------------- masked rows */
+/* ---------------------------------------------------------------- masked rows
+ * From here on l is a unit (layer x direction, model.h) */
 
 /* dst (T*B, n) = src (T*B, n, leading dimension ld) ⊙ the mask row of each
  * row's sequence b (mask (B, mask_ld)). */

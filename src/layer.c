@@ -23,7 +23,7 @@ void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld) {
  * the backward loop (the GRU keeps its r,z blocks apart from the n block). */
 void pack_recurrent(rnnlab_model *m) {
     int H = m->H, GH = m->G * m->H;
-    for (int l = 0; l < m->L; l++) {
+    for (int l = 0; l < m->units; l++) {
         const float *U = m->params + m->lay[l].U;
         if (m->cfg.cell == RNNLAB_CELL_GRU) {
             const float *Un = U + (size_t)2 * H * H;

@@ -32,13 +32,23 @@
  *                                input ids, TIME-major; the forward writes row
  *                                ids[t*B + b] of the table into x, and dx is then
  *                                dLoss/d(those rows)
- *   drop_layer     (L-1, T, B, H)   the dropout masks of the last forward with
- *   drop_input     (L, G, B, Xm)    RNNLAB_TRAINING (0 or 1/(1-p), SPEC §12): on
- *   drop_recurrent (L, G, B, H)     layer l's output (l < L-1), on layer l's x_t
+ *   drop_layer     (L-1, T, B, D*H) the dropout masks of the last forward with
+ *   drop_input     (L*D, G, B, Xm)  RNNLAB_TRAINING (0 or 1/(1-p), SPEC §12): on
+ *   drop_recurrent (L*D, G, B, H)   layer l's output (l < L-1), on layer l's x_t
  *                                   (gate block g, its first X_l of Xm = max(X_l)
  *                                   entries), on layer l's h_{t-1} (block g)
  * c0, cT, dc0, flow_c and cells exist for the LSTM only (NULL, 0 otherwise);
  * ids only with an embedding; each dropout mask only with its p > 0.
+ *
+ * Bidirectional (bidirectional = 1, D = 2; else D = 1), SPEC §11: every
+ * per-layer buffer above is per unit u = l*D + d (d = 1: the reverse
+ * direction), so L becomes L*D in h0, c0, hT, cT, dh0, dc0 (PyTorch's
+ * [layers*2, B, H] order), flow_h, flow_c, gates, hidden, cells; the reverse
+ * direction's flow, gates, hidden and cells are in its own order of
+ * processing, step s of sequence b being time T_b - 1 - s (T_b its length).
+ * The mask must then be a prefix mask (lengths, right padding) and
+ * RNNLAB_CARRY_STATE is refused (E_INVALID); hT of both directions is the
+ * state at each sequence's end (PyTorch's h_n); out reads [h→_t ; h←_t].
  *
  * States and truncated BPTT: h0, c0, hT, cT live in a state block of their
  * own, sized by B alone. A set_batch that changes only T keeps it (and its
@@ -59,12 +69,13 @@
  * contents are valid until the next rnnlab_set_batch or rnnlab_free.
  *
  * Parameters, gradients and optimiser moments share one flat layout; per
- * layer l (input size X_l = X for l = 0, else H):
+ * layer l (input size X_l = X for l = 0, else D*H) and direction:
  *   W_l   (G*H, X_l)  input weights, gate blocks stacked in rows
  *   U_l   (G*H, H)    recurrent weights
  *   b_l   (G*H)       one bias per gate block
  *   bhn_l (H)         GRU reset-after only: the n block's recurrent bias
- * then the head: V (Y, H), c (Y); then, with an embedding, its table
+ * (bidirectional: layer l's forward W, U, b, bhn, then its reverse ones)
+ * then the head: V (Y, D*H), c (Y); then, with an embedding, its table
  *   Emb   (V, X)      row v is the input vector of id v (SPEC §13)
  */
 #ifndef RNNLAB_H
@@ -180,7 +191,8 @@ const char *rnnlab_global_error(void); /* for failures with no model */
 rnnlab_status rnnlab_get_config(const rnnlab_model *m, rnnlab_config *out);
 size_t rnnlab_param_count(const rnnlab_model *m);
 /* Offset (in floats) and size of one tensor in the flat parameter layout.
- * kind: 0 W, 1 U, 2 b, 3 bhn (layer < L); head: layer = L, kind 0 V, 1 c;
+ * kind: 0 W, 1 U, 2 b, 3 bhn (layer < L), and with bidirectional 4 W, 5 U,
+ * 6 b, 7 bhn of the layer's reverse direction; head: layer = L, kind 0 V, 1 c;
  * the embedding table: layer = -1, kind 0 (E_INVALID without an embedding). */
 rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
                                  size_t *offset, size_t *count);

@@ -24,7 +24,7 @@ static rnnlab_status check_finite(rnnlab_model *m, const float *p, size_t n, con
 
 /* The inputs the forward reads: x, the initial states, the mask. */
 static rnnlab_status check_batch(rnnlab_model *m, int flags) {
-    size_t BT = (size_t)m->B * m->T, LBH = (size_t)m->L * m->B * m->H;
+    size_t BT = (size_t)m->B * m->T, LBH = (size_t)m->units * m->B * m->H;
     int lstm = m->cfg.cell == RNNLAB_CELL_LSTM;
     static const char carried[] = " (RNNLAB_CARRY_STATE starts from the final state of the last "
                                   "forward: zero the hT and cT buffers, or run once without the flag)";
@@ -76,8 +76,9 @@ static rnnlab_status check_targets(rnnlab_model *m, int flags) {
 
 /* ---------------------------------------------------------------- passes */
 
-/* Layer l's output (T, B, H): its h_1 .. h_T. */
+/* Layer l's output (T, B, D*H): its h_1 .. h_T, or [h→ ; h←] (direction.c). */
 static const float *layer_output(const rnnlab_model *m, int l) {
+    if (m->D == 2) return bidir_output(m, l);
     return m->hs + ((size_t)l * (m->T + 1) + 1) * m->B * m->H;
 }
 
@@ -85,12 +86,13 @@ static const float *layer_output(const rnnlab_model *m, int l) {
  * dropout when it is on (layer_forward of l-1 put it there). */
 static const float *layer_input(rnnlab_model *m, int l) {
     if (l == 0) return m->x;
-    if (m->dropping && m->cfg.dropout > 0.0f) return m->dropped + (size_t)(l - 1) * m->T * m->B * m->H;
+    if (m->dropping && m->cfg.dropout > 0.0f) return m->dropped + (size_t)(l - 1) * m->T * m->B * m->D * m->H;
     return layer_output(m, l - 1);
 }
 
 static rnnlab_status run_forward(rnnlab_model *m, int flags, int with_loss) {
     rnnlab_status st = check_batch(m, flags);
+    if (!st && m->D == 2) st = direction_check(m, flags);
     if (st) return st;
     if (m->cfg.output == RNNLAB_OUTPUT_LAST) pick_last_steps(m, flags);
     if (with_loss && (st = check_targets(m, flags))) return st;
@@ -99,7 +101,8 @@ static rnnlab_status run_forward(rnnlab_model *m, int flags, int with_loss) {
     m->dropping = dropout_active(m, flags);
     if (m->dropping) dropout_draw(m);
     for (int l = 0; l < m->L; l++) {
-        layer_forward(m, l, layer_input(m, l), flags);
+        if (m->D == 2) bidir_layer_forward(m, l, layer_input(m, l), flags);
+        else layer_forward(m, l, layer_input(m, l), flags);
         if (l + 1 < m->L) dropout_layer_forward(m, l, layer_output(m, l));
     }
     head_forward(m);
@@ -108,16 +111,17 @@ static rnnlab_status run_forward(rnnlab_model *m, int flags, int with_loss) {
 }
 
 static void run_backward(rnnlab_model *m, int flags) {
-    size_t TBH = (size_t)m->T * m->B * m->H;
+    size_t TBH = (size_t)m->T * m->B * m->D * m->H;
     memset(m->grads, 0, m->n_params * sizeof(float));
     head_backward(m);
     for (int l = m->L - 1; l >= 0; l--) {
         /* (T, B, X_l); a training step has no use for dL/dx itself, but the embedding has */
         int want_dx = (flags & RUN_INPUT_GRADS) || m->cfg.embedding_vocab;
         float *din = l > 0 ? m->dH_below : want_dx ? m->dx : NULL;
-        layer_backward(m, l, layer_input(m, l), din);
+        if (m->D == 2) bidir_layer_backward(m, l, layer_input(m, l), din);
+        else layer_backward(m, l, layer_input(m, l), din);
         if (l > 0) dropout_layer_backward(m, l - 1, din);
-        if (l > 0) memcpy(m->dH, din, TBH * sizeof(float));
+        if (l > 0) memcpy(m->D == 2 ? m->dcat : m->dH, din, TBH * sizeof(float)); /* (T, B, D*H) */
     }
     if (m->cfg.embedding_vocab) embedding_backward(m);
 }

@@ -70,6 +70,7 @@ const FIXTURES = {
   ce: { cell: 'rnn', inputSize: 4, hiddenSize: 5, outputSize: 4, loss: 'cross-entropy', seed: 5 },
   ceLast: { cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 3, loss: 'cross-entropy', output: 'last', seed: 6 },
   gruBefore: { cell: 'gru', inputSize: 3, hiddenSize: 4, outputSize: 2, seed: 7 },
+  bi: { cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 2, bidirectional: true, dropout: 0.2, recurrentDropout: 0.3, layers: 2, seed: 8 },
 };
 
 // Shapes and good data of a fixture.
@@ -888,7 +889,9 @@ describe('createModel: bad configs', () => {
   }
   add("unknown 'dropOut' (misspelt)", { ...base, dropOut: 0.5 }, 'E_INVALID', [o, "unknown option 'dropOut'", "did you mean 'dropout'?"]);
   add("unknown 'recurrent_dropout' (the C name)", { ...base, recurrent_dropout: 0.5 }, 'E_INVALID', [o, "unknown option 'recurrent_dropout'", "did you mean 'recurrentDropout'?"]);
-  add("bidirectional: true (not yet)", { ...base, bidirectional: true }, 'E_INVALID', ['bidirectional', 'not implemented yet', 'got true']);
+  for (const [kind, v, given] of [['1', 1, '1'], ["'true'", 'true', '"true"'], ['null', null, 'null']]) {
+    add(`bidirectional ${kind}`, { ...base, bidirectional: v }, 'E_TYPE', ['bidirectional', 'expected true or false', given]);
+  }
   for (const [kind, v] of [["'LSTM'", 'LSTM'], ["'lstmm'", 'lstmm'], ["'transformer'", 'transformer'], ["''", '']]) {
     add(`cell ${kind}`, { ...base, cell: v }, 'E_INVALID', ['cell', "expected one of 'rnn', 'lstm', 'gru'", JSON.stringify(v)]);
   }
@@ -926,6 +929,21 @@ describe('createModel: bad configs', () => {
   add('hiddenSize 65536 with 16 layers', { ...base, hiddenSize: 65536, layers: 16 }, 'E_NOMEM', ['createModel', /needs \d{9,} parameters/, /at most \d+/]);
   add('every size 65536', { cell: 'lstm', inputSize: 65536, hiddenSize: 65536, outputSize: 65536 }, 'E_NOMEM', ['createModel', /needs \d{9,} parameters/, /at most \d+/]);
   for (const c of cases) badCase(`createModel(${c.name})`, { call: () => createModel(c.config), code: c.code, says: c.says });
+});
+
+// ---------------------------------------------------------------- bidirectional (SPEC §11)
+
+describe('bidirectional model: what it cannot do', () => {
+  const holey = () => { const m = new Float32Array(N * T).fill(1); m[1] = 0; return m; };
+  for (const [name, run] of [['computeGradients', (m, d) => m.computeGradients(d)], ['trainStep', (m, d) => m.trainStep(d)],
+    ['evaluate', (m, d) => m.evaluate(d)], ['fit', (m, d) => m.fit(d, { epochs: 1, shuffle: false })]]) {
+    badCase(`${name} with a mask that is not a prefix [bi]`, { fx: 'bi', call: ({ fx, m }) => run(m, { ...fx.data, mask: holey() }),
+      code: 'E_INVALID', says: ['prefix mask', 'sequence 0', 'got 0 at step 1 and 1 at step 2'] });
+  }
+  badCase('fit with tbptt [bi]', { fx: 'bi', call: ({ fx, m }) => m.fit(fx.data, { tbptt: 2, epochs: 1 }), code: 'E_INVALID', says: ['fit options.tbptt', 'bidirectional', 'given tbptt 2'] });
+  badCase('trainer with tbptt [bi]', { fx: 'bi', call: ({ fx, m }) => m.trainer(fx.data, { tbptt: 1 }), code: 'E_INVALID', says: ['tbptt', 'bidirectional', 'given tbptt 1'] });
+  badCase('predict with a one-direction state [bi]', { fx: 'bi', call: ({ fx, m }) => m.predict(fx.x, { shape: fx.shape, state: { h: new Float32Array(2 * N * 4), c: new Float32Array(2 * N * 4) } }),
+    code: 'E_SHAPE', says: ['state.h', `[4, ${N}, 4]`] });
 });
 
 // ---------------------------------------------------------------- loadModel

@@ -83,6 +83,7 @@ function shortestFloat32(v) {
 }
 
 // Which tensor of the flat parameter vector rnnlab_param_slice_* is asked for.
+// Kinds 4..7 are W, U, b, bhn of a bidirectional layer's reverse direction.
 const SLICE_KIND = { W: 0, U: 1, b: 2, bhn: 3, V: 0, c: 1, embedding: 0 };
 
 // The JS config has `embedding: { vocabSize, size } | null`; the struct has
@@ -270,19 +271,22 @@ export class Abi {
 
   /**
    * The flat parameter layout, as the engine lays it out:
-   * { count, layers: [{ W, U, b, bhn? }], head: { V, c } }, each { offset, count }.
+   * { count, layers: [{ W, U, b, bhn? }], head: { V, c } }, each { offset, count };
+   * with D = 2 directions layers has L*2 entries, layer l's forward then its reverse.
    */
-  paramLayout(handle, L) {
-    const slice = (layer, kind) => ({
-      offset: this._fn.param_slice_offset(handle, layer, SLICE_KIND[kind]) >>> 0,
-      count: this._fn.param_slice_count(handle, layer, SLICE_KIND[kind]) >>> 0,
+  paramLayout(handle, L, D = 1) {
+    const slice = (layer, kind, d = 0) => ({
+      offset: this._fn.param_slice_offset(handle, layer, SLICE_KIND[kind] + 4 * d) >>> 0,
+      count: this._fn.param_slice_count(handle, layer, SLICE_KIND[kind] + 4 * d) >>> 0,
     });
     const layers = [];
     for (let l = 0; l < L; l++) {
-      const entry = { W: slice(l, 'W'), U: slice(l, 'U'), b: slice(l, 'b') };
-      const bhn = slice(l, 'bhn');
-      if (bhn.count > 0) entry.bhn = bhn;
-      layers.push(entry);
+      for (let d = 0; d < D; d++) {
+        const entry = { W: slice(l, 'W', d), U: slice(l, 'U', d), b: slice(l, 'b', d) };
+        const bhn = slice(l, 'bhn', d);
+        if (bhn.count > 0) entry.bhn = bhn;
+        layers.push(entry);
+      }
     }
     const embedding = slice(-1, 'embedding');
     return { count: this._fn.param_count(handle) >>> 0, layers, head: { V: slice(L, 'V'), c: slice(L, 'c') },

@@ -56,7 +56,6 @@ export function checkModelConfig(config, defaults) {
     if (Math.fround(c[k]) >= 1) throw new RnnlabError('E_INVALID', `${k}: expected a probability from 0 up to (not including) 1, got ${c[k]}, which is 1 as a float32`);
   }
   checkBoolean(c.bidirectional, 'bidirectional');
-  if (c.bidirectional) throw new RnnlabError('E_INVALID', 'bidirectional: expected false (bidirectional layers are not implemented yet), got true');
   if (c.loss === 'cross-entropy' && c.outputSize < 2) {
     throw new RnnlabError('E_INVALID', `outputSize: cross-entropy needs at least 2 classes, got ${c.outputSize}`);
   }
@@ -82,6 +81,9 @@ export function checkOptimizer(opt, where, defaults) {
   checkNumber(o.weightDecay, `${where}.weightDecay`, { min: 0, max: 1e6 });
   return o;
 }
+
+/** Directions of a model's layers: 2 when bidirectional (SPEC §11), else 1. */
+export const directions = (config) => (config.bidirectional ? 2 : 1);
 
 export function gateNames(cell) {
   return cell === 'lstm' ? ['i', 'f', 'g', 'o'] : cell === 'gru' ? ['r', 'z', 'n'] : ['h'];

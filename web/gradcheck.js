@@ -65,7 +65,7 @@ function centralDifference(buf, i, h, loss) {
 function tensorsToCheck(model, analytic, d) {
   const params = model._buf(BUF.PARAMS);
   const out = model._layout.tensors.map((t) => ({
-    name: t.layer >= 0 && t.layer < model.config.layers ? `${t.name}_${t.layer}` : t.name,
+    name: t.layer >= 0 && t.layer < model.config.layers ? `${t.name}_${t.layer}${t.reverse ? '_reverse' : ''}` : t.name,
     grad: analytic.flatGradients.subarray(t.offset, t.offset + t.count),
     buf: params, at: (i) => t.offset + i, isParam: true,
   }));
@@ -111,8 +111,8 @@ function checkTensor(model, t, o, random, loss, lossFloor) {
 }
 
 function zeroState(model, B) {
-  const { layers: L, hiddenSize: H, cell } = model.config;
-  const n = L * B * H;
+  const { layers, hiddenSize: H, cell } = model.config;
+  const n = layers * (model.config.bidirectional ? 2 : 1) * B * H;
   return cell === 'lstm' ? { h: new Float32Array(n), c: new Float32Array(n) } : { h: new Float32Array(n) };
 }
 

@@ -63,6 +63,12 @@ export interface ModelConfigBase {
   inputDropout?: number;
   /** p on h_{t-1} where it enters each gate block, one mask per sequence and block (Keras recurrent_dropout). */
   recurrentDropout?: number;
+  /**
+   * SPEC §11: a second layer over each sequence reversed (from its own last valid step); outputs
+   * [h→ ; h←] (2H), states [layers·2, B, H], PyTorch's `_reverse` weights. Masks must be prefixes
+   * (lengths); no tbptt, no sample. Diagnostics (flow, gateTrace, spectralNorms) per layer and direction.
+   */
+  bidirectional?: boolean;
 }
 
 /** A dropout mask of the engine: 0 or 1/(1-p), row-major in `shape`. */

@@ -30,6 +30,10 @@ export async function toONNX(model, options = {}) {
     initialState: checkBoolean(options.initialState ?? false, 'toONNX options.initialState'),
   };
   const flat = model.getParameters(); // E_DISPOSED, E_BUSY first
+  if (model.config.bidirectional) {
+    throw new RnnlabError('E_STATE', "toONNX: a bidirectional model is not written yet (ONNX's direction 'bidirectional'); " +
+      'export one with bidirectional false, or its weights with exportWeights (PyTorch names)');
+  }
   const Type = await onnxModelType();
   const proto = buildModelProto(model.config, model._layout, flat, opts, VERSION);
   // a plain Uint8Array of its own (in Node protobufjs gives a Buffer, whose slice() is a view)

@@ -29,22 +29,27 @@ function hasBhn(config) {
 export function layout(config) {
   const { inputSize: X, hiddenSize: H, outputSize: Y } = config;
   const L = config.layers ?? 1;
+  const D = config.bidirectional ? 2 : 1; // SPEC §11: each layer's forward, then its reverse direction
   const G = gateCount(config.cell);
   const tensors = [];
   let offset = 0;
-  const add = (name, layer, kind, shape) => {
+  // unit: index into unpack's layers (layer l direction d is unit l*D + d)
+  const add = (name, layer, kind, shape, unit = layer) => {
     const count = shape.reduce((a, s) => a * s, 1);
-    tensors.push({ name, layer, kind, offset, count, shape });
+    tensors.push({ name, layer, kind, offset, count, shape, unit });
     offset += count;
   };
   for (let l = 0; l < L; l++) {
-    const Xl = l === 0 ? X : H;
-    add(`W${l}`, l, 'W', [G * H, Xl]);
-    add(`U${l}`, l, 'U', [G * H, H]);
-    add(`b${l}`, l, 'b', [G * H]);
-    if (hasBhn(config)) add(`bhn${l}`, l, 'bhn', [H]);
+    const Xl = l === 0 ? X : D * H;
+    for (let d = 0; d < D; d++) {
+      const u = l * D + d, r = d ? 'r' : '';
+      add(`W${l}${r}`, l, 'W', [G * H, Xl], u);
+      add(`U${l}${r}`, l, 'U', [G * H, H], u);
+      add(`b${l}${r}`, l, 'b', [G * H], u);
+      if (hasBhn(config)) add(`bhn${l}${r}`, l, 'bhn', [H], u);
+    }
   }
-  add('V', L, 'V', [Y, H]);
+  add('V', L, 'V', [Y, D * H]);
   add('c', L, 'c', [Y]);
   return { total: offset, tensors };
 }
@@ -53,11 +58,11 @@ export function layout(config) {
 function unpack(config, flat) {
   const lay = layout(config);
   const L = config.layers ?? 1;
-  const out = { layers: Array.from({ length: L }, () => ({})), V: null, c: null };
+  const out = { layers: Array.from({ length: L * (config.bidirectional ? 2 : 1) }, () => ({})), V: null, c: null };
   for (const t of lay.tensors) {
     const data = Float64Array.from({ length: t.count }, (_, i) => flat[t.offset + i]);
     if (t.layer === L) out[t.kind] = data;
-    else out.layers[t.layer][t.kind] = data;
+    else out.layers[t.unit][t.kind] = data;
   }
   return out;
 }
@@ -68,7 +73,7 @@ function pack(config, parts) {
   const L = config.layers ?? 1;
   const flat = new Float64Array(lay.total);
   for (const t of lay.tensors) {
-    const data = t.layer === L ? parts[t.kind] : parts.layers[t.layer][t.kind];
+    const data = t.layer === L ? parts[t.kind] : parts.layers[t.unit][t.kind];
     flat.set(data, t.offset);
   }
   return flat;
@@ -366,6 +371,7 @@ function positionLoss(config, yhat, batch, out) {
  * total dLoss/dh of the state step t outputs (flowC the same for c).
  */
 export function run(config, params, batch) {
+  if (config.bidirectional) return runBidirectional(config, params, batch);
   const ops = cellOps(config);
   const p = unpack(config, params);
   const fwd = forwardStack(config, ops, p, batch);
@@ -657,4 +663,115 @@ export function optimizerStep(type, opts, params, grads, state, step) {
 
 function dropUndefined(obj) {
   return Object.fromEntries(Object.entries(obj ?? {}).filter(([, val]) => val !== undefined));
+}
+
+// ===========================================================================
+// Bidirectional layers (SPEC §11)
+// ===========================================================================
+
+/** Each sequence's length from a prefix mask (every T without a mask). */
+function sequenceLengths(batch) {
+  const { B, T, mask } = batch;
+  return Array.from({ length: B }, (_, b) => {
+    let n = 0;
+    while (n < T && (!mask || mask[b * T + n] !== 0)) n++;
+    return n;
+  });
+}
+
+/** One direction of one layer over rows[t][b]; steps[t][b] of the unit, in its own order. */
+function runUnit(ops, p, dims, rows, h0, c0, isLstm) {
+  const T = rows.length, B = rows[0].length;
+  let h = h0, c = c0;
+  const caches = [], outs = [], hs = [h0], cs = [c0];
+  for (let t = 0; t < T; t++) {
+    const steps = rows[t].map((x, b) => ops.forward(p, dims, x, h[b], c[b]));
+    caches.push(steps.map((st) => st.cache));
+    h = steps.map((st) => st.h);
+    c = steps.map((st) => (isLstm ? st.c : c[0]));
+    outs.push(h);
+    hs.push(h);
+    cs.push(c);
+  }
+  return { caches, outs, hs, cs };
+}
+
+/**
+ * The forward direction reads t = 0 … T-1; the reverse one reads each
+ * sequence's own steps T_b-1 … 0 (then zeros, whose steps reach no valid
+ * output); a layer's output at t is [h→_t ; h←_t], h← = 0 past T_b.
+ */
+function runBidirectional(config, params, batch) {
+  const { B, T } = batch;
+  const { inputSize: X, hiddenSize: H } = config;
+  const L = config.layers ?? 1, isLstm = config.cell === 'lstm';
+  const ops = cellOps(config), p = unpack(config, params), grads = zerosLike(p);
+  const len = sequenceLengths(batch);
+  const reverse = (rows, n) => rows.map((_, s) => rows[0].map((__, b) => (s < len[b] ? rows[len[b] - 1 - s][b] : new Float64Array(n))));
+  const state = (flat, u, b) => initialState(flat, u, b, B, H);
+  const hT = new Float64Array(2 * L * B * H), cT = isLstm ? new Float64Array(2 * L * B * H) : null;
+  let rows = Array.from({ length: T }, (_, t) => Array.from({ length: B }, (_, b) => slice(batch.x, (b * T + t) * X, X)));
+  const layers = [];
+  for (let l = 0; l < L; l++) {
+    const dims = { H, Xl: l === 0 ? X : 2 * H };
+    const units = [rows, reverse(rows, dims.Xl)].map((r, d) => {
+      const u = 2 * l + d, h0 = r[0].map((_, b) => state(batch.h0, u, b));
+      const c0 = r[0].map((_, b) => state(isLstm ? batch.c0 : null, u, b));
+      const res = runUnit(ops, p.layers[u], dims, r, h0, c0, isLstm);
+      for (let b = 0; b < B; b++) { // h_n: the state after each sequence's own T_b steps
+        hT.set(res.hs[len[b]][b], (u * B + b) * H);
+        if (isLstm) cT.set(res.cs[len[b]][b], (u * B + b) * H);
+      }
+      return res;
+    });
+    const out = rows.map((_, t) => rows[0].map((__, b) =>
+      concat([units[0].outs[t][b], t < len[b] ? units[1].outs[len[b] - 1 - t][b] : new Float64Array(H)])));
+    layers.push({ rows, units, dims });
+    rows = out;
+  }
+  return bidirectionalHeadAndBackward(config, { ops, p, grads, len, layers, top: rows, hT, cT, isLstm }, batch);
+}
+
+function bidirectionalHeadAndBackward(config, f, batch) {
+  const { B, T } = batch;
+  const { inputSize: X, hiddenSize: H } = config;
+  const L = config.layers ?? 1, last = (config.output ?? 'sequence') === 'last';
+  // 'last': the head reads [h→ at the last valid step ; h← at step 0]
+  const top = f.top.map((row) => row.slice());
+  const positions = headPositions(config, batch);
+  if (last) for (const q of positions) top[q.t][q.b] = concat([f.top[q.t][q.b].subarray(0, H), f.top[0][q.b].subarray(H)]);
+  const head = headAndLoss({ ...config, hiddenSize: 2 * H }, f.p, batch, top, f.grads);
+  let dcat = head.dhTop;
+  if (last) {
+    dcat = dcat.map((row) => row.map((d) => new Float64Array(2 * H)));
+    for (const q of positions) {
+      const d = head.dhTop[q.t][q.b];
+      for (let j = 0; j < H; j++) { dcat[q.t][q.b][j] += d[j]; dcat[0][q.b][H + j] += d[H + j]; }
+    }
+  }
+  const dh0 = new Float64Array(2 * L * B * H), dc0 = f.isLstm ? new Float64Array(2 * L * B * H) : null;
+  const flowH = [], flowC = f.isLstm ? [] : null;
+  for (let l = L - 1; l >= 0; l--) {
+    const { units, dims } = f.layers[l];
+    const zeros = (n) => new Float64Array(n);
+    const dFwd = dcat.map((row) => row.map((d) => d.slice(0, H)));
+    const dRev = dcat.map((_, s) => dcat[0].map((__, b) => (s < f.len[b] ? dcat[f.len[b] - 1 - s][b].slice(H) : zeros(H))));
+    const din = dcat.map((row) => row.map(() => zeros(dims.Xl)));
+    [dFwd, dRev].forEach((dAbove, d) => {
+      const u = 2 * l + d;
+      const res = backwardLayer(f.ops, f.p.layers[u], f.grads.layers[u], dims, units[d].caches, dAbove, f.isLstm);
+      flowH[u] = res.flowH;
+      if (f.isLstm) flowC[u] = res.flowC;
+      res.dhPrev.forEach((v, b) => dh0.set(v, (u * B + b) * H));
+      if (f.isLstm) res.dcPrev.forEach((v, b) => dc0.set(v, (u * B + b) * H));
+      for (let s = 0; s < T; s++) for (let b = 0; b < B; b++) {
+        const t = d ? f.len[b] - 1 - s : s; // the reverse unit's step s is time T_b - 1 - s
+        if (t >= 0) res.dx[s][b].forEach((v, j) => { din[t][b][j] += v; });
+      }
+    });
+    dcat = din;
+  }
+  const dx = new Float64Array(B * T * X);
+  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) dx.set(dcat[t][b], (b * T + t) * X);
+  return { loss: head.loss, output: head.output, hT: f.hT, cT: f.cT, grads: pack(config, f.grads), dx, dh0, dc0, flowH, flowC };
 }
