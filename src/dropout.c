@@ -158,13 +158,14 @@ static void input_dropout_backward(rnnlab_model *m, int l, const float *in, floa
 
 /* ---------------------------------------------------------------- recurrent dropout */
 
-/* pre (B, G*H): block g += (h_prev ⊙ m_g) U_g^T for the blocks masked here */
+/* pre (B, G*H): block g += (h_prev ⊙ m_g) U_g^T for the blocks masked here,
+ * with U_g packed once per optimiser step (pack_recurrent) */
 void recurrent_dropout_product(rnnlab_model *m, int l, const float *h_prev, float *pre) {
     int B = m->B, H = m->H, GH = m->G * H;
-    const float *U = m->params + m->lay[l].U;
     for (int g = 0; g < recurrent_dropout_blocks(m); g++) {
+        const float *Ug = m->packed + m->packed_drop_fwd[l] + (size_t)g * gemm_packed_size(H, H);
         mask_rows(m->drop_scratch, h_prev, H, recurrent_mask(m, l, g), H, 1, B, H);
-        gemm(0, 1, B, H, H, m->drop_scratch, H, U + (size_t)g * H * H, H, 1.0f, pre + (size_t)g * H, GH);
+        gemm_packed(B, H, H, m->drop_scratch, H, Ug, 1.0f, pre + (size_t)g * H, GH);
     }
 }
 
@@ -172,11 +173,11 @@ void recurrent_dropout_product(rnnlab_model *m, int l, const float *h_prev, floa
 void recurrent_dropout_backprop(rnnlab_model *m, int l, const float *dpre, float *dh_prev, int overwrite) {
     int B = m->B, H = m->H, GH = m->G * H;
     size_t BH = (size_t)B * H;
-    const float *U = m->params + m->lay[l].U;
     float *s = m->drop_scratch;
     for (int g = 0; g < recurrent_dropout_blocks(m); g++) {
         const float *mask = recurrent_mask(m, l, g);
-        gemm(0, 0, B, H, H, dpre + (size_t)g * H, GH, U + (size_t)g * H * H, H, 0.0f, s, H);
+        const float *Ug = m->packed + m->packed_drop_bwd[l] + (size_t)g * gemm_packed_size(H, H);
+        gemm_packed(B, H, H, dpre + (size_t)g * H, GH, Ug, 0.0f, s, H);
         if (overwrite && g == 0) for (size_t i = 0; i < BH; i++) dh_prev[i] = s[i] * mask[i];
         else for (size_t i = 0; i < BH; i++) dh_prev[i] += s[i] * mask[i];
     }

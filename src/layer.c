@@ -35,6 +35,12 @@ void pack_recurrent(rnnlab_model *m) {
             gemm_pack_b(1, H, GH, U, H, m->packed + m->packed_fwd[l]);
             gemm_pack_b(0, GH, H, U, H, m->packed + m->packed_bwd[l]);
         }
+        if (m->cfg.recurrent_dropout > 0.0f) /* each block alone: its h_{t-1} has its own mask */
+            for (int g = 0; g < m->G; g++) {
+                size_t at = (size_t)g * gemm_packed_size(H, H);
+                gemm_pack_b(1, H, H, U + (size_t)g * H * H, H, m->packed + m->packed_drop_fwd[l] + at);
+                gemm_pack_b(0, H, H, U + (size_t)g * H * H, H, m->packed + m->packed_drop_bwd[l] + at);
+            }
     }
     m->packed_valid = 1;
 }

@@ -172,6 +172,11 @@ static size_t packed_floats(rnnlab_model *m) {
             m->packed_bwd[l] = total;   total += gemm_packed_size(GH, H);
             m->packed_fwd_n[l] = m->packed_bwd_n[l] = 0;
         }
+        if (m->cfg.recurrent_dropout > 0.0f) {
+            size_t blocks = (size_t)m->G * gemm_packed_size(H, H);
+            m->packed_drop_fwd[l] = total; total += blocks;
+            m->packed_drop_bwd[l] = total; total += blocks;
+        }
     }
     return total;
 }

@@ -42,6 +42,9 @@ struct rnnlab_model {
     float *packed;         /* one allocation                                 */
     size_t packed_fwd[2 * RNNLAB_MAX_LAYERS], packed_fwd_n[2 * RNNLAB_MAX_LAYERS];
     size_t packed_bwd[2 * RNNLAB_MAX_LAYERS], packed_bwd_n[2 * RNNLAB_MAX_LAYERS];
+    /* recurrent dropout (dropout.c): each gate block's U_g packed on its own,
+     * G blocks of gemm_packed_size(H, H) per unit, for h U_g^T and for dG U_g */
+    size_t packed_drop_fwd[2 * RNNLAB_MAX_LAYERS], packed_drop_bwd[2 * RNNLAB_MAX_LAYERS];
     int packed_valid;
 
     /* state block, sized for B (capacity in floats); zeroed when B changes */
