@@ -1622,6 +1622,69 @@ static void test_determinism(void) {
 /* ---------------------------------------------------------------- allocation */
 
 /* DESIGN: no allocation inside a step once the batch shape is known. */
+/* Bidirectional layers with every dropout (SPEC §11, §12): steps run under
+ * the sanitizers, the refusals, per-direction buffers, a save/load round trip
+ * and no allocation inside steps. */
+static void bidirectional_dropout_case(const variant *v) {
+    const int B = 4, T = 7, H = 5, L = 2;
+    rnnlab_config c = make_config(v, 3, H, 2, L);
+    c.bidirectional = 1;
+    c.dropout = 0.25f;
+    c.input_dropout = 0.2f;
+    c.recurrent_dropout = 0.3f;
+    rnnlab_model *m = create_model(&c);
+    if (!m) return;
+    CHECK_STATUS(rnnlab_set_batch(m, B, T), RNNLAB_OK);
+    rng_seed(77);
+    fill_batch(m);
+    size_t n;
+    float *mask = fbuf(m, RNNLAB_BUF_MASK, &n);
+    fbuf(m, RNNLAB_BUF_H0, &n);
+    CHECK(n == (size_t)2 * L * B * H, "%s: h0 holds %zu values, expected [L*2, B, H]", v->name, n);
+    for (int b = 0; b < B; b++)
+        for (int t = T - b; t < T; t++) mask[b * T + t] = 0.0f; /* lengths 7, 6, 5, 4 */
+    int flags = RNNLAB_USE_MASK | RNNLAB_USE_H0;
+    if (wrapping_linked()) watch_start(0);
+    for (int i = 0; i < 3; i++) CHECK_STATUS(rnnlab_train_step(m, flags), RNNLAB_OK);
+    CHECK_STATUS(rnnlab_compute_gradients(m, flags | RNNLAB_TRAINING), RNNLAB_OK);
+    CHECK_STATUS(rnnlab_forward(m, flags, 1), RNNLAB_OK);
+    if (wrapping_linked()) {
+        watch_stop();
+        CHECK(watch.calls == 0, "%s: %ld allocations inside steps", v->name, watch.calls);
+    }
+    mask[2] = 0.0f; /* sequence 0: 1 1 0 1 …: not a prefix */
+    CHECK_STATUS(rnnlab_forward(m, flags, 1), RNNLAB_E_INVALID);
+    mask[2] = 1.0f;
+    CHECK_STATUS(rnnlab_forward(m, RNNLAB_CARRY_STATE, 0), RNNLAB_E_INVALID);
+    float out[4 * 7 * 2];
+    CHECK_STATUS(rnnlab_forward(m, flags, 0), RNNLAB_OK);
+    memcpy(out, fbuf(m, RNNLAB_BUF_OUT, &n), sizeof out);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    rnnlab_model *back = NULL;
+    CHECK_STATUS(rnnlab_save(m, 1, &bytes, &len), RNNLAB_OK);
+    CHECK_STATUS(rnnlab_load(bytes, len, &back), RNNLAB_OK);
+    if (back) {
+        rnnlab_config bc;
+        rnnlab_get_config(back, &bc);
+        CHECK(bc.bidirectional == 1 && bc.recurrent_dropout == 0.3f, "%s: config after load", v->name);
+        rnnlab_set_batch(back, B, T);
+        memcpy(fbuf(back, RNNLAB_BUF_X, NULL), fbuf(m, RNNLAB_BUF_X, NULL), sizeof(float) * B * T * 3);
+        memcpy(fbuf(back, RNNLAB_BUF_MASK, NULL), mask, sizeof(float) * B * T);
+        memcpy(fbuf(back, RNNLAB_BUF_H0, NULL), fbuf(m, RNNLAB_BUF_H0, NULL), sizeof(float) * 2 * L * B * H);
+        if (v->cell == RNNLAB_CELL_LSTM) memcpy(fbuf(back, RNNLAB_BUF_C0, NULL), fbuf(m, RNNLAB_BUF_C0, NULL), sizeof(float) * 2 * L * B * H);
+        CHECK_STATUS(rnnlab_forward(back, flags, 0), RNNLAB_OK);
+        CHECK(memcmp(out, fbuf(back, RNNLAB_BUF_OUT, NULL), sizeof out) == 0, "%s: outputs after load", v->name);
+    }
+    rnnlab_free(back);
+    rnnlab_bytes_free(bytes);
+    rnnlab_free(m);
+}
+
+static void test_bidirectional_dropout(void) {
+    for (int v = 0; v < N_VARIANTS; v++) bidirectional_dropout_case(&VARIANTS[v]);
+}
+
 static void test_no_allocation_in_steps(void) {
     if (!wrapping_linked()) { skip(ALLOC_SKIP); return; }
     for (int v = 0; v < N_VARIANTS; v++)
@@ -1768,5 +1831,6 @@ int main(int argc, char **argv) {
     run_test("determinism: same seed, same bits", test_determinism);
     run_test("[alloc] the allocation counter sees the engine's allocations", test_allocation_watch_works);
     run_test("[alloc] no allocation inside steps once the batch shape is known", test_no_allocation_in_steps);
+    run_test("bidirectional with every dropout: steps, refusals, save/load", test_bidirectional_dropout);
     return check_summary();
 }
