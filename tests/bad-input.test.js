@@ -940,6 +940,12 @@ describe('bidirectional model: what it cannot do', () => {
     badCase(`${name} with a mask that is not a prefix [bi]`, { fx: 'bi', call: ({ fx, m }) => run(m, { ...fx.data, mask: holey() }),
       code: 'E_INVALID', says: ['prefix mask', 'sequence 0', 'got 0 at step 1 and 1 at step 2'] });
   }
+  badCase('predict with a mask that is not a prefix [bi]', { fx: 'bi', call: ({ fx, m }) => m.predict(fx.x, { shape: fx.shape, mask: holey() }),
+    code: 'E_INVALID', says: ['predict.mask of sequence 0', 'prefix mask', 'got 0 at step 1 and 1 at step 2'] });
+  badCase('predict with lengths past T [bi]', { fx: 'bi', call: ({ fx, m }) => m.predict(fx.x, { shape: fx.shape, lengths: [T + 1, 1] }),
+    code: 'E_INVALID', says: ['predict.lengths[0]', `an integer from 0 to ${T}`, `got ${T + 1}`] });
+  badCase('predict with lengths and a mask [bi]', { fx: 'bi', call: ({ fx, m }) => m.predict(fx.x, { shape: fx.shape, lengths: [1, 1], mask: holey() }),
+    code: 'E_INVALID', says: ['predict', 'mask or lengths, not both'] });
   badCase('fit with tbptt [bi]', { fx: 'bi', call: ({ fx, m }) => m.fit(fx.data, { tbptt: 2, epochs: 1 }), code: 'E_INVALID', says: ['fit options.tbptt', 'bidirectional', 'given tbptt 2'] });
   badCase('trainer with tbptt [bi]', { fx: 'bi', call: ({ fx, m }) => m.trainer(fx.data, { tbptt: 1 }), code: 'E_INVALID', says: ['tbptt', 'bidirectional', 'given tbptt 1'] });
   badCase('predict with a one-direction state [bi]', { fx: 'bi', call: ({ fx, m }) => m.predict(fx.x, { shape: fx.shape, state: { h: new Float32Array(2 * N * 4), c: new Float32Array(2 * N * 4) } }),

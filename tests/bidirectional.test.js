@@ -112,6 +112,24 @@ test('dropout with bidirectional layers: gradients exact for the masks drawn (gr
   }
 });
 
+test('predict and gateTrace take lengths (or a mask): the reverse direction starts at each length, as in training', async () => {
+  for (const output of ['sequence', 'last']) {
+    const c = biCase({ cell: 'lstm' }, 2, output, 31);
+    const m = await engineFor(c);
+    const { batch, options } = libraryArgs(c);
+    const g = m.computeGradients(batch, options);
+    const p = m.predict(batch.x, { shape: batch.shape, lengths: LENGTHS, state: options.state });
+    assert.ok(bitsEqual(p.output, g.output), `${output}: predict with lengths = the training forward`);
+    assert.ok(bitsEqual(p.state.h, g.state.h) && bitsEqual(p.state.c, g.state.c), `${output}: final states`);
+    const viaMask = m.predict(batch.x, { shape: batch.shape, mask: c.mask, state: options.state });
+    assert.ok(bitsEqual(viaMask.output, p.output));
+    const whole = m.predict(batch.x, { shape: batch.shape, state: options.state });
+    assert.ok(!bitsEqual(whole.output, p.output), 'without lengths every sequence is read to T');
+    assert.equal(m.gateTrace(batch.x, { shape: batch.shape, lengths: LENGTHS }).layers.length, 4);
+    m.dispose();
+  }
+});
+
 test('diagnostics per direction: spectral norms, gate traces, gradient flow', async () => {
   const c = biCase({ cell: 'gru', gruVariant: 'reset-after' }, 2, 'sequence', 12);
   const m = await engineFor(c);

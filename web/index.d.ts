@@ -220,6 +220,9 @@ export interface GateTraceLayer {
   c?: Float32Array;
   /** Fraction of sigmoid gate values below 0.05 or above 0.95, per gate. */
   saturation: Record<string, number>;
+  /** Bidirectional models: the layer and direction of this entry ('reverse': steps in its own order, step s = time T_b-1-s). */
+  layer?: number;
+  direction?: 'forward' | 'reverse';
 }
 
 export interface GateTrace { shape: [number, number, number]; layers: GateTraceLayer[]; }
@@ -315,10 +318,11 @@ export interface Model {
   getParameters(): Float32Array;
   setParameters(flat: Float32Array | ArrayLike<number>): void;
   evaluate(data: DataSet, options?: { batchSize?: number }): Evaluation;
-  predict(x: FlatOrNested, options?: { shape?: [number, number, number]; state?: State }): Prediction;
+  /** `lengths` (or a 0/1 `mask`): each sequence's valid steps, for output 'last' and a bidirectional model's reverse direction. */
+  predict(x: FlatOrNested, options?: { shape?: [number, number, number]; state?: State; lengths?: ArrayLike<number>; mask?: FlatOrNested }): Prediction;
   sample(options: { prime?: string | ArrayLike<number>; length: number; temperature?: number; vocab?: Vocabulary; seed?: number }): string | number[];
   gradientFlow(): { h: Float32Array[]; c?: Float32Array[] } | null;
-  gateTrace(x: FlatOrNested, options?: { shape?: [number, number, number] }): GateTrace;
+  gateTrace(x: FlatOrNested, options?: { shape?: [number, number, number]; lengths?: ArrayLike<number>; mask?: FlatOrNested }): GateTrace;
   spectralNorms(): Record<string, number>[];
   parameterCount(): { rnnlab: number; pytorch: number };
   exportWeights(): WeightDict;

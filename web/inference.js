@@ -59,11 +59,14 @@ export function evaluate(model, data, options) {
   return evaluateData(model, d, checkInt(options.batchSize ?? 256, 'evaluate options.batchSize', 1, 1e6));
 }
 
-// Forward pass on x [B, T, X]; leaves the activations in the engine.
+// Forward pass on x [B, T, X]; leaves the activations in the engine. The
+// lengths or mask pick each sequence's last step for output 'last', and where
+// a bidirectional model's reverse direction starts (SPEC §11).
 function forwardInputs(model, x, options, what) {
   checkObject(options, `${what} options`);
-  checkKeys(options, ['shape', 'state'], `${what} options`);
-  const d = normalizeData({ x, ...(options.shape !== undefined ? { shape: options.shape } : {}) }, model.config, { needTargets: false, name: what });
+  checkKeys(options, ['shape', 'state', 'lengths', 'mask'], `${what} options`);
+  const given = Object.fromEntries(['shape', 'lengths', 'mask'].filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+  const d = normalizeData({ x, ...given }, model.config, { needTargets: false, name: what });
   const state = model._checkState(options.state, d.N, `${what} options`);
   model._shape(d.N, d.T, what);
   const flags = model._write(d, [...Array(d.N).keys()], 0, d.T) | model._writeState(state);
