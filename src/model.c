@@ -3,6 +3,7 @@
 #include "model.h"
 #include "gemm.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,7 @@ rnnlab_status validate_config(const rnnlab_config *cfg, char *err, size_t errlen
     const float p[3] = {cfg->dropout, cfg->input_dropout, cfg->recurrent_dropout};
     static const char *const p_name[3] = {"dropout", "input_dropout", "recurrent_dropout"};
     for (int k = 0; k < 3; k++)
-        if (!(p[k] >= 0.0f && p[k] < 1.0f)) {
+        if (!(p[k] >= 0.0f && p[k] < 1.0f) || signbit(p[k])) { /* -0 too: a saved file keeps the bits */
             snprintf(err, errlen, "%s: expected a probability from 0 up to (not including) 1, got %g", p_name[k],
                      (double)p[k]);
             return RNNLAB_E_INVALID;

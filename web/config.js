@@ -53,6 +53,7 @@ export function checkModelConfig(config, defaults) {
   // SPEC §12: a probability p < 1 (kept units scale by 1/(1-p)), as a float32
   for (const k of ['dropout', 'inputDropout', 'recurrentDropout']) {
     checkNumber(c[k], k, { min: 0, max: 1, maxExclusive: true });
+    if (Object.is(c[k], -0)) c[k] = 0; // the engine takes -0 for a sign it refuses
     if (Math.fround(c[k]) >= 1) throw new RnnlabError('E_INVALID', `${k}: expected a probability from 0 up to (not including) 1, got ${c[k]}, which is 1 as a float32`);
   }
   checkBoolean(c.bidirectional, 'bidirectional');

@@ -276,6 +276,11 @@ static void test_config_validation(void) {
         INT_CASE(forget_bias_one, -1, 2),
         {"recurrent_scale", offsetof(rnnlab_config, recurrent_scale), 1,
          {-0.001, 100.01, -INFINITY, INFINITY, NAN, 1e30}, 6},
+        INT_CASE(embedding_vocab, -1, 65537),
+        {"dropout", offsetof(rnnlab_config, dropout), 1, {-0.001, 1.0, -0.0, INFINITY, NAN, 2.0}, 6},
+        {"input_dropout", offsetof(rnnlab_config, input_dropout), 1, {-0.001, 1.0, -0.0, INFINITY, NAN, 2.0}, 6},
+        {"recurrent_dropout", offsetof(rnnlab_config, recurrent_dropout), 1, {-0.001, 1.0, -0.0, INFINITY, NAN, 2.0}, 6},
+        INT_CASE(bidirectional, -1, 2, INT32_MAX),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const config_case *k = &cases[i];
