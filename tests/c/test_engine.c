@@ -1762,6 +1762,8 @@ static int write_corpus(const char *dir) {
         const char *name;
         int cell, act, reset_after, X, H, Y, L, output, loss, with_opt, steps, opt_type;
         uint8_t mode;
+        int bidirectional; /* and every dropout at p = drop (SPEC §11, §12); 0 in the first six */
+        float drop;
     } seeds[] = {
         {"rnn_tanh_plain.bin", RNNLAB_CELL_RNN, 0, 0, 2, 3, 2, 1, 0, 0, 0, 0, RNNLAB_OPT_ADAM, 0x00},
         {"rnn_relu_2layers_opt.bin", RNNLAB_CELL_RNN, 1, 0, 1, 2, 1, 2, 0, 0, 1, 2, RNNLAB_OPT_MOMENTUM, 0x0b},
@@ -1769,6 +1771,8 @@ static int write_corpus(const char *dir) {
         {"lstm_last_ce.bin", RNNLAB_CELL_LSTM, 0, 0, 2, 2, 3, 1, 1, 1, 0, 1, RNNLAB_OPT_SGD, 0x03},
         {"gru_before_ce.bin", RNNLAB_CELL_GRU, 0, 0, 2, 2, 3, 1, 0, 1, 1, 2, RNNLAB_OPT_RMSPROP, 0x09},
         {"gru_after_2layers.bin", RNNLAB_CELL_GRU, 0, 1, 1, 2, 1, 2, 1, 0, 1, 2, RNNLAB_OPT_ADAMW, 0x07},
+        {"lstm_bi_dropout_2layers.bin", RNNLAB_CELL_LSTM, 0, 0, 2, 2, 2, 2, 0, 0, 1, 2, RNNLAB_OPT_ADAM, 0x0f, 1, 0.25f},
+        {"gru_after_bi_last_ce.bin", RNNLAB_CELL_GRU, 0, 1, 2, 2, 3, 1, 1, 1, 0, 1, RNNLAB_OPT_SGD, 0x0b, 1, 0.0f},
     };
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
         const variant v = {seeds[i].name, seeds[i].cell, seeds[i].act, seeds[i].reset_after};
@@ -1776,6 +1780,8 @@ static int write_corpus(const char *dir) {
         c.output = seeds[i].output;
         c.loss = seeds[i].loss;
         c.seed = 1000 + (uint32_t)i;
+        c.bidirectional = seeds[i].bidirectional;
+        c.dropout = c.input_dropout = c.recurrent_dropout = seeds[i].drop;
         rnnlab_model *m = NULL;
         if (rnnlab_create(&c, &m) != RNNLAB_OK) return fprintf(stderr, "create: %s\n", rnnlab_global_error()), 1;
         rnnlab_optimizer o = rnnlab_optimizer_default(seeds[i].opt_type);
