@@ -103,9 +103,9 @@ export interface OptimizerOptions {
 }
 
 export interface State {
-  /** [L, B, H] */
+  /** [L, B, H]; bidirectional [L·2, B, H], layer-major then direction (PyTorch's order) */
   h: Float32Array;
-  /** [L, B, H], LSTM only */
+  /** the same shape, LSTM only */
   c?: Float32Array;
 }
 
@@ -305,7 +305,7 @@ export interface Model {
     flatGradients: Float32Array;
     /** dLoss/dx [B, T, X] */
     dx: Float32Array;
-    /** dLoss/dh0 (and dc0) [L, B, H] */
+    /** dLoss/dh0 (and dc0), shaped as State */
     dState: State;
   };
   /**

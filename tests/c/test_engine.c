@@ -1762,15 +1762,15 @@ static int write_corpus(const char *dir) {
         const char *name;
         int cell, act, reset_after, X, H, Y, L, output, loss, with_opt, steps, opt_type;
         uint8_t mode;
-        int bidirectional; /* and every dropout at p = drop (SPEC §11, §12); 0 in the first six */
+        int bidirectional; /* and every dropout at p = drop (SPEC §11, §12) */
         float drop;
     } seeds[] = {
-        {"rnn_tanh_plain.bin", RNNLAB_CELL_RNN, 0, 0, 2, 3, 2, 1, 0, 0, 0, 0, RNNLAB_OPT_ADAM, 0x00},
-        {"rnn_relu_2layers_opt.bin", RNNLAB_CELL_RNN, 1, 0, 1, 2, 1, 2, 0, 0, 1, 2, RNNLAB_OPT_MOMENTUM, 0x0b},
-        {"lstm_opt.bin", RNNLAB_CELL_LSTM, 0, 0, 1, 2, 1, 1, 0, 0, 1, 3, RNNLAB_OPT_ADAM, 0x0f},
-        {"lstm_last_ce.bin", RNNLAB_CELL_LSTM, 0, 0, 2, 2, 3, 1, 1, 1, 0, 1, RNNLAB_OPT_SGD, 0x03},
-        {"gru_before_ce.bin", RNNLAB_CELL_GRU, 0, 0, 2, 2, 3, 1, 0, 1, 1, 2, RNNLAB_OPT_RMSPROP, 0x09},
-        {"gru_after_2layers.bin", RNNLAB_CELL_GRU, 0, 1, 1, 2, 1, 2, 1, 0, 1, 2, RNNLAB_OPT_ADAMW, 0x07},
+        {"rnn_tanh_plain.bin", RNNLAB_CELL_RNN, 0, 0, 2, 3, 2, 1, 0, 0, 0, 0, RNNLAB_OPT_ADAM, 0x00, 0, 0.0f},
+        {"rnn_relu_2layers_opt.bin", RNNLAB_CELL_RNN, 1, 0, 1, 2, 1, 2, 0, 0, 1, 2, RNNLAB_OPT_MOMENTUM, 0x0b, 0, 0.0f},
+        {"lstm_opt.bin", RNNLAB_CELL_LSTM, 0, 0, 1, 2, 1, 1, 0, 0, 1, 3, RNNLAB_OPT_ADAM, 0x0f, 0, 0.0f},
+        {"lstm_last_ce.bin", RNNLAB_CELL_LSTM, 0, 0, 2, 2, 3, 1, 1, 1, 0, 1, RNNLAB_OPT_SGD, 0x03, 0, 0.0f},
+        {"gru_before_ce.bin", RNNLAB_CELL_GRU, 0, 0, 2, 2, 3, 1, 0, 1, 1, 2, RNNLAB_OPT_RMSPROP, 0x09, 0, 0.0f},
+        {"gru_after_2layers.bin", RNNLAB_CELL_GRU, 0, 1, 1, 2, 1, 2, 1, 0, 1, 2, RNNLAB_OPT_ADAMW, 0x07, 0, 0.0f},
         {"lstm_bi_dropout_2layers.bin", RNNLAB_CELL_LSTM, 0, 0, 2, 2, 2, 2, 0, 0, 1, 2, RNNLAB_OPT_ADAM, 0x0f, 1, 0.25f},
         {"gru_after_bi_last_ce.bin", RNNLAB_CELL_GRU, 0, 1, 2, 2, 3, 1, 1, 1, 0, 1, RNNLAB_OPT_SGD, 0x0b, 1, 0.0f},
     };
