@@ -155,6 +155,11 @@ test('weights under PyTorch names (_reverse), through safetensors and JSON; save
   assert.deepEqual(other.getParameters(), m.getParameters());
   other.importWeights(weightsFromJSON(weightsToJSON(dict)));
   assert.deepEqual(other.getParameters(), m.getParameters());
+  // a one-direction dict into this model, and this dict into a one-direction model: E_SHAPE saying why
+  const uni = await createModel({ ...c.config, bidirectional: false });
+  await expectError(() => m.importWeights(uni.exportWeights()), 'E_SHAPE', ["'rnn.weight_ih_l0_reverse' is missing", "no '_reverse' tensors"]);
+  await expectError(() => uni.importWeights(dict), 'E_SHAPE', ["unexpected tensor 'rnn.weight_ih_l0_reverse'", 'bidirectional false']);
+  uni.dispose();
   const bytes = m.save();
   assert.equal(new DataView(bytes.buffer).getUint32(128, true), 5, 'version 2 with 5 configuration words');
   const back = await loadModel(bytes);

@@ -219,7 +219,8 @@ const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function describeModel(lay) {
   const emb = lay.embedding ? `an embedding of ${lay.embedding.shape[0]} ids, ` : '';
-  return `${lay.cell}, ${plural(lay.layers, 'layer')}, ${emb}inputSize ${lay.inputSize}, hiddenSize ${lay.hiddenSize}, ` +
+  const bi = lay.directions === 2 ? 'bidirectional ' : '';
+  return `${lay.cell}, ${plural(lay.layers, `${bi}layer`)}, ${emb}inputSize ${lay.inputSize}, hiddenSize ${lay.hiddenSize}, ` +
     `outputSize ${lay.outputSize}`;
 }
 
@@ -240,6 +241,7 @@ function inferFromDict(dict) {
   let L = 0;
   while (has(`${p}weight_ih_l${L}`) || has(`${p}weight_hh_l${L}`)) L++;
   if (L > 0) info.layers = L;
+  if (L > 0) info.directions = has(`${p}weight_hh_l0_reverse`) ? 2 : 1; // SPEC §11: PyTorch's '_reverse' tensors
   const hh = shapeOf(`${p}weight_hh_l0`);
   if (hh && hh.length === 2 && hh[1] > 0 && hh[0] % hh[1] === 0 && CELL_OF_GATES[hh[0] / hh[1]]) {
     info.H = hh[1];
@@ -268,6 +270,11 @@ function mismatchHint(lay, dict) {
   if (w.cell !== undefined && w.cell !== lay.cell) {
     notes.push(`they are for ${CELL_NAME[w.cell]} (${p}weight_hh_l0 is [${w.G * w.H}, ${w.H}]: ${plural(w.G, 'gate block')} of ${w.H} rows), ` +
       `the model is ${CELL_NAME[lay.cell]} (${plural(lay.G, 'gate block')} of ${lay.hiddenSize} rows)`);
+  }
+  if (w.directions !== undefined && w.directions !== lay.directions) {
+    notes.push(w.directions === 2
+      ? `they are for bidirectional layers (${p}weight_hh_l0_reverse …), the model's run forward only (bidirectional false)`
+      : `they have no '_reverse' tensors, the model's layers are bidirectional (create it with bidirectional false)`);
   }
   if (w.layers !== undefined && w.layers !== lay.layers) {
     notes.push(`they have ${plural(w.layers, 'layer')}, the model ${lay.layers}`);
