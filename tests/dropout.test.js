@@ -13,6 +13,7 @@ import { run, layout } from './reference/reference.js';
 import { CELLS, cellName, makeCase, referenceBatch, libraryArgs, rng, uniform } from './helpers/cases.js';
 import { assertClose } from './helpers/engine.js';
 import { expectError } from './helpers/expect-error.js';
+import { BUF } from '../web/abi.js';
 
 const ALL = { dropout: 0.3, inputDropout: 0.25, recurrentDropout: 0.4 };
 const bitsEqual = (a, b) => a.length === b.length && Array.prototype.every.call(a, (v, i) => Object.is(v, b[i]));
@@ -160,6 +161,16 @@ test('the masks keep the mean: kept fraction and mean mask value within 5 standa
     }
     const n = B * T * X, bound = 5 * Math.sqrt((p / (1 - p)) * sumS2) / n;
     assert.ok(Math.abs(after / n - before / n) <= bound, `p ${p}: mean |x| ${before / n}, after dropout ${after / n}, bound ${bound}`);
+    // and between the layers: the mean |h| of layer 0's output as layer 1 reads it (after
+    // dropout, a fresh mask per element) against before, from the engine's training forward
+    const hidden = m._buf(BUF.HIDDEN), mask = m.dropoutMasks().layer.data; // h_0 … h_T of layer 0, then layer 1
+    let hBefore = 0, hAfter = 0, hSq = 0;
+    for (let i = 0; i < T * B * H; i++) {
+      const h = Math.abs(hidden[B * H + i]); // skip h_0
+      hBefore += h; hAfter += h * mask[i]; hSq += h * h;
+    }
+    const nh = T * B * H, hBound = 5 * Math.sqrt((p / (1 - p)) * hSq) / nh;
+    assert.ok(Math.abs(hAfter / nh - hBefore / nh) <= hBound, `p ${p}: mean |h| ${hBefore / nh}, after dropout ${hAfter / nh}, bound ${hBound}`);
     m.dispose();
   }
 });
