@@ -210,8 +210,11 @@ void dropout_weight_gradients(rnnlab_model *m, int l, const float *in, float *di
         gemm(1, 0, GH, X, TB, dg, GH, in, X, 1.0f, m->grads + lo->W, X);
         if (din) gemm(0, 0, TB, X, GH, dg, GH, m->params + lo->W, X, 0.0f, din, X);
     }
-    for (int g = 0; g < recurrent_dropout_blocks(m); g++)
-        recurrent_block_gradient(m, l, g, dg + (size_t)g * H, GH, hs, rec ? recurrent_mask(m, l, g) : NULL);
+    if (!rec && !gru) /* no recurrent masks: dU = dGᵀ H_prev in one product */
+        gemm(1, 0, GH, H, TB, dg, GH, hs, H, 1.0f, m->grads + lo->U, H);
+    else
+        for (int g = 0; g < recurrent_dropout_blocks(m); g++)
+            recurrent_block_gradient(m, l, g, dg + (size_t)g * H, GH, hs, rec ? recurrent_mask(m, l, g) : NULL);
     if (!gru) return;
     const float *m_n = rec ? recurrent_mask(m, l, 2) : NULL;
     if (m->cfg.gru_reset_after) {
