@@ -11,18 +11,25 @@
 
 /* The batch block's buffers, in carving order: their sizes (64-bit: size_t
  * is 32 bits in wasm and B * T * H can overflow it) and where they go. */
-enum { N_BATCH = 29 };
+enum { N_BATCH = 39 };
 static void batch_layout(rnnlab_model *m, int B, int T, uint64_t *sizes, float ***ptrs) {
-    uint64_t L = m->L, H = m->H, X = m->X, Y = m->Y, G = m->G, b = B, t = T;
-    uint64_t BH = b * H, BT = b * t;
+    /* U: units (layers x directions, SPEC §11); DBH: a layer's output row block */
+    uint64_t L = m->L, U = m->units, H = m->H, X = m->X, Y = m->Y, G = m->G, b = B, t = T;
+    uint64_t BH = b * H, BT = b * t, DBH = m->D * BH;
     int lstm = m->cfg.cell == RNNLAB_CELL_LSTM, gru = m->cfg.cell == RNNLAB_CELL_GRU;
-    int emb = m->cfg.embedding_vocab > 0;
+    int emb = m->cfg.embedding_vocab > 0, drop_between = m->cfg.dropout > 0.0f && L > 1;
+    int drop_in = m->cfg.input_dropout > 0.0f, drop_rec = m->cfg.recurrent_dropout > 0.0f, bi = m->D == 2;
+    uint64_t Xm = m->Xm;
     const uint64_t s[N_BATCH] = {
-        BT * X, BT * Y, BT /* labels */, BT /* mask */, BT * Y, BT * X, L * BH, lstm ? L * BH : 0, /* x .. dh0 dc0 */
-        L * t, lstm ? L * t : 0, L * t * BH * G, L * (t + 1) * BH,                                /* flows gates hs */
-        lstm ? L * (t + 1) * BH : 0, lstm ? L * t * BH : 0, gru ? L * t * BH : 0,      /* cs tanh_c aux */
-        BT * Y, BT * Y, t * BH * G, gru ? t * BH : 0, t * BH, L > 1 ? t * BH : 0,      /* yhat dyhat dgates daux dH dH_below */
-        BH, lstm ? BH : 0, lstm ? BH : 0, gru ? BH : 0, BH, BH, b, emb ? BT : 0, /* dh_next .. last_t ids */
+        BT * X, BT * Y, BT /* labels */, BT /* mask */, BT * Y, BT * X, U * BH, lstm ? U * BH : 0, /* x .. dh0 dc0 */
+        U * t, lstm ? U * t : 0, U * t * BH * G, U * (t + 1) * BH,                                /* flows gates hs */
+        lstm ? U * (t + 1) * BH : 0, lstm ? U * t * BH : 0, gru ? U * t * BH : 0,      /* cs tanh_c aux */
+        BT * Y, BT * Y, t * BH * G, gru ? t * BH : 0, t * BH, L > 1 ? t * DBH : 0,     /* yhat dyhat dgates daux dH dH_below */
+        BH, lstm ? BH : 0, lstm ? BH : 0, gru ? BH : 0, DBH, DBH, b, emb ? BT : 0, /* dh_next .. last_t ids */
+        drop_between ? (L - 1) * t * DBH : 0, drop_in ? U * G * b * Xm : 0,         /* drop_layer drop_input */
+        drop_rec ? U * G * BH : 0, drop_between ? (L - 1) * t * DBH : 0,            /* drop_rec dropped */
+        drop_in || drop_rec ? BT * (Xm > H ? Xm : H) : 0,                          /* drop_scratch */
+        bi ? L * t * DBH : 0, bi ? BT * Xm : 0, bi ? BT * Xm : 0, bi ? t * DBH : 0, bi ? b : 0, /* cat .. lengths */
     };
     float **p[N_BATCH] = {
         &m->x, &m->y, (float **)&m->labels, &m->mask, &m->out, &m->dx, &m->dh0, &m->dc0,
@@ -30,6 +37,8 @@ static void batch_layout(rnnlab_model *m, int B, int T, uint64_t *sizes, float *
         &m->yhat, &m->dyhat, &m->dgates, &m->daux, &m->dH, &m->dH_below,
         &m->dh_next, &m->dc_next, &m->dc_total, &m->drh, &m->last_h, &m->dlast_h,
         (float **)&m->last_t, (float **)&m->ids,
+        &m->drop_layer, &m->drop_input, &m->drop_rec, &m->dropped, &m->drop_scratch,
+        &m->cat, &m->rev_in, &m->rev_d, &m->dcat, (float **)&m->lengths,
     };
     memcpy(sizes, s, sizeof s);
     memcpy(ptrs, p, sizeof p);
@@ -37,7 +46,7 @@ static void batch_layout(rnnlab_model *m, int B, int T, uint64_t *sizes, float *
 
 /* The state block: h0, hT and for the LSTM c0, cT, each (L, B, H). */
 static uint64_t state_floats(const rnnlab_model *m, int B) {
-    uint64_t LBH = ALIGNED((uint64_t)m->L * B * m->H);
+    uint64_t LBH = ALIGNED((uint64_t)m->units * B * m->H);
     return (m->cfg.cell == RNNLAB_CELL_LSTM ? 4 : 2) * LBH;
 }
 
@@ -99,7 +108,7 @@ rnnlab_status rnnlab_set_batch(rnnlab_model *m, int B, int T) {
     if (B != m->B || T != m->T) memset(m->batch, 0, (size_t)total * sizeof(float));
     if (B != m->state_B) memset(m->state, 0, (size_t)state * sizeof(float));
     carve(m->batch, sizes, ptrs, N_BATCH);
-    size_t LBH = (size_t)ALIGNED((uint64_t)m->L * B * m->H);
+    size_t LBH = (size_t)ALIGNED((uint64_t)m->units * B * m->H);
     int lstm = m->cfg.cell == RNNLAB_CELL_LSTM;
     m->h0 = m->state;
     m->hT = m->state + LBH;
@@ -125,7 +134,7 @@ void buffer_table_refresh(rnnlab_model *m) {
     SET(RNNLAB_BUF_OPT_V, m->opt_v, m->n_params);
     SET(RNNLAB_BUF_STATS, m->stats, RNNLAB_STAT_COUNT);
     if (!m->batch) return;
-    size_t L = m->L, H = m->H, B = m->B, T = m->T, G = m->G;
+    size_t L = m->units, H = m->H, B = m->B, T = m->T, G = m->G; /* L: units (layers x directions) */
     size_t BT = B * T, LBH = L * B * H, rows = m->cfg.output == RNNLAB_OUTPUT_LAST ? B : BT;
     SET(RNNLAB_BUF_X, m->x, BT * m->X);
     SET(RNNLAB_BUF_Y, m->y, rows * m->Y);
@@ -145,6 +154,9 @@ void buffer_table_refresh(rnnlab_model *m) {
     SET(RNNLAB_BUF_HIDDEN, m->hs, L * (T + 1) * B * H);
     SET(RNNLAB_BUF_CELLS, m->cs, L * (T + 1) * B * H);
     SET(RNNLAB_BUF_IDS, m->ids, BT);
+    SET(RNNLAB_BUF_DROP_LAYER, m->drop_layer, (size_t)(m->L - 1) * BT * m->D * H);
+    SET(RNNLAB_BUF_DROP_INPUT, m->drop_input, L * G * B * m->Xm);
+    SET(RNNLAB_BUF_DROP_RECURRENT, m->drop_rec, L * G * B * H);
 #undef SET
 }
 

@@ -16,7 +16,13 @@
  *   dpre   (B, G*H) receives dL/d(pre-activations) of step t
  *   dh_prev(B, H)   receives dL/dh_{t-1} through this step
  * The weight gradients are not computed here: the layer takes them as big
- * products over all steps once the time loop is done (layer.c). */
+ * products over all steps once the time loop is done (layer.c).
+ * Recurrent dropout (SPEC §12) gives each gate block its own masked h_{t-1}:
+ * then the layer takes those products itself (dropout.c) and passes NULL for
+ * U_fwd / U_fwd_rz (pre already holds the recurrent part) and for U_bwd /
+ * U_bwd_rz (the cell leaves those blocks' share of dh_prev to the layer: RNN
+ * and LSTM do not write dh_prev at all). The GRU's n block reads h_{t-1}⊙m_n
+ * inside the cell, so it takes that mask m_n (B, H), or NULL for none. */
 #ifndef RNNLAB_CELLS_H
 #define RNNLAB_CELLS_H
 
@@ -64,6 +70,7 @@ void lstm_backward_step(int B, int H, const float *U_bwd,
  *   reset before: n = tanh(W_n x + b_n + U_n (r⊙h_{t-1}))   aux = r⊙h_{t-1}
  *   reset after:  n = tanh(W_n x + b_n + r⊙(U_n h_{t-1} + b_hn))
  *                                                  aux = U_n h_{t-1} + b_hn
+ * (with m_n, h_{t-1}⊙m_n in place of h_{t-1} inside n; z still mixes h_{t-1})
  * U_fwd_rz = pack(1, H, 2H, U, H), U_fwd_n = pack(1, H, H, U_n, H),
  * U_bwd_rz = pack(0, 2H, H, U, H), U_bwd_n = pack(0, H, H, U_n, H)
  * (U_n = U + 2H*H, the n block's rows).
@@ -75,12 +82,14 @@ void lstm_backward_step(int B, int H, const float *U_bwd,
 void gru_forward_step(int B, int H, int reset_after,
                       const float *U_fwd_rz, const float *U_fwd_n,
                       const float *b_hn,   /* (H) reset after only, else unused */
+                      const float *m_n,    /* (B, H) recurrent dropout mask of n, or NULL */
                       const float *h_prev, /* (B, H)                            */
                       float *pre,          /* (B, 3H) in: W x_t + b; out: r,z,n  */
                       float *h,            /* (B, H) out: h_t                    */
                       float *aux);         /* (B, H) out: see above              */
 void gru_backward_step(int B, int H, int reset_after,
                        const float *U_bwd_rz, const float *U_bwd_n,
+                       const float *m_n,    /* (B, H) as in the forward, or NULL */
                        const float *gates,  /* (B, 3H) r,z,n of step t           */
                        const float *h_prev, /* (B, H)                            */
                        const float *aux,    /* (B, H) the forward's aux          */

@@ -38,12 +38,12 @@ rnnlab_status rnnlab_spectral_norms(rnnlab_model *m, float *out, int count) {
     if (!m) return set_error(NULL, RNNLAB_E_INVALID, "spectral_norms: the model is NULL");
     if (!out) return set_error(m, RNNLAB_E_INVALID, "spectral_norms: out is NULL");
     int H = m->H;
-    if (count < m->L * m->G)
+    if (count < m->units * m->G)
         return set_error(m, RNNLAB_E_SHAPE, "spectral_norms: expected room for %d values, got %d",
-                         m->L * m->G, count);
+                         m->units * m->G, count);
     double *work = malloc(2 * (size_t)H * sizeof(double));
     if (!work) return set_error(m, RNNLAB_E_NOMEM, "out of memory in spectral_norms");
-    for (int l = 0; l < m->L; l++)
+    for (int l = 0; l < m->units; l++) /* units: layer-major, then direction */
         for (int g = 0; g < m->G; g++) {
             const float *block = m->params + m->lay[l].U + (size_t)g * H * H;
             out[l * m->G + g] = (float)spectral_norm(block, H, work, work + H);

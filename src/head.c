@@ -18,26 +18,41 @@ void pick_last_steps(rnnlab_model *m, int flags) {
     }
 }
 
+/* The top layer's output (T, B, W), W = D*H: h_1 .. h_T, or [h→_t ; h←_t]. */
+static const float *head_input(const rnnlab_model *m) {
+    if (m->D == 2) return bidir_output(m, m->L - 1);
+    return m->hs + ((size_t)(m->L - 1) * (m->T + 1) + 1) * m->B * m->H;
+}
+
+/* 'last' output: row b of last_h (B, W) is the top output at t; with two
+ * directions [h→ at t ; h← at step 0], PyTorch's h_n of both (SPEC §11). */
+static void pick_last_rows(rnnlab_model *m, const float *top) {
+    int B = m->B, H = m->H, W = m->D * H;
+    for (int b = 0; b < B; b++) {
+        int t = m->last_t[b] < 0 ? m->T - 1 : m->last_t[b];
+        float *row = m->last_h + (size_t)b * W;
+        memcpy(row, top + ((size_t)t * B + b) * W, (size_t)H * sizeof(float));
+        if (m->D == 2) memcpy(row + H, top + (size_t)b * W + H, (size_t)H * sizeof(float));
+    }
+}
+
 /* yhat = V h + c over the rows the head reads; out gets them batch-major. */
 void head_forward(rnnlab_model *m) {
-    int B = m->B, T = m->T, H = m->H, Y = m->Y;
+    int B = m->B, T = m->T, W = m->D * m->H, Y = m->Y;
     const float *V = m->params + m->off_V, *c = m->params + m->off_c;
-    const float *top = m->hs + (size_t)(m->L - 1) * (T + 1) * B * H; /* (T+1, B, H) */
+    const float *top = head_input(m); /* (T, B, W) */
     if (m->cfg.output == RNNLAB_OUTPUT_SEQUENCE) {
         size_t TB = (size_t)T * B;
         for (size_t r = 0; r < TB; r++) memcpy(m->yhat + r * Y, c, (size_t)Y * sizeof(float));
-        gemm(0, 1, (int)TB, Y, H, top + (size_t)B * H, H, V, H, 1.0f, m->yhat, Y);
+        gemm(0, 1, (int)TB, Y, W, top, W, V, W, 1.0f, m->yhat, Y);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < T; t++)
                 memcpy(m->out + ((size_t)b * T + t) * Y, m->yhat + ((size_t)t * B + b) * Y,
                        (size_t)Y * sizeof(float));
     } else {
-        for (int b = 0; b < B; b++) {
-            int t = m->last_t[b] < 0 ? T - 1 : m->last_t[b];
-            memcpy(m->last_h + (size_t)b * H, top + ((size_t)(t + 1) * B + b) * H, (size_t)H * sizeof(float));
-            memcpy(m->out + (size_t)b * Y, c, (size_t)Y * sizeof(float));
-        }
-        gemm(0, 1, B, Y, H, m->last_h, H, V, H, 1.0f, m->out, Y);
+        pick_last_rows(m, top);
+        for (int b = 0; b < B; b++) memcpy(m->out + (size_t)b * Y, c, (size_t)Y * sizeof(float));
+        gemm(0, 1, B, Y, W, m->last_h, W, V, W, 1.0f, m->out, Y);
     }
 }
 
@@ -107,26 +122,30 @@ void compute_loss(rnnlab_model *m, int flags) {
     m->stats[RNNLAB_STAT_CORRECT] = (float)s.correct;
 }
 
-/* dV, dc and the gradient reaching the top layer's h_t, into m->dH. */
+/* dV, dc and the gradient reaching the top layer's output, into m->dH
+ * (T, B, H), or with two directions m->dcat (T, B, 2H). */
 void head_backward(rnnlab_model *m) {
-    int B = m->B, T = m->T, H = m->H, Y = m->Y;
-    size_t BH = (size_t)B * H, TB = (size_t)T * B;
+    int B = m->B, T = m->T, H = m->H, W = m->D * H, Y = m->Y;
+    size_t TB = (size_t)T * B;
     const float *V = m->params + m->off_V;
     float *dV = m->grads + m->off_V, *dc = m->grads + m->off_c;
-    const float *top = m->hs + (size_t)(m->L - 1) * (T + 1) * BH;
+    const float *top = head_input(m);
+    float *dtop = m->D == 2 ? m->dcat : m->dH;
     if (m->cfg.output == RNNLAB_OUTPUT_SEQUENCE) {
-        gemm(1, 0, Y, H, (int)TB, m->dyhat, Y, top + BH, H, 1.0f, dV, H);
+        gemm(1, 0, Y, W, (int)TB, m->dyhat, Y, top, W, 1.0f, dV, W);
         add_column_sums(dc, m->dyhat, TB, Y, Y);
-        gemm(0, 0, (int)TB, H, Y, m->dyhat, Y, V, H, 0.0f, m->dH, H);
+        gemm(0, 0, (int)TB, W, Y, m->dyhat, Y, V, W, 0.0f, dtop, W);
     } else {
-        gemm(1, 0, Y, H, B, m->dyhat, Y, m->last_h, H, 1.0f, dV, H);
+        gemm(1, 0, Y, W, B, m->dyhat, Y, m->last_h, W, 1.0f, dV, W);
         add_column_sums(dc, m->dyhat, (size_t)B, Y, Y);
-        memset(m->dH, 0, TB * H * sizeof(float));
-        gemm(0, 0, B, H, Y, m->dyhat, Y, V, H, 0.0f, m->dlast_h, H);
+        memset(dtop, 0, TB * W * sizeof(float));
+        gemm(0, 0, B, W, Y, m->dyhat, Y, V, W, 0.0f, m->dlast_h, W);
         for (int b = 0; b < B; b++) {
             int t = m->last_t[b];
-            if (t >= 0)
-                memcpy(m->dH + ((size_t)t * B + b) * H, m->dlast_h + (size_t)b * H, (size_t)H * sizeof(float));
+            if (t < 0) continue;
+            const float *d = m->dlast_h + (size_t)b * W;
+            memcpy(dtop + ((size_t)t * B + b) * W, d, (size_t)H * sizeof(float));
+            if (m->D == 2) memcpy(dtop + (size_t)b * W + H, d + H, (size_t)H * sizeof(float)); /* h← at step 0 */
         }
     }
 }

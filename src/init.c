@@ -93,8 +93,8 @@ rnnlab_status init_parameters(rnnlab_model *m) {
     int pytorch = m->cfg.init == RNNLAB_INIT_PYTORCH;
     double kbound = 1.0 / sqrt((double)H);
     memset(m->params, 0, m->n_params * sizeof(float));
-    for (int l = 0; l < m->L; l++) {
-        const layer_offsets *lo = &m->lay[l];
+    for (int u = 0; u < m->units; u++) {
+        const layer_offsets *lo = &m->lay[u];
         float *W = m->params + lo->W, *U = m->params + lo->U, *b = m->params + lo->b;
         size_t wblock = (size_t)H * lo->in;
         double glorot = sqrt(6.0 / (lo->in + H));
@@ -117,7 +117,8 @@ rnnlab_status init_parameters(rnnlab_model *m) {
         }
     }
     float *V = m->params + m->off_V, *c = m->params + m->off_c;
-    fill_uniform(&r, V, (size_t)m->Y * H, pytorch ? kbound : sqrt(6.0 / (H + m->Y)));
+    int DH = m->D * H; /* the head reads [h→ ; h←] of a bidirectional top layer */
+    fill_uniform(&r, V, (size_t)m->Y * DH, pytorch ? kbound : sqrt(6.0 / (DH + m->Y)));
     if (pytorch) fill_uniform(&r, c, (size_t)m->Y, kbound);
     /* the embedding table last, N(0, 1) as PyTorch's nn.Embedding: the draws
      * of every other tensor stay as without one */

@@ -23,7 +23,7 @@ void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld) {
  * the backward loop (the GRU keeps its r,z blocks apart from the n block). */
 void pack_recurrent(rnnlab_model *m) {
     int H = m->H, GH = m->G * m->H;
-    for (int l = 0; l < m->L; l++) {
+    for (int l = 0; l < m->units; l++) {
         const float *U = m->params + m->lay[l].U;
         if (m->cfg.cell == RNNLAB_CELL_GRU) {
             const float *Un = U + (size_t)2 * H * H;
@@ -35,6 +35,12 @@ void pack_recurrent(rnnlab_model *m) {
             gemm_pack_b(1, H, GH, U, H, m->packed + m->packed_fwd[l]);
             gemm_pack_b(0, GH, H, U, H, m->packed + m->packed_bwd[l]);
         }
+        if (m->cfg.recurrent_dropout > 0.0f) /* each block alone: its h_{t-1} has its own mask */
+            for (int g = 0; g < m->G; g++) {
+                size_t at = (size_t)g * gemm_packed_size(H, H);
+                gemm_pack_b(1, H, H, U + (size_t)g * H * H, H, m->packed + m->packed_drop_fwd[l] + at);
+                gemm_pack_b(0, H, H, U + (size_t)g * H * H, H, m->packed + m->packed_drop_bwd[l] + at);
+            }
     }
     m->packed_valid = 1;
 }
@@ -47,19 +53,24 @@ static void initial_state(float *dst, const float *carried, const float *given, 
     else memset(dst, 0, BH * sizeof(float));
 }
 
-/* One step of layer l's cell on pre (B, G*H); writes step t+1 of hs, cs. */
+/* One step of layer l's cell on pre (B, G*H); writes step t+1 of hs, cs.
+ * With recurrent dropout the layer takes the masked recurrent products
+ * (dropout.c) and the cell gets NULL for them (cells.h). */
 static void cell_forward(rnnlab_model *m, int l, int t, float *pre, float *hs, float *cs,
                          float *tc, float *aux) {
     int B = m->B, H = m->H;
     size_t BH = (size_t)B * H;
-    const float *h_prev = hs + (size_t)t * BH, *fwd = m->packed + m->packed_fwd[l];
+    int rec = m->dropping && m->cfg.recurrent_dropout > 0.0f;
+    const float *h_prev = hs + (size_t)t * BH, *fwd = rec ? NULL : m->packed + m->packed_fwd[l];
     float *h = hs + (size_t)(t + 1) * BH;
+    if (rec) recurrent_dropout_product(m, l, h_prev, pre);
     if (m->cfg.cell == RNNLAB_CELL_LSTM)
         lstm_forward_step(B, H, fwd, h_prev, cs + (size_t)t * BH, pre, h, cs + (size_t)(t + 1) * BH,
                           tc + (size_t)t * BH);
     else if (m->cfg.cell == RNNLAB_CELL_GRU)
         gru_forward_step(B, H, m->cfg.gru_reset_after, fwd, m->packed + m->packed_fwd_n[l],
-                         m->params + m->lay[l].bhn, h_prev, pre, h, aux + (size_t)t * BH);
+                         m->params + m->lay[l].bhn, rec ? m->drop_rec + ((size_t)l * 3 + 2) * BH : NULL,
+                         h_prev, pre, h, aux + (size_t)t * BH);
     else
         rnn_forward_step(B, H, m->cfg.activation == RNNLAB_ACT_RELU, fwd, h_prev, pre, h);
 }
@@ -78,7 +89,8 @@ void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
     /* the input projection of all steps at once: gates = b + X_all W^T */
     const float *bias = m->params + lo->b;
     for (size_t r = 0; r < TB; r++) memcpy(gates + r * GH, bias, (size_t)GH * sizeof(float));
-    gemm(0, 1, (int)TB, GH, lo->in, in, lo->in, m->params + lo->W, lo->in, 1.0f, gates, GH);
+    if (m->dropping && m->cfg.input_dropout > 0.0f) input_dropout_project(m, l, in, gates);
+    else gemm(0, 1, (int)TB, GH, lo->in, in, lo->in, m->params + lo->W, lo->in, 1.0f, gates, GH);
 
     /* hT/cT of layer l are read here before this layer overwrites them */
     initial_state(hs, m->hT + (size_t)l * BH, m->h0 + (size_t)l * BH, flags, BH);
@@ -99,7 +111,9 @@ static void backward_through_time(rnnlab_model *m, int l) {
     const float *cs = lstm ? m->cs + (size_t)l * (T + 1) * BH : NULL;
     const float *tc = lstm ? m->tanh_c + (size_t)l * TB * H : NULL;
     const float *aux = gru ? m->aux + (size_t)l * TB * H : NULL;
-    const float *bwd = m->packed + m->packed_bwd[l], *bwd_n = m->packed + m->packed_bwd_n[l];
+    int rec = m->dropping && m->cfg.recurrent_dropout > 0.0f;
+    const float *bwd = rec ? NULL : m->packed + m->packed_bwd[l], *bwd_n = m->packed + m->packed_bwd_n[l];
+    const float *m_n = rec && gru ? m->drop_rec + ((size_t)l * 3 + 2) * BH : NULL;
     float *dh_next = m->dh_next, *dc_next = m->dc_next;
     memset(dh_next, 0, BH * sizeof(float));
     if (lstm) memset(dc_next, 0, BH * sizeof(float));
@@ -114,12 +128,13 @@ static void backward_through_time(rnnlab_model *m, int l) {
                                dh_next, dc_next, m->dc_total);
             m->flow_c[(size_t)l * T + t] = l2_norm(m->dc_total, BH);
         } else if (gru) {
-            gru_backward_step(B, H, m->cfg.gru_reset_after, bwd, bwd_n, a, hs + (size_t)t * BH,
+            gru_backward_step(B, H, m->cfg.gru_reset_after, bwd, bwd_n, m_n, a, hs + (size_t)t * BH,
                               aux + (size_t)t * BH, dht, dgt, m->daux + (size_t)t * BH, m->drh, dh_next);
         } else {
             rnn_backward_step(B, H, m->cfg.activation == RNNLAB_ACT_RELU, bwd,
                               hs + (size_t)(t + 1) * BH, dht, dgt, dh_next);
         }
+        if (rec) recurrent_dropout_backprop(m, l, dgt, dh_next, !gru); /* the cell left these blocks */
     }
     memcpy(m->dh0 + (size_t)l * BH, dh_next, BH * sizeof(float));
     if (lstm) memcpy(m->dc0 + (size_t)l * BH, dc_next, BH * sizeof(float));
@@ -151,6 +166,10 @@ static void weight_gradients(rnnlab_model *m, int l, const float *in) {
 
 void layer_backward(rnnlab_model *m, int l, const float *in, float *din) {
     backward_through_time(m, l);
+    if (m->dropping && (m->cfg.input_dropout > 0.0f || m->cfg.recurrent_dropout > 0.0f)) {
+        dropout_weight_gradients(m, l, in, din);
+        return;
+    }
     weight_gradients(m, l, in);
     /* dL/d(input) = dG W */
     const layer_offsets *lo = &m->lay[l];

@@ -11,7 +11,7 @@
 void lstm_forward_step(int B, int H, const float *U_fwd, const float *h_prev,
                        const float *c_prev, float *pre, float *h, float *c, float *tanh_c) {
     int GH = 4 * H;
-    gemm_packed(B, GH, H, h_prev, H, U_fwd, 1.0f, pre, GH);
+    if (U_fwd) gemm_packed(B, GH, H, h_prev, H, U_fwd, 1.0f, pre, GH);
     for (int b = 0; b < B; b++) {
         float *a = pre + (size_t)b * GH;
         vec_sigmoid(a, 2 * H);      /* i = σ(.), f = σ(.) */
@@ -61,5 +61,5 @@ void lstm_backward_step(int B, int H, const float *U_bwd, const float *gates,
         for (; j + VW <= H; j += VW) LSTM_UNIT_BACKWARD(vf, 1.0f, AT_V, ST_V);
         for (; j < H; j++) LSTM_UNIT_BACKWARD(float, 1.0f, AT_S, ST_S);
     }
-    gemm_packed(B, H, GH, dpre, GH, U_bwd, 0.0f, dh_prev, H);
+    if (U_bwd) gemm_packed(B, H, GH, dpre, GH, U_bwd, 0.0f, dh_prev, H);
 }

@@ -3,6 +3,7 @@
 #include "model.h"
 #include "gemm.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,15 @@ rnnlab_status validate_config(const rnnlab_config *cfg, char *err, size_t errlen
                  (double)cfg->recurrent_scale);
         return RNNLAB_E_INVALID;
     }
+    const float p[3] = {cfg->dropout, cfg->input_dropout, cfg->recurrent_dropout};
+    static const char *const p_name[3] = {"dropout", "input_dropout", "recurrent_dropout"};
+    for (int k = 0; k < 3; k++)
+        if (!(p[k] >= 0.0f && p[k] < 1.0f) || signbit(p[k])) { /* -0 too: a saved file keeps the bits */
+            snprintf(err, errlen, "%s: expected a probability from 0 up to (not including) 1, got %g", p_name[k],
+                     (double)p[k]);
+            return RNNLAB_E_INVALID;
+        }
+    CHECK_RANGE(bidirectional, 0, 1, "0 or 1");
     if (cfg->loss == RNNLAB_LOSS_CROSS_ENTROPY && cfg->output_size < 2) {
         snprintf(err, errlen, "output_size: cross-entropy needs at least 2 classes, got %d",
                  cfg->output_size);
@@ -88,16 +98,16 @@ rnnlab_status validate_config(const rnnlab_config *cfg, char *err, size_t errlen
  * or 0 if it would not fit the engine's limits. */
 static size_t compute_layout(rnnlab_model *m) {
     size_t off = 0, GH = (size_t)m->G * m->H, H = (size_t)m->H;
-    for (int l = 0; l < m->L; l++) {
-        layer_offsets *lo = &m->lay[l];
-        lo->in = l == 0 ? m->X : m->H;
+    for (int u = 0; u < m->units; u++) { /* layer u / D, direction u % D */
+        layer_offsets *lo = &m->lay[u];
+        lo->in = u < m->D ? m->X : m->D * m->H;
         lo->W = off; off += GH * lo->in;
         lo->U = off; off += GH * H;
         lo->b = off; off += GH;
         lo->bhn = off;
         if (m->cfg.cell == RNNLAB_CELL_GRU && m->cfg.gru_reset_after) off += H;
     }
-    m->off_V = off; off += (size_t)m->Y * H;
+    m->off_V = off; off += (size_t)m->Y * m->D * H;
     m->off_c = off; off += (size_t)m->Y;
     m->off_emb = off; off += (size_t)m->cfg.embedding_vocab * m->X;
     return off;
@@ -116,11 +126,11 @@ rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
         return RNNLAB_OK;
     }
     if (layer == m->L) {
-        if (kind == 0) { *offset = m->off_V; *count = (size_t)m->Y * m->H; return RNNLAB_OK; }
+        if (kind == 0) { *offset = m->off_V; *count = (size_t)m->Y * m->D * m->H; return RNNLAB_OK; }
         if (kind == 1) { *offset = m->off_c; *count = (size_t)m->Y; return RNNLAB_OK; }
-    } else if (layer >= 0 && layer < m->L) {
-        const layer_offsets *lo = &m->lay[layer];
-        switch (kind) {
+    } else if (layer >= 0 && layer < m->L && kind >= 0 && kind < 4 * m->D) {
+        const layer_offsets *lo = &m->lay[layer * m->D + kind / 4]; /* kinds 4..7: the reverse direction */
+        switch (kind % 4) {
         case 0: *offset = lo->W; *count = GH * lo->in; return RNNLAB_OK;
         case 1: *offset = lo->U; *count = GH * m->H; return RNNLAB_OK;
         case 2: *offset = lo->b; *count = GH; return RNNLAB_OK;
@@ -138,10 +148,11 @@ rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
 uint64_t expected_param_count(const rnnlab_config *cfg) {
     uint64_t G = (uint64_t)gate_count(cfg->cell), H = (uint64_t)cfg->hidden_size;
     uint64_t extra = cfg->cell == RNNLAB_CELL_GRU && cfg->gru_reset_after ? H : 0;
-    uint64_t n = (uint64_t)cfg->output_size * (H + 1) + (uint64_t)cfg->embedding_vocab * cfg->input_size;
+    uint64_t D = cfg->bidirectional ? 2 : 1;
+    uint64_t n = (uint64_t)cfg->output_size * (D * H + 1) + (uint64_t)cfg->embedding_vocab * cfg->input_size;
     for (int l = 0; l < cfg->layers; l++) {
-        uint64_t in = l == 0 ? (uint64_t)cfg->input_size : H;
-        n += G * H * (in + H + 1) + extra;
+        uint64_t in = l == 0 ? (uint64_t)cfg->input_size : D * H;
+        n += D * (G * H * (in + H + 1) + extra);
     }
     return n;
 }
@@ -151,7 +162,7 @@ uint64_t expected_param_count(const rnnlab_config *cfg) {
 static size_t packed_floats(rnnlab_model *m) {
     size_t total = 0;
     int H = m->H, GH = m->G * m->H;
-    for (int l = 0; l < m->L; l++) {
+    for (int l = 0; l < m->units; l++) {
         if (m->cfg.cell == RNNLAB_CELL_GRU) {
             m->packed_fwd[l] = total;   total += gemm_packed_size(H, 2 * H);
             m->packed_fwd_n[l] = total; total += gemm_packed_size(H, H);
@@ -161,6 +172,11 @@ static size_t packed_floats(rnnlab_model *m) {
             m->packed_fwd[l] = total;   total += gemm_packed_size(H, GH);
             m->packed_bwd[l] = total;   total += gemm_packed_size(GH, H);
             m->packed_fwd_n[l] = m->packed_bwd_n[l] = 0;
+        }
+        if (m->cfg.recurrent_dropout > 0.0f) {
+            size_t blocks = (size_t)m->G * gemm_packed_size(H, H);
+            m->packed_drop_fwd[l] = total; total += blocks;
+            m->packed_drop_bwd[l] = total; total += blocks;
         }
     }
     return total;
@@ -177,6 +193,8 @@ rnnlab_status model_alloc(const rnnlab_config *cfg, rnnlab_model **out) {
     m->cfg = *cfg;
     m->G = gate_count(cfg->cell);
     m->L = cfg->layers;
+    m->D = cfg->bidirectional ? 2 : 1;
+    m->units = m->L * m->D;
     m->X = cfg->input_size;
     m->H = cfg->hidden_size;
     m->Y = cfg->output_size;
@@ -189,6 +207,8 @@ rnnlab_status model_alloc(const rnnlab_config *cfg, rnnlab_model **out) {
                          (double)need, RNNLAB_MAX_ELEMENTS);
     }
     m->n_params = compute_layout(m);
+    m->Xm = m->X;
+    for (int u = 1; u < m->units; u++) m->Xm = m->lay[u].in > m->Xm ? m->lay[u].in : m->Xm;
     size_t np = m->n_params, npacked = packed_floats(m);
     /* one block at a time: a block allocated before another fails would grow
      * wasm memory for good (it never shrinks) */

@@ -13,6 +13,10 @@ typedef struct {
     int in;              /* X_l */
 } layer_offsets;
 
+/* A unit is one direction of one layer: u = l*D + d, d = 0 forward, 1 the
+ * reversed direction of a bidirectional layer (SPEC §11). Everything per
+ * layer below (weights, states, caches, flows, masks) is per unit. */
+
 /* The batch block (set_batch, batch.c) holds everything sized by B and T;
  * the state block holds the states sized by B alone, so that it survives a
  * change of T (truncated BPTT with RNNLAB_CARRY_STATE). */
@@ -20,7 +24,8 @@ struct rnnlab_model {
     rnnlab_config cfg;
     rnnlab_optimizer opt;
     int G, L, X, H, Y;
-    layer_offsets lay[RNNLAB_MAX_LAYERS];
+    int D, units;          /* directions (1 or 2) and units L*D            */
+    layer_offsets lay[2 * RNNLAB_MAX_LAYERS];
     size_t off_V, off_c, off_emb, n_params; /* off_emb: the embedding table (V, X) */
 
     /* parameter block: 4 * n_params floats */
@@ -35,16 +40,19 @@ struct rnnlab_model {
     /* packed recurrent weights, per layer: forward (h * U^T) and backward
      * (dG * U); GRU keeps the r,z blocks and the n block apart */
     float *packed;         /* one allocation                                 */
-    size_t packed_fwd[RNNLAB_MAX_LAYERS], packed_fwd_n[RNNLAB_MAX_LAYERS];
-    size_t packed_bwd[RNNLAB_MAX_LAYERS], packed_bwd_n[RNNLAB_MAX_LAYERS];
+    size_t packed_fwd[2 * RNNLAB_MAX_LAYERS], packed_fwd_n[2 * RNNLAB_MAX_LAYERS];
+    size_t packed_bwd[2 * RNNLAB_MAX_LAYERS], packed_bwd_n[2 * RNNLAB_MAX_LAYERS];
+    /* recurrent dropout (dropout.c): each gate block's U_g packed on its own,
+     * G blocks of gemm_packed_size(H, H) per unit, for h U_g^T and for dG U_g */
+    size_t packed_drop_fwd[2 * RNNLAB_MAX_LAYERS], packed_drop_bwd[2 * RNNLAB_MAX_LAYERS];
     int packed_valid;
 
     /* state block, sized for B (capacity in floats); zeroed when B changes */
     int state_B;
     float *state;
     size_t state_cap;
-    float *h0, *c0; /* (L, B, H)    initial states (c0: LSTM only)          */
-    float *hT, *cT; /* (L, B, H)    final states of the last forward        */
+    float *h0, *c0; /* (L*D, B, H)  initial states (c0: LSTM only)          */
+    float *hT, *cT; /* (L*D, B, H)  final states of the last forward        */
 
     /* batch block, sized for B x T (capacity in floats) */
     int B, T;
@@ -77,6 +85,20 @@ struct rnnlab_model {
     float *dlast_h; /* (B, H)  the head's dL/d(last_h)                      */
     int32_t *last_t;/* (B)     step whose output counts, -1 = none          */
     int32_t *ids;   /* (T, B)  embedding input ids, time-major              */
+    /* bidirectional (direction.c, SPEC §11), NULL otherwise                */
+    float *cat;     /* (L, T, B, 2H)   each layer's output [h→_t ; h←_t]    */
+    float *rev_in;  /* (T, B, Xm)      a layer's input, each sequence reversed */
+    float *rev_d;   /* (T, B, Xm)      dL/d(rev_in)                         */
+    float *dcat;    /* (T, B, 2H)      dL/d(a layer's output)               */
+    int32_t *lengths; /* (B)           valid steps of each sequence         */
+    /* dropout (dropout.c, SPEC §12): masks hold 0 or 1/(1-p)               */
+    int dropping;       /* this forward (and its backward) applies dropout   */
+    int Xm;             /* the widest layer input, max X_l                   */
+    float *drop_layer;  /* (L-1, T, B, H)  on layer l's output, l < L-1      */
+    float *drop_input;  /* (L, G, B, Xm)   on layer l's x_t, per gate block  */
+    float *drop_rec;    /* (L, G, B, H)    on layer l's h_{t-1}, per block   */
+    float *dropped;     /* (L-1, T, B, H)  layer outputs after dropout       */
+    float *drop_scratch;/* (T*B*max(Xm, H))                                  */
 
     rnnlab_buffer_info table[RNNLAB_BUF_COUNT]; /* what rnnlab_buffer_table returns */
     uint8_t *meta;         /* the caller's metadata, saved with the model   */
@@ -104,6 +126,12 @@ void layer_forward(rnnlab_model *m, int l, const float *in, int flags);
 void layer_backward(rnnlab_model *m, int l, const float *in, float *din); /* din may be NULL */
 void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld);
 
+/* direction.c: bidirectional layers */
+rnnlab_status direction_check(rnnlab_model *m, int flags);
+const float *bidir_output(const rnnlab_model *m, int l);
+void bidir_layer_forward(rnnlab_model *m, int l, const float *in, int flags);
+void bidir_layer_backward(rnnlab_model *m, int l, const float *in, float *din);
+
 /* head.c: the linear head and the losses */
 void pick_last_steps(rnnlab_model *m, int flags);
 void head_forward(rnnlab_model *m);
@@ -114,6 +142,18 @@ void head_backward(rnnlab_model *m);
 rnnlab_status embedding_check_ids(rnnlab_model *m);
 void embedding_forward(rnnlab_model *m);
 void embedding_backward(rnnlab_model *m);
+
+/* dropout.c: masks from (seed, step count, layer, position), and the
+ * masked products of input and recurrent dropout */
+int dropout_active(const rnnlab_model *m, int flags);
+void dropout_draw(rnnlab_model *m);
+void dropout_layer_forward(rnnlab_model *m, int l, const float *out);
+void dropout_layer_backward(rnnlab_model *m, int l, float *d);
+void input_dropout_project(rnnlab_model *m, int l, const float *in, float *gates);
+void recurrent_dropout_product(rnnlab_model *m, int l, const float *h_prev, float *pre);
+void recurrent_dropout_backprop(rnnlab_model *m, int l, const float *dpre, float *dh_prev, int overwrite);
+void dropout_weight_gradients(rnnlab_model *m, int l, const float *in, float *din);
+int recurrent_dropout_blocks(const rnnlab_model *m); /* blocks masked outside the cell */
 
 /* optim.c: norms, clipping, optimisers */
 double grad_norm_global(const float *g, size_t n);

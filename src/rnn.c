@@ -9,7 +9,7 @@
 
 void rnn_forward_step(int B, int H, int relu, const float *U_fwd, const float *h_prev,
                       float *pre, float *h) {
-    gemm_packed(B, H, H, h_prev, H, U_fwd, 1.0f, pre, H);
+    if (U_fwd) gemm_packed(B, H, H, h_prev, H, U_fwd, 1.0f, pre, H);
     if (relu) vec_relu(pre, B * H);
     else vec_tanh(pre, B * H);
     memcpy(h, pre, (size_t)B * H * sizeof(float));
@@ -22,5 +22,5 @@ void rnn_backward_step(int B, int H, int relu, const float *U_bwd, const float *
         for (size_t i = 0; i < n; i++) dpre[i] = h[i] > 0.0f ? dh[i] : 0.0f;
     else
         for (size_t i = 0; i < n; i++) dpre[i] = dh[i] * (1.0f - h[i] * h[i]); /* tanh' = 1 - h² */
-    gemm_packed(B, H, H, dpre, H, U_bwd, 0.0f, dh_prev, H);
+    if (U_bwd) gemm_packed(B, H, H, dpre, H, U_bwd, 0.0f, dh_prev, H);
 }

@@ -32,8 +32,23 @@
  *                                input ids, TIME-major; the forward writes row
  *                                ids[t*B + b] of the table into x, and dx is then
  *                                dLoss/d(those rows)
+ *   drop_layer     (L-1, T, B, D*H) the dropout masks of the last forward with
+ *   drop_input     (L*D, G, B, Xm)  RNNLAB_TRAINING (0 or 1/(1-p), SPEC §12): on
+ *   drop_recurrent (L*D, G, B, H)   layer l's output (l < L-1), on layer l's x_t
+ *                                   (gate block g, its first X_l of Xm = max(X_l)
+ *                                   entries), on layer l's h_{t-1} (block g)
  * c0, cT, dc0, flow_c and cells exist for the LSTM only (NULL, 0 otherwise);
- * ids only with an embedding.
+ * ids only with an embedding; each dropout mask only with its p > 0.
+ *
+ * Bidirectional (bidirectional = 1, D = 2; else D = 1), SPEC §11: every
+ * per-layer buffer above is per unit u = l*D + d (d = 1: the reverse
+ * direction), so L becomes L*D in h0, c0, hT, cT, dh0, dc0 (PyTorch's
+ * [layers*2, B, H] order), flow_h, flow_c, gates, hidden, cells; the reverse
+ * direction's flow, gates, hidden and cells are in its own order of
+ * processing, step s of sequence b being time T_b - 1 - s (T_b its length).
+ * The mask must then be a prefix mask (lengths, right padding) and
+ * RNNLAB_CARRY_STATE is refused (E_INVALID); hT of both directions is the
+ * state at each sequence's end (PyTorch's h_n); out reads [h→_t ; h←_t].
  *
  * States and truncated BPTT: h0, c0, hT, cT live in a state block of their
  * own, sized by B alone. A set_batch that changes only T keeps it (and its
@@ -54,12 +69,13 @@
  * contents are valid until the next rnnlab_set_batch or rnnlab_free.
  *
  * Parameters, gradients and optimiser moments share one flat layout; per
- * layer l (input size X_l = X for l = 0, else H):
+ * layer l (input size X_l = X for l = 0, else D*H) and direction:
  *   W_l   (G*H, X_l)  input weights, gate blocks stacked in rows
  *   U_l   (G*H, H)    recurrent weights
  *   b_l   (G*H)       one bias per gate block
  *   bhn_l (H)         GRU reset-after only: the n block's recurrent bias
- * then the head: V (Y, H), c (Y); then, with an embedding, its table
+ * (bidirectional: layer l's forward W, U, b, bhn, then its reverse ones)
+ * then the head: V (Y, D*H), c (Y); then, with an embedding, its table
  *   Emb   (V, X)      row v is the input vector of id v (SPEC §13)
  */
 #ifndef RNNLAB_H
@@ -109,6 +125,13 @@ typedef struct {
     int32_t forget_bias_one; /* LSTM forget-gate bias 1 (default) or 0          */
     uint32_t seed;           /* every random draw comes from it                 */
     int32_t embedding_vocab; /* V > 0: inputs are ids into a table (V, X); 0 = off */
+    float dropout;           /* p in [0, 1): on each layer's output but the last's,
+                                a fresh mask per (b, t) (PyTorch), SPEC §12     */
+    float input_dropout;     /* p: on every layer's x_t, one mask per sequence and
+                                gate block (Keras dropout)                       */
+    float recurrent_dropout; /* p: on h_{t-1} where it enters the gates, one mask
+                                per sequence and gate block (Keras)              */
+    int32_t bidirectional;   /* 1: a second layer over the reversed sequence, SPEC §11 */
 } rnnlab_config;
 
 typedef struct {
@@ -127,8 +150,10 @@ typedef struct {
 enum {
     RNNLAB_USE_MASK = 1, /* the mask buffer is read; otherwise every position counts */
     RNNLAB_USE_H0 = 2,   /* h0 (and c0) are read; otherwise states start at zero   */
-    RNNLAB_CARRY_STATE = 4 /* states start from hT (and cT) of the previous forward;
+    RNNLAB_CARRY_STATE = 4, /* states start from hT (and cT) of the previous forward;
                               wins over RNNLAB_USE_H0                                */
+    RNNLAB_TRAINING = 8     /* apply dropout (train_step always does): the masks of
+                              the model's seed and step count, SPEC §12             */
 };
 
 /* Buffers reachable through rnnlab_buffer. */
@@ -138,6 +163,7 @@ typedef enum {
     RNNLAB_BUF_DX, RNNLAB_BUF_DH0, RNNLAB_BUF_DC0, RNNLAB_BUF_FLOW_H,
     RNNLAB_BUF_FLOW_C, RNNLAB_BUF_GATES, RNNLAB_BUF_HIDDEN, RNNLAB_BUF_CELLS, RNNLAB_BUF_PARAMS,
     RNNLAB_BUF_GRADS, RNNLAB_BUF_OPT_M, RNNLAB_BUF_OPT_V, RNNLAB_BUF_STATS, RNNLAB_BUF_IDS,
+    RNNLAB_BUF_DROP_LAYER, RNNLAB_BUF_DROP_INPUT, RNNLAB_BUF_DROP_RECURRENT,
     RNNLAB_BUF_COUNT
 } rnnlab_buffer_id;
 
@@ -165,7 +191,8 @@ const char *rnnlab_global_error(void); /* for failures with no model */
 rnnlab_status rnnlab_get_config(const rnnlab_model *m, rnnlab_config *out);
 size_t rnnlab_param_count(const rnnlab_model *m);
 /* Offset (in floats) and size of one tensor in the flat parameter layout.
- * kind: 0 W, 1 U, 2 b, 3 bhn (layer < L); head: layer = L, kind 0 V, 1 c;
+ * kind: 0 W, 1 U, 2 b, 3 bhn (layer < L), and with bidirectional 4 W, 5 U,
+ * 6 b, 7 bhn of the layer's reverse direction; head: layer = L, kind 0 V, 1 c;
  * the embedding table: layer = -1, kind 0 (E_INVALID without an embedding). */
 rnnlab_status rnnlab_param_slice(const rnnlab_model *m, int layer, int kind,
                                  size_t *offset, size_t *count);

@@ -8,7 +8,10 @@
  *   112 optimiser step count (f64)
  *   120 parameter count n (u64)
  *   version 2 only: at 128 the count k (u32) of config words after the first
- *       14, then those k words (rnnlab_config from embedding_vocab on)
+ *       14, then those k words (rnnlab_config from embedding_vocab on); save
+ *       writes the fewest words that hold every nonzero field, so a file
+ *       reads in every build that knows its fields, and a build reads every
+ *       k up to its own count (the words it lacks are 0: the field is off)
  *   P   parameters (n x f32), P = 128 (version 1) or 132 + 4k (version 2);
  *       then with flag bit 0: moments m and v (n x f32 each)
  *   then with flag bit 1: metadata length k (u32) and k bytes (the caller's,
@@ -63,19 +66,21 @@ static void get_words(void *s, const uint8_t *p, int words) {
 }
 #define CONFIG_WORDS_V1 14
 #define CONFIG_WORDS_EXT ((int)(sizeof(rnnlab_config) / 4) - CONFIG_WORDS_V1)
-_Static_assert(sizeof(rnnlab_config) == 4 * (CONFIG_WORDS_V1 + 1), "rnnlab_config is 15 words");
+_Static_assert(sizeof(rnnlab_config) == 4 * (CONFIG_WORDS_V1 + 5), "rnnlab_config is 19 words");
 
-/* Whether a config needs version 2: a field after the first 14 is nonzero. */
-static int needs_version_2(const rnnlab_config *cfg) {
+/* The config words after the first 14 that a file needs: up to the last
+ * nonzero one (0: version 1 will do). */
+static int extension_words(const rnnlab_config *cfg) {
     uint8_t words[4 * CONFIG_WORDS_EXT];
     put_words(words, (const uint8_t *)cfg + 4 * CONFIG_WORDS_V1, CONFIG_WORDS_EXT);
-    for (size_t i = 0; i < sizeof words; i++)
-        if (words[i]) return 1;
-    return 0;
+    int k = 0;
+    for (int i = 0; i < (int)sizeof words; i++)
+        if (words[i]) k = i / 4 + 1;
+    return k;
 }
 
-/* Where the parameters start in a file of this version. */
-static size_t params_at(int version) { return version == 1 ? HEADER_BYTES : HEADER_BYTES + 4 + 4 * CONFIG_WORDS_EXT; }
+/* Where the parameters start in a file of this version with k extension words. */
+static size_t params_at(int version, int k) { return version == 1 ? HEADER_BYTES : HEADER_BYTES + 4 + 4 * (size_t)k; }
 _Static_assert(sizeof(rnnlab_optimizer) == 40, "rnnlab_optimizer is 10 words");
 
 rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, size_t *len) {
@@ -85,8 +90,8 @@ rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, 
     *len = 0;
     size_t n = m->n_params, blocks = with_optimizer ? 3 : 1;
     size_t meta_bytes = m->meta ? 4 + m->meta_len : 0;
-    int version = needs_version_2(&m->cfg) ? 2 : 1;
-    size_t at = params_at(version);
+    int k = extension_words(&m->cfg), version = k ? 2 : 1;
+    size_t at = params_at(version, k);
     size_t total = at + blocks * n * 4 + meta_bytes + 4;
     uint8_t *p = malloc(total);
     if (!p) return set_error(m, RNNLAB_E_NOMEM, "out of memory saving %zu bytes", total);
@@ -95,8 +100,8 @@ rnnlab_status rnnlab_save(rnnlab_model *m, int with_optimizer, uint8_t **bytes, 
     put_u32(p + 12, (with_optimizer ? 1u : 0u) | (m->meta ? 2u : 0u));
     put_words(p + 16, &m->cfg, CONFIG_WORDS_V1);
     if (version == 2) {
-        put_u32(p + HEADER_BYTES, CONFIG_WORDS_EXT);
-        put_words(p + HEADER_BYTES + 4, (const uint8_t *)&m->cfg + 4 * CONFIG_WORDS_V1, CONFIG_WORDS_EXT);
+        put_u32(p + HEADER_BYTES, (uint32_t)k);
+        put_words(p + HEADER_BYTES + 4, (const uint8_t *)&m->cfg + 4 * CONFIG_WORDS_V1, k);
     }
     put_words(p + 72, &m->opt, 10);
     double step = with_optimizer ? m->step : 0.0; /* the count belongs to the moments */
@@ -150,20 +155,21 @@ typedef struct {
     size_t params_at;                   /* where the parameters start */
 } header;
 
-/* Version 2: the config words after the first 14, which must be this build's
- * count and put at least one field in use (else save writes version 1). */
+/* Version 2: the k config words after the first 14, 1 <= k <= this build's
+ * count, the last of them in use (else save writes fewer, or version 1). */
 static rnnlab_status read_config_extension(const uint8_t *p, size_t len, header *h) {
     if (len < HEADER_BYTES + 8) return reject("a version 2 file shorter than its configuration extension (%zu bytes)", len);
     uint32_t k = get_u32(p + HEADER_BYTES);
-    if (k != (uint32_t)CONFIG_WORDS_EXT)
+    if (k < 1 || k > (uint32_t)CONFIG_WORDS_EXT)
         return set_error(NULL, RNNLAB_E_FORMAT,
                          "model file format version 2 with %u configuration words after the first 14: this build "
-                         "reads %d (and version 1, which has none)", (unsigned)k, CONFIG_WORDS_EXT);
-    if (len < params_at(2) + 4) return reject("a version 2 file shorter than its configuration extension (%zu bytes)", len);
-    get_words((uint8_t *)&h->cfg + 4 * CONFIG_WORDS_V1, p + HEADER_BYTES + 4, CONFIG_WORDS_EXT);
-    if (!needs_version_2(&h->cfg))
-        return reject("a version 2 file whose configuration needs only version 1 (save writes version 1 for it)");
-    h->params_at = params_at(2);
+                         "reads 1 to %d (and version 1, which has none)", (unsigned)k, CONFIG_WORDS_EXT);
+    if (len < params_at(2, (int)k) + 4) return reject("a version 2 file shorter than its configuration extension (%zu bytes)", len);
+    get_words((uint8_t *)&h->cfg + 4 * CONFIG_WORDS_V1, p + HEADER_BYTES + 4, (int)k);
+    if (extension_words(&h->cfg) != (int)k)
+        return reject("a version 2 file with %u configuration words whose last is 0 (save writes %d for it)",
+                      (unsigned)k, extension_words(&h->cfg));
+    h->params_at = params_at(2, (int)k);
     return RNNLAB_OK;
 }
 
@@ -188,7 +194,7 @@ static rnnlab_status read_header(const uint8_t *p, size_t len, header *h) {
     if (h->flags > 3) return reject("unknown flags 0x%x (known: 0x1, 0x2)", (unsigned)h->flags);
     memset(&h->cfg, 0, sizeof h->cfg); /* version 1: every newer field off */
     get_words(&h->cfg, p + 16, CONFIG_WORDS_V1);
-    h->params_at = params_at(1);
+    h->params_at = params_at(1, 0);
     if (version == 2 && (st = read_config_extension(p, len, h))) return st;
     get_words(&h->opt, p + 72, 10);
     uint64_t step_bits = get_u64(p + 112);

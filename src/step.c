@@ -24,7 +24,7 @@ static rnnlab_status check_finite(rnnlab_model *m, const float *p, size_t n, con
 
 /* The inputs the forward reads: x, the initial states, the mask. */
 static rnnlab_status check_batch(rnnlab_model *m, int flags) {
-    size_t BT = (size_t)m->B * m->T, LBH = (size_t)m->L * m->B * m->H;
+    size_t BT = (size_t)m->B * m->T, LBH = (size_t)m->units * m->B * m->H;
     int lstm = m->cfg.cell == RNNLAB_CELL_LSTM;
     static const char carried[] = " (RNNLAB_CARRY_STATE starts from the final state of the last "
                                   "forward: zero the hT and cT buffers, or run once without the flag)";
@@ -76,34 +76,52 @@ static rnnlab_status check_targets(rnnlab_model *m, int flags) {
 
 /* ---------------------------------------------------------------- passes */
 
-/* Layer l's input (T, B, X_l): x, or the h_1 .. h_T of the layer below. */
-static const float *layer_input(const rnnlab_model *m, int l) {
-    return l == 0 ? m->x : m->hs + ((size_t)(l - 1) * (m->T + 1) + 1) * m->B * m->H;
+/* Layer l's output (T, B, D*H): its h_1 .. h_T, or [h→ ; h←] (direction.c). */
+static const float *layer_output(const rnnlab_model *m, int l) {
+    if (m->D == 2) return bidir_output(m, l);
+    return m->hs + ((size_t)l * (m->T + 1) + 1) * m->B * m->H;
+}
+
+/* Layer l's input (T, B, X_l): x, or the output of the layer below, after
+ * dropout when it is on (layer_forward of l-1 put it there). */
+static const float *layer_input(rnnlab_model *m, int l) {
+    if (l == 0) return m->x;
+    if (m->dropping && m->cfg.dropout > 0.0f) return m->dropped + (size_t)(l - 1) * m->T * m->B * m->D * m->H;
+    return layer_output(m, l - 1);
 }
 
 static rnnlab_status run_forward(rnnlab_model *m, int flags, int with_loss) {
     rnnlab_status st = check_batch(m, flags);
+    if (!st && m->D == 2) st = direction_check(m, flags);
     if (st) return st;
     if (m->cfg.output == RNNLAB_OUTPUT_LAST) pick_last_steps(m, flags);
     if (with_loss && (st = check_targets(m, flags))) return st;
     if (!m->packed_valid) pack_recurrent(m);
     if (m->cfg.embedding_vocab) embedding_forward(m);
-    for (int l = 0; l < m->L; l++) layer_forward(m, l, layer_input(m, l), flags);
+    m->dropping = dropout_active(m, flags);
+    if (m->dropping) dropout_draw(m);
+    for (int l = 0; l < m->L; l++) {
+        if (m->D == 2) bidir_layer_forward(m, l, layer_input(m, l), flags);
+        else layer_forward(m, l, layer_input(m, l), flags);
+        if (l + 1 < m->L) dropout_layer_forward(m, l, layer_output(m, l));
+    }
     head_forward(m);
     if (with_loss) compute_loss(m, flags);
     return RNNLAB_OK;
 }
 
 static void run_backward(rnnlab_model *m, int flags) {
-    size_t TBH = (size_t)m->T * m->B * m->H;
+    size_t TBH = (size_t)m->T * m->B * m->D * m->H;
     memset(m->grads, 0, m->n_params * sizeof(float));
     head_backward(m);
     for (int l = m->L - 1; l >= 0; l--) {
         /* (T, B, X_l); a training step has no use for dL/dx itself, but the embedding has */
         int want_dx = (flags & RUN_INPUT_GRADS) || m->cfg.embedding_vocab;
         float *din = l > 0 ? m->dH_below : want_dx ? m->dx : NULL;
-        layer_backward(m, l, layer_input(m, l), din);
-        if (l > 0) memcpy(m->dH, din, TBH * sizeof(float));
+        if (m->D == 2) bidir_layer_backward(m, l, layer_input(m, l), din);
+        else layer_backward(m, l, layer_input(m, l), din);
+        if (l > 0) dropout_layer_backward(m, l - 1, din);
+        if (l > 0) memcpy(m->D == 2 ? m->dcat : m->dH, din, TBH * sizeof(float)); /* (T, B, D*H) */
     }
     if (m->cfg.embedding_vocab) embedding_backward(m);
 }
@@ -153,7 +171,7 @@ rnnlab_status rnnlab_compute_gradients(rnnlab_model *m, int flags) {
 
 rnnlab_status rnnlab_train_step(rnnlab_model *m, int flags) {
     float scale;
-    rnnlab_status st = gradients_and_clipping(m, flags & ~RUN_INPUT_GRADS, &scale);
+    rnnlab_status st = gradients_and_clipping(m, (flags & ~RUN_INPUT_GRADS) | RNNLAB_TRAINING, &scale);
     if (st) return st;
     if (m->stats[RNNLAB_STAT_COUNTED] == 0.0f) return RNNLAB_OK; /* nothing to learn from */
     st = apply_update(m, scale, m->opt.clip_value);

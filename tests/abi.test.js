@@ -51,10 +51,10 @@ test('status codes, buffer ids, stats slots and flags match rnnlab.h', () => {
   const stats = enumerators('RNNLAB_STAT_');
   for (const { name, value } of stats) assert.equal(STAT[name.replace('RNNLAB_STAT_', '')], value, name);
   assert.equal(Object.keys(STAT).length, stats.length);
-  for (const { name, value } of [...enumerators('RNNLAB_USE_'), ...enumerators('RNNLAB_CARRY_')]) {
+  for (const { name, value } of [...enumerators('RNNLAB_USE_'), ...enumerators('RNNLAB_CARRY_'), ...enumerators('RNNLAB_TRAINING')]) {
     assert.equal(FLAG[name.replace('RNNLAB_', '')], value, name);
   }
-  assert.equal(Object.keys(FLAG).length, 3);
+  assert.equal(Object.keys(FLAG).length, 4);
 });
 
 test('the enums of the config and optimiser match rnnlab.h', () => {

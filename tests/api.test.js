@@ -173,6 +173,7 @@ describe('createModel', () => {
         cell: 'lstm', inputSize: 2, hiddenSize: 4, outputSize: 1, layers: 1, output: 'sequence', loss: 'mse',
         activation: 'tanh', gruVariant: 'reset-before', init: 'glorot', recurrentInit: 'orthogonal',
         recurrentScale: 1, forgetBiasOne: true, seed: 1, embedding: null,
+        dropout: 0, inputDropout: 0, recurrentDropout: 0, bidirectional: false,
       });
       assert.ok(Object.isFrozen(m.config));
       assert.equal(m.disposed, false);

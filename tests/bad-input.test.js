@@ -70,6 +70,7 @@ const FIXTURES = {
   ce: { cell: 'rnn', inputSize: 4, hiddenSize: 5, outputSize: 4, loss: 'cross-entropy', seed: 5 },
   ceLast: { cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 3, loss: 'cross-entropy', output: 'last', seed: 6 },
   gruBefore: { cell: 'gru', inputSize: 3, hiddenSize: 4, outputSize: 2, seed: 7 },
+  bi: { cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 2, bidirectional: true, dropout: 0.2, recurrentDropout: 0.3, layers: 2, seed: 8 },
 };
 
 // Shapes and good data of a fixture.
@@ -539,7 +540,10 @@ describe('computeGradients: bad options', () => {
     badCase(`computeGradients(data, options ${kind})`, { call: ({ fx, m }) => m.computeGradients(fx.data, v), code: 'E_TYPE', says: ['computeGradients options', 'expected an object', given] });
   }
   badCase("computeGradients(data, { optimizer }) (not an option of computeGradients)", {
-    call: ({ fx, m }) => m.computeGradients(fx.data, { optimizer: 'sgd' }), code: 'E_INVALID', says: ['computeGradients options', "unknown option 'optimizer'", 'known options: state'],
+    call: ({ fx, m }) => m.computeGradients(fx.data, { optimizer: 'sgd' }), code: 'E_INVALID', says: ['computeGradients options', "unknown option 'optimizer'", 'known options: state, training'],
+  });
+  badCase("computeGradients(data, { training: 'yes' })", {
+    call: ({ fx, m }) => m.computeGradients(fx.data, { training: 'yes' }), code: 'E_TYPE', says: ['computeGradients options.training', 'expected true or false', '"yes"'],
   });
   badCase("computeGradients(data, { sate }) misspelt", {
     call: ({ fx, m }) => m.computeGradients(fx.data, { sate: {} }), code: 'E_INVALID', says: ['computeGradients options', "unknown option 'sate'", "did you mean 'state'?"],
@@ -568,6 +572,7 @@ describe('gradcheck: bad options', () => {
     ['epsilon 2', { epsilon: 2 }, 'E_INVALID', [`${where}.epsilon`, '<= 1', 'got 2']],
     ['tolerance -1', { tolerance: -1 }, 'E_INVALID', [`${where}.tolerance`, 'got -1']],
     ['seed -1', { seed: -1 }, 'E_INVALID', [`${where}.seed`, 'got -1']],
+    ['training 1', { training: 1 }, 'E_TYPE', [`${where}.training`, 'expected true or false', 'got 1']],
   ];
   for (const [name, options, code, says] of cases) badCase(`gradcheck(data, ${name})`, { call: ({ fx, m }) => m.gradcheck(fx.data, options), code, says });
   for (const [fxName, cell] of [['seq', 'lstm'], ['last', 'gru']]) {
@@ -882,8 +887,11 @@ describe('createModel: bad configs', () => {
     if (['hidenSize', 'hiddensize'].includes(k)) delete config.hiddenSize;
     add(`misspelt '${k}'`, config, 'E_INVALID', [o, `unknown option '${k}'`, `did you mean '${hint}'?`]);
   }
-  add("unknown 'dropout'", { ...base, dropout: 0.5 }, 'E_INVALID', [o, "unknown option 'dropout'", 'known options: cell, inputSize']);
-  add("unknown 'bidirectional'", { ...base, bidirectional: true }, 'E_INVALID', [o, "unknown option 'bidirectional'", 'known options: cell, inputSize']);
+  add("unknown 'dropOut' (misspelt)", { ...base, dropOut: 0.5 }, 'E_INVALID', [o, "unknown option 'dropOut'", "did you mean 'dropout'?"]);
+  add("unknown 'recurrent_dropout' (the C name)", { ...base, recurrent_dropout: 0.5 }, 'E_INVALID', [o, "unknown option 'recurrent_dropout'", "did you mean 'recurrentDropout'?"]);
+  for (const [kind, v, given] of [['1', 1, '1'], ["'true'", 'true', '"true"'], ['null', null, 'null']]) {
+    add(`bidirectional ${kind}`, { ...base, bidirectional: v }, 'E_TYPE', ['bidirectional', 'expected true or false', given]);
+  }
   for (const [kind, v] of [["'LSTM'", 'LSTM'], ["'lstmm'", 'lstmm'], ["'transformer'", 'transformer'], ["''", '']]) {
     add(`cell ${kind}`, { ...base, cell: v }, 'E_INVALID', ['cell', "expected one of 'rnn', 'lstm', 'gru'", JSON.stringify(v)]);
   }
@@ -909,11 +917,39 @@ describe('createModel: bad configs', () => {
   }
   for (const [kind, v] of badIntegers(0, 0xffffffff)) add(`seed ${kind}`, { ...base, seed: v }, 'E_INVALID', ['seed', 'expected an integer from 0 to 4294967295', `got ${v}`]);
   for (const [kind, v, given] of NOT_NUMBERS.filter(([n]) => n !== 'null')) add(`seed is ${kind}`, { ...base, seed: v }, 'E_TYPE', ['seed', 'expected an integer from 0 to 4294967295', given]);
+  for (const k of ['dropout', 'inputDropout', 'recurrentDropout']) { // SPEC §12: 0 <= p < 1
+    for (const [kind, v] of [['1', 1], ['-0.1', -0.1], ['NaN', NaN], ['Infinity', Infinity], ['1.5', 1.5]]) {
+      add(`${k} ${kind}`, { ...base, [k]: v }, 'E_INVALID', [k, 'expected a finite number >= 0 and < 1', `got ${v}`]);
+    }
+    add(`${k} 0.99999999 (1 as a float32)`, { ...base, [k]: 0.99999999 }, 'E_INVALID', [k, 'up to (not including) 1', 'got 0.99999999']);
+    for (const [kind, v, given] of NOT_NUMBERS.filter(([n]) => n !== 'null')) add(`${k} is ${kind}`, { ...base, [k]: v }, 'E_TYPE', [k, 'expected a number', given]);
+  }
   add('cross-entropy with one class', { ...base, loss: 'cross-entropy', outputSize: 1 }, 'E_INVALID', ['outputSize', 'at least 2 classes', 'got 1']);
   // sizes each in range, together far too large for wasm memory
   add('hiddenSize 65536 with 16 layers', { ...base, hiddenSize: 65536, layers: 16 }, 'E_NOMEM', ['createModel', /needs \d{9,} parameters/, /at most \d+/]);
   add('every size 65536', { cell: 'lstm', inputSize: 65536, hiddenSize: 65536, outputSize: 65536 }, 'E_NOMEM', ['createModel', /needs \d{9,} parameters/, /at most \d+/]);
   for (const c of cases) badCase(`createModel(${c.name})`, { call: () => createModel(c.config), code: c.code, says: c.says });
+});
+
+// ---------------------------------------------------------------- bidirectional (SPEC §11)
+
+describe('bidirectional model: what it cannot do', () => {
+  const holey = () => { const m = new Float32Array(N * T).fill(1); m[1] = 0; return m; };
+  for (const [name, run] of [['computeGradients', (m, d) => m.computeGradients(d)], ['trainStep', (m, d) => m.trainStep(d)],
+    ['evaluate', (m, d) => m.evaluate(d)], ['fit', (m, d) => m.fit(d, { epochs: 1, shuffle: false })]]) {
+    badCase(`${name} with a mask that is not a prefix [bi]`, { fx: 'bi', call: ({ fx, m }) => run(m, { ...fx.data, mask: holey() }),
+      code: 'E_INVALID', says: ['prefix mask', 'sequence 0', 'got 0 at step 1 and 1 at step 2'] });
+  }
+  badCase('predict with a mask that is not a prefix [bi]', { fx: 'bi', call: ({ fx, m }) => m.predict(fx.x, { shape: fx.shape, mask: holey() }),
+    code: 'E_INVALID', says: ['predict.mask of sequence 0', 'prefix mask', 'got 0 at step 1 and 1 at step 2'] });
+  badCase('predict with lengths past T [bi]', { fx: 'bi', call: ({ fx, m }) => m.predict(fx.x, { shape: fx.shape, lengths: [T + 1, 1] }),
+    code: 'E_INVALID', says: ['predict.lengths[0]', `an integer from 0 to ${T}`, `got ${T + 1}`] });
+  badCase('predict with lengths and a mask [bi]', { fx: 'bi', call: ({ fx, m }) => m.predict(fx.x, { shape: fx.shape, lengths: [1, 1], mask: holey() }),
+    code: 'E_INVALID', says: ['predict', 'mask or lengths, not both'] });
+  badCase('fit with tbptt [bi]', { fx: 'bi', call: ({ fx, m }) => m.fit(fx.data, { tbptt: 2, epochs: 1 }), code: 'E_INVALID', says: ['fit options.tbptt', 'bidirectional', 'given tbptt 2'] });
+  badCase('trainer with tbptt [bi]', { fx: 'bi', call: ({ fx, m }) => m.trainer(fx.data, { tbptt: 1 }), code: 'E_INVALID', says: ['tbptt', 'bidirectional', 'given tbptt 1'] });
+  badCase('predict with a one-direction state [bi]', { fx: 'bi', call: ({ fx, m }) => m.predict(fx.x, { shape: fx.shape, state: { h: new Float32Array(2 * N * 4), c: new Float32Array(2 * N * 4) } }),
+    code: 'E_SHAPE', says: ['state.h', `[4, ${N}, 4]`] });
 });
 
 // ---------------------------------------------------------------- loadModel

@@ -363,6 +363,7 @@ function everyCall(m, extra) {
     gradientFlow: () => m.gradientFlow(),
     gateTrace: () => m.gateTrace(X, { shape: [N, T, 3] }),
     spectralNorms: () => m.spectralNorms(),
+    dropoutMasks: () => m.dropoutMasks(),
     parameterCount: () => m.parameterCount(),
     exportWeights: () => m.exportWeights(),
     importWeights: () => m.importWeights(extra.weights),

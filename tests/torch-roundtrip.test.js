@@ -74,20 +74,30 @@ CASES.push({ name: 'rnn_relu_last_l2', cell: 'rnn', activation: 'relu', layers: 
 // embedding inputs (SPEC §13): ids [B, T] into nn.Embedding(V, X)
 CASES.push({ name: 'lstm_emb_ce_l1', cell: 'lstm', layers: 1, loss: 'cross-entropy', output: 'sequence', Y: 4, V: 7 });
 CASES.push({ name: 'gru_emb_l2', cell: 'gru', layers: 2, loss: 'mse', output: 'sequence', Y: 2, V: 5 });
+// bidirectional (SPEC §11) with unequal lengths through pack_padded_sequence
+const LENGTHS = [5, 2, 4];
+for (const [cell, activation] of [['rnn', 'tanh'], ['rnn', 'relu'], ['lstm'], ['gru']]) {
+  for (const layers of [1, 2]) {
+    CASES.push({ name: `bi_${cell}${activation ? `_${activation}` : ''}_l${layers}`, cell, activation, layers, loss: 'mse', output: 'sequence', Y: 2, bi: true, lengths: LENGTHS });
+  }
+}
+CASES.push({ name: 'bi_lstm_ce_last_l2', cell: 'lstm', layers: 2, loss: 'cross-entropy', output: 'last', Y: 4, bi: true, lengths: LENGTHS });
+CASES.push({ name: 'bi_gru_ce_l1', cell: 'gru', layers: 1, loss: 'cross-entropy', output: 'sequence', Y: 4, bi: true, lengths: LENGTHS });
 
-const cellLabel = (c) => (c.cell === 'rnn' ? `rnn ${c.activation}` : c.cell === 'gru' ? 'gru (reset-after)' : c.cell) + (c.V ? ' + embedding' : '');
+const cellLabel = (c) => (c.cell === 'rnn' ? `rnn ${c.activation}` : c.cell === 'gru' ? 'gru (reset-after)' : c.cell) + (c.V ? ' + embedding' : '') +
+  (c.bi ? ` bidirectional ${c.layers} layer${c.layers > 1 ? 's' : ''}` : '');
 
 function modelConfig(c, seed) {
   return {
     cell: c.cell, inputSize: X, hiddenSize: H, outputSize: c.Y, layers: c.layers, output: c.output, loss: c.loss, seed,
     ...(c.cell === 'rnn' ? { activation: c.activation } : {}), ...(c.cell === 'gru' ? { gruVariant: 'reset-after' } : {}),
-    ...(c.V ? { embedding: { vocabSize: c.V, size: X } } : {}),
+    ...(c.V ? { embedding: { vocabSize: c.V, size: X } } : {}), ...(c.bi ? { bidirectional: true } : {}),
   };
 }
 // The config roundtrip.py reads (names as in rnnlab's config).
 function pyConfig(c) {
   return { cell: c.cell, activation: c.activation ?? 'tanh', inputSize: X, hiddenSize: H, outputSize: c.Y, layers: c.layers, output: c.output, loss: c.loss,
-    embedding: c.V ? { vocabSize: c.V, size: X } : null };
+    embedding: c.V ? { vocabSize: c.V, size: X } : null, bidirectional: Boolean(c.bi), lengths: c.lengths ?? null };
 }
 
 // A seeded uniform generator in [0, 1) (mulberry32).
@@ -104,20 +114,30 @@ function randomBatch(c, seed) {
   const r = uniform(seed);
   const fill = (n, f) => Float32Array.from({ length: n }, f);
   const steps = c.output === 'last' ? B : B * T;
+  const S = c.layers * (c.bi ? 2 : 1); // states [layers·directions, B, H]
   const batch = {
     x: c.V ? { shape: [B, T], data: fill(B * T, () => Math.floor(r() * c.V)) } : { shape: [B, T, X], data: fill(B * T * X, () => r() * 2 - 1) },
-    h0: { shape: [c.layers, B, H], data: fill(c.layers * B * H, () => (r() - 0.5) * 0.8) },
+    h0: { shape: [S, B, H], data: fill(S * B * H, () => (r() - 0.5) * 0.8) },
     target: c.loss === 'cross-entropy'
       ? { shape: c.output === 'last' ? [B] : [B, T], data: fill(steps, () => Math.floor(r() * c.Y)) }
       : { shape: c.output === 'last' ? [B, c.Y] : [B, T, c.Y], data: fill(steps * c.Y, () => r() * 2 - 1) },
   };
-  if (c.cell === 'lstm') batch.c0 = { shape: [c.layers, B, H], data: fill(c.layers * B * H, () => (r() - 0.5) * 0.8) };
+  if (c.cell === 'lstm') batch.c0 = { shape: [S, B, H], data: fill(S * B * H, () => (r() - 0.5) * 0.8) };
+  if (c.lengths) batch.lengths = { shape: [B], data: Float32Array.from(c.lengths) };
   return batch;
 }
 const stateOf = (inputs) => ({ h: inputs.h0.data, ...(inputs.c0 ? { c: inputs.c0.data } : {}) });
 function dataOf(c, inputs) {
   const y = c.loss === 'cross-entropy' ? Int32Array.from(inputs.target.data) : inputs.target.data;
-  return { x: inputs.x.data, shape: c.V ? [B, T] : [B, T, X], y };
+  return { x: inputs.x.data, shape: c.V ? [B, T] : [B, T, X], y, ...(c.lengths ? { lengths: c.lengths } : {}) };
+}
+
+// Outputs at counted positions only: past a sequence's length PyTorch's padded
+// output is 0 while rnnlab's forward direction runs on (neither counts).
+function counted(c, output) {
+  if (!c.lengths || c.output === 'last') return Array.from(output);
+  const Y = output.length / (B * T);
+  return Array.from(output).filter((_, i) => Math.floor(i / Y) % T < c.lengths[Math.floor(i / (Y * T))]);
 }
 
 // ---------------------------------------------------------------- comparison
@@ -133,19 +153,20 @@ function record(c, direction, what, actual, expected) {
 // rnnlab on `inputs` against PyTorch's float64 `ref` (a safetensors dict).
 function compareWithPyTorch(model, c, inputs, ref, direction) {
   const name = `${direction} ${c.name}`;
-  const p = model.predict(inputs.x.data, { shape: c.V ? [B, T] : [B, T, X], state: stateOf(inputs) });
-  assert.deepEqual(p.shape, ref.output.shape, `${name}: output shape`);
-  const checks = [['output', p.output, ref.output], ['hT', p.state.h, ref.hT]];
-  if (c.cell === 'lstm') checks.push(['cT', p.state.c, ref.cT]);
+  // with lengths only computeGradients reads them: its outputs and final states are compared
+  const g = model.computeGradients(dataOf(c, inputs), { state: stateOf(inputs) });
+  const p = c.lengths ? { output: g.output, state: g.state } : model.predict(inputs.x.data, { shape: c.V ? [B, T] : [B, T, X], state: stateOf(inputs) });
+  if (!c.lengths) assert.deepEqual(p.shape, ref.output.shape, `${name}: output shape`);
+  const checks = [['output', counted(c, p.output), counted(c, ref.output.data)], ['hT', p.state.h, ref.hT.data]];
+  if (c.cell === 'lstm') checks.push(['cT', p.state.c, ref.cT.data]);
   for (const [what, actual, expected] of checks) {
-    assertClose(actual, expected.data, TOL, `${name} ${what}`);
-    record(c, direction, 'outputs+states', actual, expected.data);
+    assertClose(actual, expected, TOL, `${name} ${what}`);
+    record(c, direction, 'outputs+states', actual, expected);
   }
 
-  const g = model.computeGradients(dataOf(c, inputs), { state: stateOf(inputs) });
   assertClose([g.loss], ref.loss.data, TOL, `${name} loss`);
   record(c, direction, 'loss', [g.loss], ref.loss.data);
-  assertClose(g.output, ref.output.data, TOL, `${name} output (computeGradients)`);
+  assertClose(counted(c, g.output), counted(c, ref.output.data), TOL, `${name} output (computeGradients)`);
   const grads = model.gradients();
   const expectedNames = Object.keys(ref).filter((k) => k.startsWith('grad.') && !/^grad\.(x|h0|c0)$/.test(k));
   assert.deepEqual(Object.keys(grads).sort(), expectedNames.map((k) => k.slice(5)).sort(), `${name}: gradient names`);

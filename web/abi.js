@@ -14,15 +14,15 @@ export const STATUS_NONFINITE = 5;
 export const BUF = {
   X: 0, Y: 1, LABELS: 2, MASK: 3, H0: 4, C0: 5, OUT: 6, HT: 7, CT: 8, DX: 9, DH0: 10, DC0: 11,
   FLOW_H: 12, FLOW_C: 13, GATES: 14, HIDDEN: 15, CELLS: 16, PARAMS: 17, GRADS: 18, OPT_M: 19,
-  OPT_V: 20, STATS: 21, IDS: 22, COUNT: 23,
+  OPT_V: 20, STATS: 21, IDS: 22, DROP_LAYER: 23, DROP_INPUT: 24, DROP_RECURRENT: 25, COUNT: 26,
 };
 const INT_BUFFERS = new Set([BUF.LABELS, BUF.IDS]);
 
 // RNNLAB_STAT_*
 export const STAT = { LOSS: 0, GRAD_NORM: 1, GRAD_NORM_AFTER: 2, CLIPPED: 3, COUNTED: 4, CORRECT: 5, STEP: 6, COUNT: 7 };
 
-// Flags of a step: RNNLAB_USE_MASK, RNNLAB_USE_H0, RNNLAB_CARRY_STATE.
-export const FLAG = { USE_MASK: 1, USE_H0: 2, CARRY_STATE: 4 };
+// Flags of a step: RNNLAB_USE_MASK, RNNLAB_USE_H0, RNNLAB_CARRY_STATE, RNNLAB_TRAINING.
+export const FLAG = { USE_MASK: 1, USE_H0: 2, CARRY_STATE: 4, TRAINING: 8 };
 
 // The engine's enums, by value: the JS names of RNNLAB_CELL_*, RNNLAB_OPT_*, ...
 export const ENUMS = {
@@ -55,6 +55,10 @@ export const CONFIG_FIELDS = [
   ['forget_bias_one', 'i32', 'forgetBiasOne', BOOL],
   ['seed', 'u32', 'seed'],
   ['embedding_vocab', 'i32', 'embeddingVocab'],
+  ['dropout', 'f32', 'dropout'],
+  ['input_dropout', 'f32', 'inputDropout'],
+  ['recurrent_dropout', 'f32', 'recurrentDropout'],
+  ['bidirectional', 'i32', 'bidirectional', BOOL],
 ];
 export const OPTIMIZER_FIELDS = [
   ['type', 'i32', 'type', ENUMS.optimizer],
@@ -79,6 +83,7 @@ function shortestFloat32(v) {
 }
 
 // Which tensor of the flat parameter vector rnnlab_param_slice_* is asked for.
+// Kinds 4..7 are W, U, b, bhn of a bidirectional layer's reverse direction.
 const SLICE_KIND = { W: 0, U: 1, b: 2, bhn: 3, V: 0, c: 1, embedding: 0 };
 
 // The JS config has `embedding: { vocabSize, size } | null`; the struct has
@@ -266,19 +271,22 @@ export class Abi {
 
   /**
    * The flat parameter layout, as the engine lays it out:
-   * { count, layers: [{ W, U, b, bhn? }], head: { V, c } }, each { offset, count }.
+   * { count, layers: [{ W, U, b, bhn? }], head: { V, c } }, each { offset, count };
+   * with D = 2 directions layers has L*2 entries, layer l's forward then its reverse.
    */
-  paramLayout(handle, L) {
-    const slice = (layer, kind) => ({
-      offset: this._fn.param_slice_offset(handle, layer, SLICE_KIND[kind]) >>> 0,
-      count: this._fn.param_slice_count(handle, layer, SLICE_KIND[kind]) >>> 0,
+  paramLayout(handle, L, D = 1) {
+    const slice = (layer, kind, d = 0) => ({
+      offset: this._fn.param_slice_offset(handle, layer, SLICE_KIND[kind] + 4 * d) >>> 0,
+      count: this._fn.param_slice_count(handle, layer, SLICE_KIND[kind] + 4 * d) >>> 0,
     });
     const layers = [];
     for (let l = 0; l < L; l++) {
-      const entry = { W: slice(l, 'W'), U: slice(l, 'U'), b: slice(l, 'b') };
-      const bhn = slice(l, 'bhn');
-      if (bhn.count > 0) entry.bhn = bhn;
-      layers.push(entry);
+      for (let d = 0; d < D; d++) {
+        const entry = { W: slice(l, 'W', d), U: slice(l, 'U', d), b: slice(l, 'b', d) };
+        const bhn = slice(l, 'bhn', d);
+        if (bhn.count > 0) entry.bhn = bhn;
+        layers.push(entry);
+      }
     }
     const embedding = slice(-1, 'embedding');
     return { count: this._fn.param_count(handle) >>> 0, layers, head: { V: slice(L, 'V'), c: slice(L, 'c') },

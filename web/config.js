@@ -11,7 +11,7 @@ export const OPTIMIZERS = ENUMS.optimizer;
 
 const REQUIRED = ['cell', 'inputSize', 'hiddenSize', 'outputSize'];
 const OPTIONAL = ['layers', 'output', 'loss', 'activation', 'gruVariant', 'init', 'recurrentInit', 'recurrentScale',
-  'forgetBiasOne', 'seed', 'embedding'];
+  'forgetBiasOne', 'seed', 'embedding', 'dropout', 'inputDropout', 'recurrentDropout', 'bidirectional'];
 
 // embedding: { vocabSize, size } (ids in, SPEC §13) or null; inputSize is then the
 // size, and may be left out.
@@ -50,6 +50,13 @@ export function checkModelConfig(config, defaults) {
   checkNumber(c.recurrentScale, 'recurrentScale', { min: 0, max: 100 });
   checkBoolean(c.forgetBiasOne, 'forgetBiasOne');
   checkInt(c.seed, 'seed', 0, 0xffffffff);
+  // SPEC §12: a probability p < 1 (kept units scale by 1/(1-p)), as a float32
+  for (const k of ['dropout', 'inputDropout', 'recurrentDropout']) {
+    checkNumber(c[k], k, { min: 0, max: 1, maxExclusive: true });
+    if (Object.is(c[k], -0)) c[k] = 0; // the engine takes -0 for a sign it refuses
+    if (Math.fround(c[k]) >= 1) throw new RnnlabError('E_INVALID', `${k}: expected a probability from 0 up to (not including) 1, got ${c[k]}, which is 1 as a float32`);
+  }
+  checkBoolean(c.bidirectional, 'bidirectional');
   if (c.loss === 'cross-entropy' && c.outputSize < 2) {
     throw new RnnlabError('E_INVALID', `outputSize: cross-entropy needs at least 2 classes, got ${c.outputSize}`);
   }
@@ -75,6 +82,9 @@ export function checkOptimizer(opt, where, defaults) {
   checkNumber(o.weightDecay, `${where}.weightDecay`, { min: 0, max: 1e6 });
   return o;
 }
+
+/** Directions of a model's layers: 2 when bidirectional (SPEC §11), else 1. */
+export const directions = (config) => (config.bidirectional ? 2 : 1);
 
 export function gateNames(cell) {
   return cell === 'lstm' ? ['i', 'f', 'g', 'o'] : cell === 'gru' ? ['r', 'z', 'n'] : ['h'];

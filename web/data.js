@@ -179,6 +179,20 @@ function readMask(data, name, N, T) {
   return mask;
 }
 
+// A bidirectional model (SPEC §11) reads lengths: a mask must be 1 … 1 0 … 0 in every row.
+function checkPrefixMask(mask, name, N, T) {
+  for (let b = 0; b < N; b++) {
+    let n = 0;
+    while (n < T && mask[b * T + n] !== 0) n++;
+    for (let t = n; t < T; t++) {
+      if (mask[b * T + t] !== 0) {
+        throw new RnnlabError('E_INVALID', `${name}.mask of sequence ${b}: a bidirectional model needs a prefix mask ` +
+          `(1 … 1 0 … 0, lengths with right padding), got 0 at step ${n} and 1 at step ${t}`);
+      }
+    }
+  }
+}
+
 // A checked data set for `cfg` (the model's JS config): x [N, T, X] and,
 // when `needTargets`, y as the loss and output mode want it. Every value is
 // checked here, before anything is trained.
@@ -198,6 +212,7 @@ export function normalizeData(data, cfg, { needTargets = true, name = 'data' } =
   // with an embedding x holds one id per step: X = 1 in the batch, ids = true
   const out = { N, T, X: emb ? 1 : cfg.inputSize, ids: Boolean(emb), Y: cfg.outputSize, last, x: x.data, y: null, labels: null, mask: null };
   out.mask = readMask(data, name, N, T);
+  if (out.mask && cfg.bidirectional) checkPrefixMask(out.mask, name, N, T);
 
   if (!needTargets) return out;
   if (data.y === undefined) {

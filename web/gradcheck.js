@@ -3,7 +3,7 @@
 // coordinates of every tensor (parameters, inputs, initial states).
 
 import { BUF, STAT, FLAG } from './abi.js';
-import { checkObject, checkKeys, checkInt, checkNumber } from './options.js';
+import { checkObject, checkKeys, checkInt, checkNumber, checkBoolean } from './options.js';
 import { mulberry32 } from './random.js';
 
 const U32 = 2 ** -24; // float32 unit roundoff
@@ -27,8 +27,9 @@ const WHY =
 
 function checkOptions(options) {
   checkObject(options, 'gradcheck options');
-  checkKeys(options, ['samples', 'epsilon', 'tolerance', 'seed', 'state'], 'gradcheck options');
+  checkKeys(options, ['samples', 'epsilon', 'tolerance', 'seed', 'state', 'training'], 'gradcheck options');
   return {
+    training: checkBoolean(options.training ?? false, 'gradcheck options.training'),
     samples: checkInt(options.samples ?? 8, 'gradcheck options.samples', 1, 100000),
     epsilon: checkNumber(options.epsilon ?? 1e-2, 'gradcheck options.epsilon', { min: 0, minExclusive: true, max: 1 }),
     tolerance: checkNumber(options.tolerance ?? 1e-2, 'gradcheck options.tolerance', { min: 0, minExclusive: true, max: 1 }),
@@ -64,7 +65,7 @@ function centralDifference(buf, i, h, loss) {
 function tensorsToCheck(model, analytic, d) {
   const params = model._buf(BUF.PARAMS);
   const out = model._layout.tensors.map((t) => ({
-    name: t.layer >= 0 && t.layer < model.config.layers ? `${t.name}_${t.layer}` : t.name,
+    name: t.layer >= 0 && t.layer < model.config.layers ? `${t.name}_${t.layer}${t.reverse ? '_reverse' : ''}` : t.name,
     grad: analytic.flatGradients.subarray(t.offset, t.offset + t.count),
     buf: params, at: (i) => t.offset + i, isParam: true,
   }));
@@ -110,8 +111,8 @@ function checkTensor(model, t, o, random, loss, lossFloor) {
 }
 
 function zeroState(model, B) {
-  const { layers: L, hiddenSize: H, cell } = model.config;
-  const n = L * B * H;
+  const { layers, hiddenSize: H, cell } = model.config;
+  const n = layers * (model.config.bidirectional ? 2 : 1) * B * H;
   return cell === 'lstm' ? { h: new Float32Array(n), c: new Float32Array(n) } : { h: new Float32Array(n) };
 }
 
@@ -125,10 +126,13 @@ export function gradcheck(model, batch, options = {}) {
   const o = checkOptions(options);
   const N = model._loadBatch(batch, {}, 'gradcheck').d.N; // checks the batch before anything runs
   const state = model._checkState(options.state, N, 'gradcheck options') ?? zeroState(model, N);
-  const analytic = model.computeGradients(batch, { state });
+  // training: the dropout masks of the model's step count, the same in every
+  // forward below (the count does not move), so the check is exact for them
+  const analytic = model.computeGradients(batch, { state, training: o.training });
   const { d, flags } = model._loadBatch(batch, { state }, 'gradcheck');
+  const train = o.training ? FLAG.TRAINING : 0;
   const loss = () => {
-    model._check(model._abi.forward(model._handle, flags | FLAG.USE_H0, true), 'gradcheck');
+    model._check(model._abi.forward(model._handle, flags | FLAG.USE_H0 | train, true), 'gradcheck');
     return model._stats()[STAT.LOSS];
   };
   const floor = Math.max(5e-3 * Math.abs(analytic.loss), 64 * U32);

@@ -57,7 +57,22 @@ export interface ModelConfigBase {
   forgetBiasOne?: boolean;
   /** Seed of every random choice; default 1. */
   seed?: number;
+  /** SPEC §12, p in [0, 1), default 0: on each layer's output but the last, a fresh mask per step (PyTorch). */
+  dropout?: number;
+  /** p on each layer's x_t, one mask per sequence and gate block for all steps (Keras dropout). */
+  inputDropout?: number;
+  /** p on h_{t-1} where it enters each gate block, one mask per sequence and block (Keras recurrent_dropout). */
+  recurrentDropout?: number;
+  /**
+   * SPEC §11: a second layer over each sequence reversed (from its own last valid step); outputs
+   * [h→ ; h←] (2H), states [layers·2, B, H], PyTorch's `_reverse` weights. Masks must be prefixes
+   * (lengths); no tbptt, no sample. Diagnostics (flow, gateTrace, spectralNorms) per layer and direction.
+   */
+  bidirectional?: boolean;
 }
+
+/** A dropout mask of the engine: 0 or 1/(1-p), row-major in `shape`. */
+export interface DropoutMask { data: Float32Array; shape: [number, number, number, number] }
 
 export type FlatOrNested = Float32Array | Float64Array | ArrayLike<number> | number[][] | number[][][];
 
@@ -88,9 +103,9 @@ export interface OptimizerOptions {
 }
 
 export interface State {
-  /** [L, B, H] */
+  /** [L, B, H]; bidirectional [L·2, B, H], layer-major then direction (PyTorch's order) */
   h: Float32Array;
-  /** [L, B, H], LSTM only */
+  /** the same shape, LSTM only */
   c?: Float32Array;
 }
 
@@ -205,6 +220,9 @@ export interface GateTraceLayer {
   c?: Float32Array;
   /** Fraction of sigmoid gate values below 0.05 or above 0.95, per gate. */
   saturation: Record<string, number>;
+  /** Bidirectional models: the layer and direction of this entry ('reverse': steps in its own order, step s = time T_b-1-s). */
+  layer?: number;
+  direction?: 'forward' | 'reverse';
 }
 
 export interface GateTrace { shape: [number, number, number]; layers: GateTraceLayer[]; }
@@ -243,6 +261,8 @@ export interface GradcheckOptions {
   seed?: number;
   /** the initial state (zeros when not given); its gradient is checked too */
   state?: State;
+  /** with the dropout masks of the model's step count (fixed for the whole check); default false */
+  training?: boolean;
 }
 
 export interface GradcheckTensor {
@@ -275,14 +295,17 @@ export interface Model {
   trainer(data?: DataSet | null, options?: Omit<FitOptions, 'onStep' | 'onEpoch' | 'signal' | 'verbose'>): Trainer;
   trainStep(batch: DataSet, options?: { optimizer?: OptimizerType | OptimizerOptions; clipNorm?: number | null; clipValue?: number | null; state?: State }): StepInfo & { state: State };
   /** Loss and all gradients for one batch; the weights do not change. */
-  computeGradients(batch: DataSet, options?: { state?: State }): {
+  /** The masks of the last forward with dropout: layer [L-1, T, B, H], input [L, G, B, max X_l], recurrent [L, G, B, H]. */
+  dropoutMasks(): { layer?: DropoutMask; input?: DropoutMask; recurrent?: DropoutMask };
+  /** `training`: apply dropout, with the masks of the model's step count. */
+  computeGradients(batch: DataSet, options?: { state?: State; training?: boolean }): {
     loss: number; gradNorm: number; flow: Float32Array[]; flowC?: Float32Array[];
     output: Float32Array; state: State;
     /** Gradients in rnnlab's flat parameter layout (see getParameters). */
     flatGradients: Float32Array;
     /** dLoss/dx [B, T, X] */
     dx: Float32Array;
-    /** dLoss/dh0 (and dc0) [L, B, H] */
+    /** dLoss/dh0 (and dc0), shaped as State */
     dState: State;
   };
   /**
@@ -295,10 +318,11 @@ export interface Model {
   getParameters(): Float32Array;
   setParameters(flat: Float32Array | ArrayLike<number>): void;
   evaluate(data: DataSet, options?: { batchSize?: number }): Evaluation;
-  predict(x: FlatOrNested, options?: { shape?: [number, number, number]; state?: State }): Prediction;
+  /** `lengths` (or a 0/1 `mask`): each sequence's valid steps, for output 'last' and a bidirectional model's reverse direction. */
+  predict(x: FlatOrNested, options?: { shape?: [number, number, number]; state?: State; lengths?: ArrayLike<number>; mask?: FlatOrNested }): Prediction;
   sample(options: { prime?: string | ArrayLike<number>; length: number; temperature?: number; vocab?: Vocabulary; seed?: number }): string | number[];
   gradientFlow(): { h: Float32Array[]; c?: Float32Array[] } | null;
-  gateTrace(x: FlatOrNested, options?: { shape?: [number, number, number] }): GateTrace;
+  gateTrace(x: FlatOrNested, options?: { shape?: [number, number, number]; lengths?: ArrayLike<number>; mask?: FlatOrNested }): GateTrace;
   spectralNorms(): Record<string, number>[];
   parameterCount(): { rnnlab: number; pytorch: number };
   exportWeights(): WeightDict;

@@ -59,11 +59,14 @@ export function evaluate(model, data, options) {
   return evaluateData(model, d, checkInt(options.batchSize ?? 256, 'evaluate options.batchSize', 1, 1e6));
 }
 
-// Forward pass on x [B, T, X]; leaves the activations in the engine.
+// Forward pass on x [B, T, X]; leaves the activations in the engine. The
+// lengths or mask pick each sequence's last step for output 'last', and where
+// a bidirectional model's reverse direction starts (SPEC §11).
 function forwardInputs(model, x, options, what) {
   checkObject(options, `${what} options`);
-  checkKeys(options, ['shape', 'state'], `${what} options`);
-  const d = normalizeData({ x, ...(options.shape !== undefined ? { shape: options.shape } : {}) }, model.config, { needTargets: false, name: what });
+  checkKeys(options, ['shape', 'state', 'lengths', 'mask'], `${what} options`);
+  const given = Object.fromEntries(['shape', 'lengths', 'mask'].filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+  const d = normalizeData({ x, ...given }, model.config, { needTargets: false, name: what });
   const state = model._checkState(options.state, d.N, `${what} options`);
   model._shape(d.N, d.T, what);
   const flags = model._write(d, [...Array(d.N).keys()], 0, d.T) | model._writeState(state);
@@ -102,14 +105,15 @@ function saturation(values, tanhLike) {
 export function gateTrace(model, x, options) {
   model._idle('gateTrace');
   const d = forwardInputs(model, x, options, 'gateTrace');
-  const { layers: L, hiddenSize: H, cell } = model.config;
+  const { layers, hiddenSize: H, cell, bidirectional } = model.config;
+  const L = layers * (bidirectional ? 2 : 1); // units: layer-major, then direction (SPEC §11)
   const dims = { B: d.N, T: d.T, H };
   const names = gateNames(cell);
   const G = names.length;
   const gates = model._buf(BUF.GATES);
   const hidden = model._buf(BUF.HIDDEN);
   const cells = cell === 'lstm' ? model._buf(BUF.CELLS) : null;
-  const layers = [];
+  const out = [];
   for (let l = 0; l < L; l++) {
     const states = l * (d.T + 1) * d.N * H;
     const layer = { gates: {}, h: unitsBatchMajor(hidden, states, dims, H, 0, 1), saturation: {} };
@@ -119,9 +123,11 @@ export function gateTrace(model, x, options) {
       layer.saturation[name] = saturation(v, name === 'g' || name === 'n' || name === 'h');
     });
     if (cells) layer.c = unitsBatchMajor(cells, states, dims, H, 0, 1);
-    layers.push(layer);
+    // the reverse direction's steps are in its own order: step s of sequence b is time T_b - 1 - s
+    if (bidirectional) Object.assign(layer, { layer: l >> 1, direction: l % 2 ? 'reverse' : 'forward' });
+    out.push(layer);
   }
-  return { shape: [d.N, d.T, H], layers };
+  return { shape: [d.N, d.T, H], layers: out };
 }
 
 // The prime as ids, checked.
@@ -146,6 +152,10 @@ function checkSampleOptions(model, options) {
   if (loss !== 'cross-entropy' || X !== Y || output !== 'sequence') {
     const reads = embedding ? `embedding.vocabSize ${X}` : `inputSize ${X}`;
     throw new RnnlabError('E_STATE', `sample: needs a character-level model (loss 'cross-entropy', output 'sequence', inputSize or embedding.vocabSize = outputSize), got loss '${loss}', output '${output}', ${reads}, outputSize ${Y}`);
+  }
+  if (model.config.bidirectional) {
+    throw new RnnlabError('E_STATE', 'sample: a bidirectional model reads each sequence whole, from its end too, so it cannot ' +
+      'generate one step at a time; sample from a model with bidirectional false');
   }
   const length = checkInt(options.length, 'sample options.length', 0, 1e6);
   const temperature = checkNumber(options.temperature ?? 1, 'sample options.temperature', { min: 0, minExclusive: true, max: 100 });

@@ -6,7 +6,7 @@ import { RnnlabError, describe, formatShape } from './errors.js';
 import { getEngine } from './engine.js';
 import { BUF, STAT, FLAG, STATUS_NONFINITE, BatchBuffers } from './abi.js';
 import { normalizeData, toTensor, writeRows, toBatchMajor } from './data.js';
-import { checkModelConfig, checkOptimizer, gateNames } from './config.js';
+import { checkModelConfig, checkOptimizer, gateNames, directions } from './config.js';
 import { checkObject, checkKeys, checkNumber, checkBoolean } from './options.js';
 import { describeLayout, toStateDict, fromStateDict, gradsToStateDict } from './weights.js';
 import { predict, evaluate, gateTrace, sample } from './inference.js';
@@ -38,7 +38,7 @@ export class Model {
     this._lastFlow = null;
     this._hasGrads = false;
     this.config = config;
-    this._layout = describeLayout(config, abi.paramLayout(handle, config.layers));
+    this._layout = describeLayout(config, abi.paramLayout(handle, config.layers, directions(config)));
     // { optimizer, clipNorm, clipValue } in force until a call passes others
     this._current = settings;
     this._optimizerKey = optimizerKey(settings);
@@ -114,7 +114,7 @@ export class Model {
     const where = `${what}.state`;
     checkObject(state, where);
     checkKeys(state, ['h', 'c'], where);
-    const shape = [L, B, H];
+    const shape = [L * directions(this.config), B, H]; // PyTorch's [layers·directions, B, H]
     const h = toTensor(state.h, `${where}.h`, shape, { flatShape: shape }).data;
     if (cell !== 'lstm') {
       if (state.c !== undefined) {
@@ -163,7 +163,7 @@ export class Model {
   // What a step reports, from the engine's stats and flow buffers.
   _stepInfo(step, epoch, skipped) {
     const s = this._stats();
-    const L = this.config.layers;
+    const L = this.config.layers * directions(this.config); // per unit: layer-major, then direction
     const split = (v) => Array.from({ length: L }, (_, l) => v.slice((l * v.length) / L, ((l + 1) * v.length) / L));
     const flow = split(this._buf(BUF.FLOW_H));
     const flowC = this.config.cell === 'lstm' ? split(this._buf(BUF.FLOW_C)) : undefined;
@@ -204,12 +204,14 @@ export class Model {
   }
 
   // Loss and every gradient for one batch, without changing the weights.
+  // options.training: with the dropout masks of the model's step count (SPEC §12).
   computeGradients(batch, options = {}) {
     this._idle('computeGradients');
     checkObject(options, 'computeGradients options');
-    checkKeys(options, ['state'], 'computeGradients options');
+    checkKeys(options, ['state', 'training'], 'computeGradients options');
+    const training = checkBoolean(options.training ?? false, 'computeGradients options.training');
     const { d, flags } = this._loadBatch(batch, options, 'computeGradients');
-    this._check(this._abi.computeGradients(this._handle, flags), 'computeGradients');
+    this._check(this._abi.computeGradients(this._handle, flags | (training ? FLAG.TRAINING : 0)), 'computeGradients');
     const info = this._stepInfo(this._stats()[STAT.STEP], 0, false);
     const dState = { h: this._buf(BUF.DH0).slice() };
     if (this.config.cell === 'lstm') dState.c = this._buf(BUF.DC0).slice();
@@ -269,6 +271,23 @@ export class Model {
 
   // ---------------------------------------------------------------- diagnostics
 
+  // The dropout masks of the last forward that applied dropout (SPEC §12):
+  // { layer?, input?, recurrent? }, each { data, shape }, for the p > 0 only.
+  dropoutMasks() {
+    this._idle('dropoutMasks');
+    const { layers, hiddenSize: H, cell } = this.config;
+    const D = directions(this.config), L = layers * D; // units, as the engine's masks
+    const G = gateNames(cell).length, B = this._buffers.B, T = this._buffers.T;
+    if (!B) return {};
+    const out = {};
+    const take = (key, id, shape) => { const v = this._buf(id); if (v) out[key] = { data: v.slice(), shape }; };
+    take('layer', BUF.DROP_LAYER, [layers - 1, T, B, D * H]);
+    const Xm = this._buf(BUF.DROP_INPUT) ? this._buf(BUF.DROP_INPUT).length / (L * G * B) : 0;
+    take('input', BUF.DROP_INPUT, [L, G, B, Xm]);
+    take('recurrent', BUF.DROP_RECURRENT, [L, G, B, H]);
+    return out;
+  }
+
   gradientFlow() {
     this._live('gradientFlow');
     if (!this._lastFlow) return null;
@@ -279,9 +298,10 @@ export class Model {
   spectralNorms() {
     this._idle('spectralNorms');
     const names = gateNames(this.config.cell);
-    const n = this.config.layers * names.length;
+    const units = this.config.layers * directions(this.config); // bidirectional: [l·2 + d]
+    const n = units * names.length;
     const v = this._abi.spectralNorms(this._handle, n, 'spectralNorms');
-    return Array.from({ length: this.config.layers }, (_, l) => Object.fromEntries(names.map((g, k) => [g, v[l * names.length + k]])));
+    return Array.from({ length: units }, (_, l) => Object.fromEntries(names.map((g, k) => [g, v[l * names.length + k]])));
   }
 
   parameterCount() {

@@ -22,6 +22,10 @@ export function toTFJS(model) {
     throw new RnnlabError('E_TYPE', `toTFJS: expected an rnnlab model, given ${describe(model)}`);
   }
   const flat = model.getParameters(); // E_DISPOSED, E_BUSY first
+  if (model.config.bidirectional) {
+    throw new RnnlabError('E_STATE', "toTFJS: a bidirectional model is not written yet (Keras' Bidirectional wrapper); " +
+      'export one with bidirectional false, or its weights with exportWeights (PyTorch names)');
+  }
   return buildTFJS(model.config, model._layout, flat, `rnnlab ${VERSION}`);
 }
 

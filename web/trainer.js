@@ -36,6 +36,11 @@ function checkEarlyStopping(options, val, where) {
 // step; with a mask a sequence may end in an earlier window, whose target
 // would be lost, so that combination is refused.
 function checkWindows(model, d, tbptt, where) {
+  if (model.config.bidirectional && tbptt !== Infinity && (!d || tbptt < d.T)) {
+    throw new RnnlabError('E_INVALID', `${where}.tbptt: a bidirectional model reads each sequence whole, from its end too, ` +
+      `so it cannot train in windows with the state carried; expected no tbptt (or one at least the sequence length), given tbptt ${tbptt}` +
+      `${d ? ` for sequences of ${d.T} steps` : ''}`);
+  }
   if (!d || tbptt >= d.T || model.config.output !== 'last' || !d.mask) return;
   throw new RnnlabError('E_INVALID', `${where}.tbptt: truncated BPTT with output 'last' reads each sequence's target in ` +
     `the last window only, and a mask or lengths can end a sequence earlier; use output 'sequence', or no tbptt ` +

@@ -41,19 +41,23 @@ export function describeLayout(config, slices) {
     tensors.push(t);
     return t;
   };
-  const layerSlices = slices.layers.map((s, l) => {
-    const Xl = l === 0 ? X : H;
-    const entry = { inputSize: Xl, W: add('W', l, [G * H, Xl], s.W), U: add('U', l, [G * H, H], s.U), b: add('b', l, [G * H], s.b) };
-    if (s.bhn) entry.bhn = add('bhn', l, [H], s.bhn);
+  // bidirectional (SPEC §11): each layer's forward unit, then its reverse one ('_reverse' in PyTorch names)
+  const D = slices.layers.length / L;
+  const layerSlices = slices.layers.map((s, u) => {
+    const l = Math.floor(u / D), reverse = u % D === 1, Xl = l === 0 ? X : D * H;
+    const add2 = (name, shape, slice) => Object.assign(add(name, l, shape, slice), reverse ? { reverse } : {});
+    const entry = { inputSize: Xl, layer: l, suffix: reverse ? '_reverse' : '',
+      W: add2('W', [G * H, Xl], s.W), U: add2('U', [G * H, H], s.U), b: add2('b', [G * H], s.b) };
+    if (s.bhn) entry.bhn = add2('bhn', [H], s.bhn);
     return entry;
   });
-  const head = { V: add('V', L, [Y, H], slices.head.V), c: add('c', L, [Y], slices.head.c) };
+  const head = { V: add('V', L, [Y, D * H], slices.head.V), c: add('c', L, [Y], slices.head.c) };
   // the embedding table (SPEC §13) sits after the head; PyTorch's embedding.weight
   const embedding = slices.embedding ? add('embedding', -1, [config.embedding.vocabSize, X], slices.embedding) : null;
   // PyTorch keeps two biases per gate block where rnnlab adds them into one
   // (but for the GRU's b_hn, which both keep apart).
   const pytorchCount = slices.count + layerSlices.reduce((n, s) => n + G * H - (s.bhn ? H : 0), 0);
-  return { cell, G, resetAfter: Boolean(layerSlices[0]?.bhn), inputSize: X, hiddenSize: H, outputSize: Y, layers: L,
+  return { cell, G, resetAfter: Boolean(layerSlices[0]?.bhn), inputSize: X, hiddenSize: H, outputSize: Y, layers: L, directions: D,
     count: slices.count, pytorchCount, tensors, layerSlices, head, embedding };
 }
 
@@ -61,13 +65,14 @@ export function describeLayout(config, slices) {
 export function stateDictShapes(lay) {
   const H = lay.hiddenSize;
   const out = lay.embedding ? [{ name: 'embedding.weight', shape: lay.embedding.shape.slice() }] : [];
-  lay.layerSlices.forEach((s, k) => {
+  lay.layerSlices.forEach((s) => {
+    const k = `${s.layer}${s.suffix}`;
     out.push({ name: `rnn.weight_ih_l${k}`, shape: [lay.G * H, s.inputSize] });
     out.push({ name: `rnn.weight_hh_l${k}`, shape: [lay.G * H, H] });
     out.push({ name: `rnn.bias_ih_l${k}`, shape: [lay.G * H] });
     out.push({ name: `rnn.bias_hh_l${k}`, shape: [lay.G * H] });
   });
-  out.push({ name: 'head.weight', shape: [lay.outputSize, H] });
+  out.push({ name: 'head.weight', shape: [lay.outputSize, lay.directions * H] });
   out.push({ name: 'head.bias', shape: [lay.outputSize] });
   return out;
 }
@@ -113,7 +118,8 @@ function exportDict(lay, flat, grads) {
   const dict = {};
   const slice = (t) => ({ shape: t.shape.slice(), data: Float32Array.from({ length: t.count }, (_, i) => flat[t.offset + i]) });
   if (lay.embedding) dict['embedding.weight'] = slice(lay.embedding);
-  lay.layerSlices.forEach((s, k) => {
+  lay.layerSlices.forEach((s) => {
+    const k = `${s.layer}${s.suffix}`;
     const wih = new Float32Array(G * H * s.inputSize);
     copyRows(wih, 0, flat, s.W.offset, G * H, s.inputSize, zFrom, zTo);
     const whh = new Float32Array(G * H * H);
@@ -213,7 +219,8 @@ const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function describeModel(lay) {
   const emb = lay.embedding ? `an embedding of ${lay.embedding.shape[0]} ids, ` : '';
-  return `${lay.cell}, ${plural(lay.layers, 'layer')}, ${emb}inputSize ${lay.inputSize}, hiddenSize ${lay.hiddenSize}, ` +
+  const bi = lay.directions === 2 ? 'bidirectional ' : '';
+  return `${lay.cell}, ${plural(lay.layers, `${bi}layer`)}, ${emb}inputSize ${lay.inputSize}, hiddenSize ${lay.hiddenSize}, ` +
     `outputSize ${lay.outputSize}`;
 }
 
@@ -234,6 +241,7 @@ function inferFromDict(dict) {
   let L = 0;
   while (has(`${p}weight_ih_l${L}`) || has(`${p}weight_hh_l${L}`)) L++;
   if (L > 0) info.layers = L;
+  if (L > 0) info.directions = has(`${p}weight_hh_l0_reverse`) ? 2 : 1; // SPEC §11: PyTorch's '_reverse' tensors
   const hh = shapeOf(`${p}weight_hh_l0`);
   if (hh && hh.length === 2 && hh[1] > 0 && hh[0] % hh[1] === 0 && CELL_OF_GATES[hh[0] / hh[1]]) {
     info.H = hh[1];
@@ -262,6 +270,11 @@ function mismatchHint(lay, dict) {
   if (w.cell !== undefined && w.cell !== lay.cell) {
     notes.push(`they are for ${CELL_NAME[w.cell]} (${p}weight_hh_l0 is [${w.G * w.H}, ${w.H}]: ${plural(w.G, 'gate block')} of ${w.H} rows), ` +
       `the model is ${CELL_NAME[lay.cell]} (${plural(lay.G, 'gate block')} of ${lay.hiddenSize} rows)`);
+  }
+  if (w.directions !== undefined && w.directions !== lay.directions) {
+    notes.push(w.directions === 2
+      ? `they are for bidirectional layers (${p}weight_hh_l0_reverse …), the model's run forward only (bidirectional false)`
+      : `they have no '_reverse' tensors, the model's layers are bidirectional (create it with bidirectional false)`);
   }
   if (w.layers !== undefined && w.layers !== lay.layers) {
     notes.push(`they have ${plural(w.layers, 'layer')}, the model ${lay.layers}`);
@@ -309,7 +322,8 @@ export function fromStateDict(lay, dict) {
   const zFrom = lay.cell === 'gru' ? H : 0;
   const zTo = lay.cell === 'gru' ? 2 * H : 0;
   const flat = new Float32Array(lay.count);
-  lay.layerSlices.forEach((s, k) => {
+  lay.layerSlices.forEach((s) => {
+    const k = `${s.layer}${s.suffix}`;
     copyRows(flat, s.W.offset, data[`rnn.weight_ih_l${k}`], 0, G * H, s.inputSize, zFrom, zTo);
     copyRows(flat, s.U.offset, data[`rnn.weight_hh_l${k}`], 0, G * H, H, zFrom, zTo);
     const bih = data[`rnn.bias_ih_l${k}`];

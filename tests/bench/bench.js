@@ -2,7 +2,7 @@
 // against its own C compiled natively, on the workloads of SPEC §10.
 //
 //   node tests/bench/bench.js [--quick | --full] [--cells=lstm,gru] [--sizes=S,M]
-//        [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--out=DIR]
+//        [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--no-variants] [--out=DIR]
 //
 // Every measurement runs in a child process of its own, one at a time:
 //   worker-rnnlab.js  one workload on one wasm build (SIMD or the fallback;
@@ -11,6 +11,8 @@
 //   bench_native.c    the engine built with gcc -O3 -march=native, one workload
 //                     per run
 //   tests/c/bench_kernels.c --json, native and as wasm (when it exists)
+//   variants.js       LSTM-M bidirectional and with dropout against the same
+//                     model without (worker-rnnlab.js with a config)
 // Results: printed, and written to tests/bench/results/latest.json and
 // latest.md (or --out=DIR).
 //
@@ -32,6 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WORKLOADS, CELLS, forwardFlops, stepFlops, RESULT_TAG } from './common.js';
+import { runVariants, variantsReport } from './variants.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -42,8 +45,8 @@ const option = (name, dflt) => {
   return a ? a.slice(name.length + 3) : dflt;
 };
 for (const a of args) {
-  if (!/^--(quick|full|no-tfjs|no-native|no-plain|no-kernels|cells=.*|sizes=.*|out=.*)$/.test(a)) {
-    console.error(`bench: unknown argument '${a}'\nusage: node tests/bench/bench.js [--quick | --full] [--cells=rnn,lstm,gru] [--sizes=S,M,LONG] [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--out=DIR]`);
+  if (!/^--(quick|full|no-tfjs|no-native|no-plain|no-kernels|no-variants|cells=.*|sizes=.*|out=.*)$/.test(a)) {
+    console.error(`bench: unknown argument '${a}'\nusage: node tests/bench/bench.js [--quick | --full] [--cells=rnn,lstm,gru] [--sizes=S,M,LONG] [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--no-variants] [--out=DIR]`);
     process.exit(2);
   }
 }
@@ -108,7 +111,9 @@ function gitInfo() {
   return { commit: git('rev-parse', '--short', 'HEAD'), dirtyFiles: dirty ? dirty.split('\n').map((l) => l.slice(3)) : [] };
 }
 
-const SRC = ['gemm.c', 'vmath.c', 'model.c', 'init.c', 'forward.c', 'backward.c', 'optim.c', 'diag.c', 'serialize.c'].map((f) => path.join('src', f));
+// every engine source, as build.sh takes them (a fixed list here went stale
+// when the engine was split into more files: src/forward.c no longer exists)
+const SRC = fs.readdirSync(path.join(root, 'src')).filter((f) => f.endsWith('.c') && f !== 'wasm_api.c').map((f) => path.join('src', f));
 
 // Is each wasm build newer than every engine source (as build.sh ensure sees it)?
 function wasmFreshness() {
@@ -284,6 +289,12 @@ for (const size of sizes) {
     results.tfjs[key(cell, size)] = r.json ?? { cell, size, error: r.error };
   }
 }
+// 5. the options that change a step's work (variants.js), SIMD build, LSTM-M
+const variantRuns = flag('no-variants') ? [] : runVariants((config) => {
+  const r = runChild(`rnnlab simd lstm M ${JSON.stringify(config)}`, process.execPath,
+    [path.join(here, 'worker-rnnlab.js'), 'simd', 'lstm', 'M', String(BUDGET.simd), JSON.stringify(config)], { timeoutMs: BUDGET.simd * 6 + 60e3 });
+  return r.json ?? { error: r.error };
+});
 machine.loadAverageAtEnd = os.loadavg().map((v) => Number(v.toFixed(2)));
 machine.totalSeconds = Math.round((Date.now() - startedAt) / 1000);
 
@@ -351,6 +362,8 @@ for (const c of CLOCKS) {
   };
 }
 summary.memoryGrewAfterFirstStep = memoryGrew;
+const variants = variantsReport(variantRuns, CLOCKS);
+if (variantRuns.length) for (const c of CLOCKS) Object.assign(targets[c], variants.targets[c]);
 targets.memory = { 'wasm memory does not grow after the first step (every workload, both builds)': memoryChecked ? memoryGrew.length === 0 : null };
 
 for (const [k, r] of Object.entries(results.tfjs)) if (r.notes?.length) notes.push(`TF.js ${k}: ${r.notes.join('; ')}`);
@@ -441,12 +454,13 @@ const markdown = [
   '### Ratios', '',
   ...ratioLines('wall').map((l) => `- wall clock: ${l}`), ...ratioLines('cpu').map((l) => `- CPU time: ${l}`),
   `- Wasm memory after the first step of a shape: ${memoryGrew.length ? `GREW in ${memoryGrew.join(', ')}` : memoryChecked ? 'no growth in any workload (SIMD and fallback)' : 'not measured'}.`, '',
-  '### Targets (issue 5)', '', ...targetLines, '',
+  ...(variantRuns.length ? ['### Bidirectional and dropout (LSTM-M)', '', ...variants.md, ''] : []),
+  '### Targets (issues 5 and 11)', '', ...targetLines, '',
   ...(kmd.length ? ['### Matrix kernels', '', ...kmd, ''] : []),
   ...(notes.length ? ['### Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
 ].join('\n');
 
-const out = { machine, builds, mode: quick ? 'quick' : full ? 'full' : 'default', budgets: BUDGET, workloads: WORKLOADS, rows, summary, targets, kernels, notes, raw: results };
+const out = { machine, builds, mode: quick ? 'quick' : full ? 'full' : 'default', budgets: BUDGET, workloads: WORKLOADS, rows, variants: variants.rows, summary, targets, kernels, notes, raw: results };
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
 fs.writeFileSync(path.join(outDir, 'latest.md'), `${markdown}\n`);

@@ -3,7 +3,10 @@
 // WebAssembly.Memory never shrinks, so a fresh process gives each workload its
 // own peak-memory figure).
 //
-//   node tests/bench/worker-rnnlab.js simd|plain CELL SIZE [budgetMs]
+//   node tests/bench/worker-rnnlab.js simd|plain CELL SIZE [budgetMs] [config JSON]
+//
+// The optional config JSON overrides the model's config (layers,
+// bidirectional, dropout …: variants.js).
 //
 // Prints one tagged JSON line (common.js). Times:
 //   - trainStep / predict through the public API (what a user gets: input
@@ -17,7 +20,8 @@
 import { init, createModel } from '../../web/rnnlab.js';
 import { WORKLOADS, forwardFlops, stepFlops, median, inputs, timeReps, emit } from './common.js';
 
-const [build, cell, size, budgetArg] = process.argv.slice(2);
+const [build, cell, size, budgetArg, variantArg] = process.argv.slice(2);
+const variant = variantArg ? JSON.parse(variantArg) : {};
 const w = WORKLOADS[size];
 if (!['simd', 'plain'].includes(build) || !w || !['rnn', 'lstm', 'gru'].includes(cell)) {
   console.error('usage: worker-rnnlab.js simd|plain rnn|lstm|gru S|M|LONG [budgetMs]');
@@ -28,7 +32,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const loaded = await init({ simd: build === 'simd' });
 const { X, H, B, T } = w;
-const model = await createModel({ cell, inputSize: X, hiddenSize: H, outputSize: X, layers: 1, seed: 7 });
+const model = await createModel({ cell, inputSize: X, hiddenSize: H, outputSize: X, layers: 1, seed: 7, ...variant });
 const abi = model._abi;
 const mem = () => abi.memoryBytes();
 const memory = { afterCreate: mem() };
@@ -93,7 +97,7 @@ const summary = (t, flops) => ({
   wallGflops: flops / median(t.wall) / 1e6, cpuGflops: flops / median(t.cpu) / 1e6, wall: t.wall, cpu: t.cpu,
 });
 emit({
-  impl: 'rnnlab', build, simd: loaded.simd, cell, size, ...w,
+  impl: 'rnnlab', build, simd: loaded.simd, cell, size, ...w, variant,
   timing: {
     train: summary(trainApi, stepFlops(cell, w)), trainEngine: summary(trainEngine, stepFlops(cell, w)),
     forward: summary(forwardApi, forwardFlops(cell, w)), forwardEngine: summary(forwardEngine, forwardFlops(cell, w)),

@@ -76,7 +76,7 @@ static double forward(const cell *c, float *gates, float *h, float *cn, float *t
     const kind *k = c->k;
     memcpy(gates, c->pre_in, sizeof(float) * B * k->G * H);
     if (k->lstm) lstm_forward_step(B, H, c->fwd, c->h_prev, c->c_prev, gates, h, cn, tc);
-    else if (k->gru) gru_forward_step(B, H, k->after, c->fwd, c->fwd_n, c->b_hn, c->h_prev, gates, h, aux);
+    else if (k->gru) gru_forward_step(B, H, k->after, c->fwd, c->fwd_n, c->b_hn, NULL, c->h_prev, gates, h, aux);
     else rnn_forward_step(B, H, k->relu, c->fwd, c->h_prev, gates, h);
     double L = 0.0;
     for (int i = 0; i < B * H; i++) L += (double)c->wh[i] * h[i] + (k->lstm ? (double)c->wc[i] * cn[i] : 0.0);
@@ -114,7 +114,7 @@ static void test_kind(const kind *k) {
     memcpy(dc, c.wc, sizeof dc);
     if (k->lstm) lstm_backward_step(B, H, c.bwd, gates, c.c_prev, tc, c.wh, dpre, dh_prev, dc, dc_total);
     else if (k->gru)
-        gru_backward_step(B, H, k->after, c.bwd, c.bwd_n, gates, c.h_prev, aux, c.wh, dpre, daux, drh, dh_prev);
+        gru_backward_step(B, H, k->after, c.bwd, c.bwd_n, NULL, gates, c.h_prev, aux, c.wh, dpre, daux, drh, dh_prev);
     else rnn_backward_step(B, H, k->relu, c.bwd, h, c.wh, dpre, dh_prev);
     check_fd(&c, c.pre_in, dpre, B * GH, "pre");
     check_fd(&c, c.h_prev, dh_prev, B * H, "h_prev");

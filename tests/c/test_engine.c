@@ -276,6 +276,11 @@ static void test_config_validation(void) {
         INT_CASE(forget_bias_one, -1, 2),
         {"recurrent_scale", offsetof(rnnlab_config, recurrent_scale), 1,
          {-0.001, 100.01, -INFINITY, INFINITY, NAN, 1e30}, 6},
+        INT_CASE(embedding_vocab, -1, 65537),
+        {"dropout", offsetof(rnnlab_config, dropout), 1, {-0.001, 1.0, -0.0, INFINITY, NAN, 2.0}, 6},
+        {"input_dropout", offsetof(rnnlab_config, input_dropout), 1, {-0.001, 1.0, -0.0, INFINITY, NAN, 2.0}, 6},
+        {"recurrent_dropout", offsetof(rnnlab_config, recurrent_dropout), 1, {-0.001, 1.0, -0.0, INFINITY, NAN, 2.0}, 6},
+        INT_CASE(bidirectional, -1, 2, INT32_MAX),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const config_case *k = &cases[i];
@@ -1622,6 +1627,69 @@ static void test_determinism(void) {
 /* ---------------------------------------------------------------- allocation */
 
 /* DESIGN: no allocation inside a step once the batch shape is known. */
+/* Bidirectional layers with every dropout (SPEC §11, §12): steps run under
+ * the sanitizers, the refusals, per-direction buffers, a save/load round trip
+ * and no allocation inside steps. */
+static void bidirectional_dropout_case(const variant *v) {
+    const int B = 4, T = 7, H = 5, L = 2;
+    rnnlab_config c = make_config(v, 3, H, 2, L);
+    c.bidirectional = 1;
+    c.dropout = 0.25f;
+    c.input_dropout = 0.2f;
+    c.recurrent_dropout = 0.3f;
+    rnnlab_model *m = create_model(&c);
+    if (!m) return;
+    CHECK_STATUS(rnnlab_set_batch(m, B, T), RNNLAB_OK);
+    rng_seed(77);
+    fill_batch(m);
+    size_t n;
+    float *mask = fbuf(m, RNNLAB_BUF_MASK, &n);
+    fbuf(m, RNNLAB_BUF_H0, &n);
+    CHECK(n == (size_t)2 * L * B * H, "%s: h0 holds %zu values, expected [L*2, B, H]", v->name, n);
+    for (int b = 0; b < B; b++)
+        for (int t = T - b; t < T; t++) mask[b * T + t] = 0.0f; /* lengths 7, 6, 5, 4 */
+    int flags = RNNLAB_USE_MASK | RNNLAB_USE_H0;
+    if (wrapping_linked()) watch_start(0);
+    for (int i = 0; i < 3; i++) CHECK_STATUS(rnnlab_train_step(m, flags), RNNLAB_OK);
+    CHECK_STATUS(rnnlab_compute_gradients(m, flags | RNNLAB_TRAINING), RNNLAB_OK);
+    CHECK_STATUS(rnnlab_forward(m, flags, 1), RNNLAB_OK);
+    if (wrapping_linked()) {
+        watch_stop();
+        CHECK(watch.calls == 0, "%s: %ld allocations inside steps", v->name, watch.calls);
+    }
+    mask[2] = 0.0f; /* sequence 0: 1 1 0 1 …: not a prefix */
+    CHECK_STATUS(rnnlab_forward(m, flags, 1), RNNLAB_E_INVALID);
+    mask[2] = 1.0f;
+    CHECK_STATUS(rnnlab_forward(m, RNNLAB_CARRY_STATE, 0), RNNLAB_E_INVALID);
+    float out[4 * 7 * 2];
+    CHECK_STATUS(rnnlab_forward(m, flags, 0), RNNLAB_OK);
+    memcpy(out, fbuf(m, RNNLAB_BUF_OUT, &n), sizeof out);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    rnnlab_model *back = NULL;
+    CHECK_STATUS(rnnlab_save(m, 1, &bytes, &len), RNNLAB_OK);
+    CHECK_STATUS(rnnlab_load(bytes, len, &back), RNNLAB_OK);
+    if (back) {
+        rnnlab_config bc;
+        rnnlab_get_config(back, &bc);
+        CHECK(bc.bidirectional == 1 && bc.recurrent_dropout == 0.3f, "%s: config after load", v->name);
+        rnnlab_set_batch(back, B, T);
+        memcpy(fbuf(back, RNNLAB_BUF_X, NULL), fbuf(m, RNNLAB_BUF_X, NULL), sizeof(float) * B * T * 3);
+        memcpy(fbuf(back, RNNLAB_BUF_MASK, NULL), mask, sizeof(float) * B * T);
+        memcpy(fbuf(back, RNNLAB_BUF_H0, NULL), fbuf(m, RNNLAB_BUF_H0, NULL), sizeof(float) * 2 * L * B * H);
+        if (v->cell == RNNLAB_CELL_LSTM) memcpy(fbuf(back, RNNLAB_BUF_C0, NULL), fbuf(m, RNNLAB_BUF_C0, NULL), sizeof(float) * 2 * L * B * H);
+        CHECK_STATUS(rnnlab_forward(back, flags, 0), RNNLAB_OK);
+        CHECK(memcmp(out, fbuf(back, RNNLAB_BUF_OUT, NULL), sizeof out) == 0, "%s: outputs after load", v->name);
+    }
+    rnnlab_free(back);
+    rnnlab_bytes_free(bytes);
+    rnnlab_free(m);
+}
+
+static void test_bidirectional_dropout(void) {
+    for (int v = 0; v < N_VARIANTS; v++) bidirectional_dropout_case(&VARIANTS[v]);
+}
+
 static void test_no_allocation_in_steps(void) {
     if (!wrapping_linked()) { skip(ALLOC_SKIP); return; }
     for (int v = 0; v < N_VARIANTS; v++)
@@ -1694,13 +1762,17 @@ static int write_corpus(const char *dir) {
         const char *name;
         int cell, act, reset_after, X, H, Y, L, output, loss, with_opt, steps, opt_type;
         uint8_t mode;
+        int bidirectional; /* and every dropout at p = drop (SPEC §11, §12) */
+        float drop;
     } seeds[] = {
-        {"rnn_tanh_plain.bin", RNNLAB_CELL_RNN, 0, 0, 2, 3, 2, 1, 0, 0, 0, 0, RNNLAB_OPT_ADAM, 0x00},
-        {"rnn_relu_2layers_opt.bin", RNNLAB_CELL_RNN, 1, 0, 1, 2, 1, 2, 0, 0, 1, 2, RNNLAB_OPT_MOMENTUM, 0x0b},
-        {"lstm_opt.bin", RNNLAB_CELL_LSTM, 0, 0, 1, 2, 1, 1, 0, 0, 1, 3, RNNLAB_OPT_ADAM, 0x0f},
-        {"lstm_last_ce.bin", RNNLAB_CELL_LSTM, 0, 0, 2, 2, 3, 1, 1, 1, 0, 1, RNNLAB_OPT_SGD, 0x03},
-        {"gru_before_ce.bin", RNNLAB_CELL_GRU, 0, 0, 2, 2, 3, 1, 0, 1, 1, 2, RNNLAB_OPT_RMSPROP, 0x09},
-        {"gru_after_2layers.bin", RNNLAB_CELL_GRU, 0, 1, 1, 2, 1, 2, 1, 0, 1, 2, RNNLAB_OPT_ADAMW, 0x07},
+        {"rnn_tanh_plain.bin", RNNLAB_CELL_RNN, 0, 0, 2, 3, 2, 1, 0, 0, 0, 0, RNNLAB_OPT_ADAM, 0x00, 0, 0.0f},
+        {"rnn_relu_2layers_opt.bin", RNNLAB_CELL_RNN, 1, 0, 1, 2, 1, 2, 0, 0, 1, 2, RNNLAB_OPT_MOMENTUM, 0x0b, 0, 0.0f},
+        {"lstm_opt.bin", RNNLAB_CELL_LSTM, 0, 0, 1, 2, 1, 1, 0, 0, 1, 3, RNNLAB_OPT_ADAM, 0x0f, 0, 0.0f},
+        {"lstm_last_ce.bin", RNNLAB_CELL_LSTM, 0, 0, 2, 2, 3, 1, 1, 1, 0, 1, RNNLAB_OPT_SGD, 0x03, 0, 0.0f},
+        {"gru_before_ce.bin", RNNLAB_CELL_GRU, 0, 0, 2, 2, 3, 1, 0, 1, 1, 2, RNNLAB_OPT_RMSPROP, 0x09, 0, 0.0f},
+        {"gru_after_2layers.bin", RNNLAB_CELL_GRU, 0, 1, 1, 2, 1, 2, 1, 0, 1, 2, RNNLAB_OPT_ADAMW, 0x07, 0, 0.0f},
+        {"lstm_bi_dropout_2layers.bin", RNNLAB_CELL_LSTM, 0, 0, 2, 2, 2, 2, 0, 0, 1, 2, RNNLAB_OPT_ADAM, 0x0f, 1, 0.25f},
+        {"gru_after_bi_last_ce.bin", RNNLAB_CELL_GRU, 0, 1, 2, 2, 3, 1, 1, 1, 0, 1, RNNLAB_OPT_SGD, 0x0b, 1, 0.0f},
     };
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
         const variant v = {seeds[i].name, seeds[i].cell, seeds[i].act, seeds[i].reset_after};
@@ -1708,6 +1780,8 @@ static int write_corpus(const char *dir) {
         c.output = seeds[i].output;
         c.loss = seeds[i].loss;
         c.seed = 1000 + (uint32_t)i;
+        c.bidirectional = seeds[i].bidirectional;
+        c.dropout = c.input_dropout = c.recurrent_dropout = seeds[i].drop;
         rnnlab_model *m = NULL;
         if (rnnlab_create(&c, &m) != RNNLAB_OK) return fprintf(stderr, "create: %s\n", rnnlab_global_error()), 1;
         rnnlab_optimizer o = rnnlab_optimizer_default(seeds[i].opt_type);
@@ -1768,5 +1842,6 @@ int main(int argc, char **argv) {
     run_test("determinism: same seed, same bits", test_determinism);
     run_test("[alloc] the allocation counter sees the engine's allocations", test_allocation_watch_works);
     run_test("[alloc] no allocation inside steps once the batch shape is known", test_no_allocation_in_steps);
+    run_test("bidirectional with every dropout: steps, refusals, save/load", test_bidirectional_dropout);
     return check_summary();
 }

@@ -29,22 +29,27 @@ function hasBhn(config) {
 export function layout(config) {
   const { inputSize: X, hiddenSize: H, outputSize: Y } = config;
   const L = config.layers ?? 1;
+  const D = config.bidirectional ? 2 : 1; // SPEC §11: each layer's forward, then its reverse direction
   const G = gateCount(config.cell);
   const tensors = [];
   let offset = 0;
-  const add = (name, layer, kind, shape) => {
+  // unit: index into unpack's layers (layer l direction d is unit l*D + d)
+  const add = (name, layer, kind, shape, unit = layer) => {
     const count = shape.reduce((a, s) => a * s, 1);
-    tensors.push({ name, layer, kind, offset, count, shape });
+    tensors.push({ name, layer, kind, offset, count, shape, unit });
     offset += count;
   };
   for (let l = 0; l < L; l++) {
-    const Xl = l === 0 ? X : H;
-    add(`W${l}`, l, 'W', [G * H, Xl]);
-    add(`U${l}`, l, 'U', [G * H, H]);
-    add(`b${l}`, l, 'b', [G * H]);
-    if (hasBhn(config)) add(`bhn${l}`, l, 'bhn', [H]);
+    const Xl = l === 0 ? X : D * H;
+    for (let d = 0; d < D; d++) {
+      const u = l * D + d, r = d ? 'r' : '';
+      add(`W${l}${r}`, l, 'W', [G * H, Xl], u);
+      add(`U${l}${r}`, l, 'U', [G * H, H], u);
+      add(`b${l}${r}`, l, 'b', [G * H], u);
+      if (hasBhn(config)) add(`bhn${l}${r}`, l, 'bhn', [H], u);
+    }
   }
-  add('V', L, 'V', [Y, H]);
+  add('V', L, 'V', [Y, D * H]);
   add('c', L, 'c', [Y]);
   return { total: offset, tensors };
 }
@@ -53,11 +58,11 @@ export function layout(config) {
 function unpack(config, flat) {
   const lay = layout(config);
   const L = config.layers ?? 1;
-  const out = { layers: Array.from({ length: L }, () => ({})), V: null, c: null };
+  const out = { layers: Array.from({ length: L * (config.bidirectional ? 2 : 1) }, () => ({})), V: null, c: null };
   for (const t of lay.tensors) {
     const data = Float64Array.from({ length: t.count }, (_, i) => flat[t.offset + i]);
     if (t.layer === L) out[t.kind] = data;
-    else out.layers[t.layer][t.kind] = data;
+    else out.layers[t.unit][t.kind] = data;
   }
   return out;
 }
@@ -68,7 +73,7 @@ function pack(config, parts) {
   const L = config.layers ?? 1;
   const flat = new Float64Array(lay.total);
   for (const t of lay.tensors) {
-    const data = t.layer === L ? parts[t.kind] : parts.layers[t.layer][t.kind];
+    const data = t.layer === L ? parts[t.kind] : parts.layers[t.unit][t.kind];
     flat.set(data, t.offset);
   }
   return flat;
@@ -119,10 +124,13 @@ function outerAdd(dM, cols, row0, d, v) {
 const slice = (a, start, n) => Float64Array.from({ length: n }, (_, i) => a[start + i]);
 const sumSquares = (v) => v.reduce((s, x) => s + x * x, 0);
 
-/** a_k = W_k x + U_k h + b_k for gate block k (H rows starting at k*H). */
-function blockPreact(p, k, H, Xl, x, h) {
-  const wx = matVec(p.W, Xl, k * H, H, x);
-  const uh = matVec(p.U, H, k * H, H, h);
+/** v ⊙ mask[k] (SPEC §12: block k's dropout mask), or v without masks. */
+const masked = (v, mask, k) => (mask ? v.map((e, j) => e * mask[k][j]) : v);
+
+/** a_k = W_k (x ⊙ mx_k) + U_k (h ⊙ mh_k) + b_k for gate block k (H rows starting at k*H). */
+function blockPreact(p, k, H, Xl, x, h, dims) {
+  const wx = matVec(p.W, Xl, k * H, H, masked(x, dims.mx, k));
+  const uh = matVec(p.U, H, k * H, H, masked(h, dims.mh, k));
   return wx.map((v, j) => v + uh[j] + p.b[k * H + j]);
 }
 
@@ -134,7 +142,7 @@ function blockPreact(p, k, H, Xl, x, h) {
 function rnnForward(p, dims, x, h, activation) {
   const { H, Xl } = dims;
   // a = W x + U h + b
-  const a = blockPreact(p, 0, H, Xl, x, h);
+  const a = blockPreact(p, 0, H, Xl, x, h, dims);
   // h' = tanh(a) or relu(a)
   const hNew = a.map((v) => (activation === 'relu' ? Math.max(v, 0) : Math.tanh(v)));
   return { h: hNew, c: null, gates: hNew, preact: a, cache: { x, hPrev: h, a, hNew } };
@@ -149,8 +157,9 @@ function rnnBackward(p, dims, cache, dh, _dc, grads, activation) {
 }
 
 /**
- * Backward of a_k = W_k x + U_k h + b_k for the given blocks: accumulates
- * dW, dU, db and returns { dx, dhPrev } (dc is filled in by the caller).
+ * Backward of a_k = W_k (x ⊙ mx_k) + U_k (h ⊙ mh_k) + b_k for the given
+ * blocks: accumulates dW, dU, db and returns { dx, dhPrev } (dc is filled
+ * in by the caller).
  */
 function affineBackward(p, dims, grads, daBlocks, x, hPrev, blocks) {
   const { H, Xl } = dims;
@@ -158,18 +167,21 @@ function affineBackward(p, dims, grads, daBlocks, x, hPrev, blocks) {
   const dhPrev = new Float64Array(H);
   blocks.forEach((k, i) => {
     const da = daBlocks[i];
-    outerAdd(grads.W, Xl, k * H, da, x);
-    outerAdd(grads.U, H, k * H, da, hPrev);
+    outerAdd(grads.W, Xl, k * H, da, masked(x, dims.mx, k));
+    outerAdd(grads.U, H, k * H, da, masked(hPrev, dims.mh, k));
     for (let j = 0; j < H; j++) grads.b[k * H + j] += da[j];
-    matTVecAdd(dx, p.W, Xl, k * H, H, da);
-    matTVecAdd(dhPrev, p.U, H, k * H, H, da);
+    const dxk = new Float64Array(Xl), dhk = new Float64Array(H);
+    matTVecAdd(dxk, p.W, Xl, k * H, H, da);
+    matTVecAdd(dhk, p.U, H, k * H, H, da);
+    masked(dxk, dims.mx, k).forEach((v, j) => { dx[j] += v; });
+    masked(dhk, dims.mh, k).forEach((v, j) => { dhPrev[j] += v; });
   });
   return { dx, dhPrev, dcPrev: null };
 }
 
 function lstmForward(p, dims, x, h, c) {
   const { H, Xl } = dims;
-  const [ai, af, ag, ao] = [0, 1, 2, 3].map((k) => blockPreact(p, k, H, Xl, x, h));
+  const [ai, af, ag, ao] = [0, 1, 2, 3].map((k) => blockPreact(p, k, H, Xl, x, h, dims));
   // i = σ(W_i x + U_i h + b_i)
   const i = ai.map(sigmoid);
   // f = σ(W_f x + U_f h + b_f)
@@ -209,21 +221,23 @@ function lstmBackward(p, dims, cache, dh, dc, grads) {
 
 function gruForward(p, dims, x, h, resetAfter) {
   const { H, Xl } = dims;
-  const ar = blockPreact(p, 0, H, Xl, x, h);
-  const az = blockPreact(p, 1, H, Xl, x, h);
+  const ar = blockPreact(p, 0, H, Xl, x, h, dims);
+  const az = blockPreact(p, 1, H, Xl, x, h, dims);
   // r = σ(W_r x + U_r h + b_r)
   const r = ar.map(sigmoid);
   // z = σ(W_z x + U_z h + b_z)
   const z = az.map(sigmoid);
-  const wn = matVec(p.W, Xl, 2 * H, H, x);
+  // with dropout x ⊙ mx_n and h ⊙ mh_n inside n (z still mixes h itself)
+  const wn = matVec(p.W, Xl, 2 * H, H, masked(x, dims.mx, 2));
+  const hn = masked(h, dims.mh, 2);
   let an, q = null, rh = null;
   if (resetAfter) {
     // q = U_n h + b_hn;  n = tanh(W_n x + b_n + r ⊙ q)
-    q = matVec(p.U, H, 2 * H, H, h).map((v, j) => v + p.bhn[j]);
+    q = matVec(p.U, H, 2 * H, H, hn).map((v, j) => v + p.bhn[j]);
     an = wn.map((v, j) => v + p.b[2 * H + j] + r[j] * q[j]);
   } else {
     // n = tanh(W_n x + U_n (r ⊙ h) + b_n)
-    rh = h.map((v, j) => r[j] * v);
+    rh = hn.map((v, j) => r[j] * v);
     const urh = matVec(p.U, H, 2 * H, H, rh);
     an = wn.map((v, j) => v + urh[j] + p.b[2 * H + j]);
   }
@@ -242,26 +256,31 @@ function gruBackward(p, dims, cache, dh, _dc, grads, resetAfter) {
   const dan = dh.map((d, j) => d * z[j] * (1 - n[j] * n[j]));
   const daz = dh.map((d, j) => d * (n[j] - hPrev[j]) * z[j] * (1 - z[j]));
   // the W_n x + b_n part of n's preactivation
-  outerAdd(grads.W, Xl, 2 * H, dan, x);
+  outerAdd(grads.W, Xl, 2 * H, dan, masked(x, dims.mx, 2));
   for (let j = 0; j < H; j++) grads.b[2 * H + j] += dan[j];
-  const dx = new Float64Array(Xl);
-  matTVecAdd(dx, p.W, Xl, 2 * H, H, dan);
+  const dxn = new Float64Array(Xl);
+  matTVecAdd(dxn, p.W, Xl, 2 * H, H, dan);
+  const dx = masked(dxn, dims.mx, 2);
   const dhPrev = dh.map((d, j) => d * (1 - z[j]));
+  const hn = masked(hPrev, dims.mh, 2), ones = new Float64Array(H).fill(1);
+  const mhn = dims.mh ? dims.mh[2] : ones;
   let dr;
   if (resetAfter) {
     // n = tanh(… + r ⊙ q), q = U_n h + b_hn:  dr = dan ⊙ q, dq = dan ⊙ r
     dr = dan.map((d, j) => d * q[j]);
     const dq = dan.map((d, j) => d * r[j]);
-    outerAdd(grads.U, H, 2 * H, dq, hPrev);
+    outerAdd(grads.U, H, 2 * H, dq, hn);
     for (let j = 0; j < H; j++) grads.bhn[j] += dq[j];
-    matTVecAdd(dhPrev, p.U, H, 2 * H, H, dq);
+    const dhn = new Float64Array(H);
+    matTVecAdd(dhn, p.U, H, 2 * H, H, dq);
+    for (let j = 0; j < H; j++) dhPrev[j] += dhn[j] * mhn[j];
   } else {
     // n = tanh(U_n (r ⊙ h) + …):  d(r ⊙ h) = U_nᵀ dan, dr = d(r⊙h) ⊙ h
     outerAdd(grads.U, H, 2 * H, dan, rh);
     const drh = new Float64Array(H);
     matTVecAdd(drh, p.U, H, 2 * H, H, dan);
-    dr = drh.map((d, j) => d * hPrev[j]);
-    for (let j = 0; j < H; j++) dhPrev[j] += drh[j] * r[j];
+    dr = drh.map((d, j) => d * hn[j]);
+    for (let j = 0; j < H; j++) dhPrev[j] += drh[j] * r[j] * mhn[j];
   }
   const dar = dr.map((d, j) => d * r[j] * (1 - r[j]));
   const gatesPart = affineBackward(p, dims, grads, [dar, daz], x, hPrev, [0, 1]);
@@ -352,6 +371,7 @@ function positionLoss(config, yhat, batch, out) {
  * total dLoss/dh of the state step t outputs (flowC the same for c).
  */
 export function run(config, params, batch) {
+  if (config.bidirectional) return runBidirectional(config, params, batch);
   const ops = cellOps(config);
   const p = unpack(config, params);
   const fwd = forwardStack(config, ops, p, batch);
@@ -382,6 +402,7 @@ function forwardStack(config, ops, p, batch) {
     Array.from({ length: B }, (_, b) => slice(batch.x, (b * T + t) * X, X)));
   for (let l = 0; l < L; l++) {
     const dims = { H, Xl: l === 0 ? X : H };
+    const dimsOf = (b) => dropoutDims(batch.dropout, dims, l, b, G);
     let h = Array.from({ length: B }, (_, b) => initialState(batch.h0, l, b, B, H));
     let c = Array.from({ length: B }, (_, b) => initialState(isLstm ? batch.c0 : null, l, b, B, H));
     gates.push(new Float64Array(T * B * G * H));
@@ -392,21 +413,23 @@ function forwardStack(config, ops, p, batch) {
     caches.push([]);
     const outputs = [];
     for (let t = 0; t < T; t++) {
-      const steps = inputs[t].map((x, b) => ops.forward(p.layers[l], dims, x, h[b], c[b]));
+      const steps = inputs[t].map((x, b) => ops.forward(p.layers[l], dimsOf(b), x, h[b], c[b]));
       steps.forEach((s, b) => {
         gates[l].set(s.gates, (t * B + b) * G * H);
         preacts[l].set(s.preact, (t * B + b) * G * H);
         if (isLstm) cells[l].set(s.c, (t * B + b) * H);
         hidden[l].set(s.h, ((t + 1) * B + b) * H);
       });
-      caches[l].push(steps.map((s) => s.cache));
+      caches[l].push(steps.map((s, b) => ({ ...s.cache, dims: dimsOf(b) })));
       h = steps.map((s) => s.h);
       c = steps.map((s) => s.c);
       outputs.push(h);
     }
     h.forEach((hb, b) => hT.set(hb, (l * B + b) * H));
     if (isLstm) c.forEach((cb, b) => cT.set(cb, (l * B + b) * H));
-    inputs = outputs;
+    // dropout between layers: the next layer reads h ⊙ its mask of (l, t, b)
+    const between = batch.dropout?.layer && l + 1 < L;
+    inputs = between ? outputs.map((row, t) => row.map((hb, b) => masked(hb, [batch.dropout.layer(l, t, b)], 0))) : outputs;
   }
   // top[t][b]: the top layer's h_{t+1}
   return { caches, gates, cells, hidden, preacts, hT, cT, top: inputs };
@@ -463,10 +486,22 @@ function backwardStack(config, ops, p, batch, caches, dhTop, grads) {
     res.dhPrev.forEach((d, b) => dh0.set(d, (l * B + b) * H));
     if (isLstm) res.dcPrev.forEach((d, b) => dc0.set(d, (l * B + b) * H));
     dhAbove = res.dx;
+    if (batch.dropout?.layer && l > 0) dhAbove = dhAbove.map((row, t) => row.map((d, b) => masked(d, [batch.dropout.layer(l - 1, t, b)], 0)));
   }
   const dx = new Float64Array(B * T * X);
   for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) dx.set(dhAbove[t][b], (b * T + t) * X);
   return { dx, dh0, dc0, flowH, flowC };
+}
+
+/**
+ * A layer's dims for sequence b with its Keras masks (SPEC §12): mx[k] on x,
+ * mh[k] on h_{t-1} for gate block k, one per sequence for every step.
+ * dropout: { input(l, k, b), recurrent(l, k, b), layer(l, t, b) }, any left out.
+ */
+function dropoutDims(dropout, dims, l, b, G) {
+  if (!dropout) return dims;
+  const blocks = (f) => (f ? Array.from({ length: G }, (_, k) => f(l, k, b)) : null);
+  return { ...dims, mx: blocks(dropout.input), mh: blocks(dropout.recurrent) };
 }
 
 function initialState(flat, l, b, B, H) {
@@ -493,7 +528,7 @@ function backwardLayer(ops, p, grads, dims, cachesL, dhAbove, isLstm) {
       // total dh of this step's output: from above + from step t+1
       const dh = dhAbove[t][b].map((v, j) => v + dhNext[b][j]);
       sh += sumSquares(dh);
-      const res = ops.backward(p, dims, cachesL[t][b], dh, dcNext[b], grads);
+      const res = ops.backward(p, cachesL[t][b].dims ?? dims, cachesL[t][b], dh, dcNext[b], grads);
       if (isLstm) { sc += sumSquares(res.dcTotal); dcNext[b] = res.dcPrev; }
       dhNext[b] = res.dhPrev;
       dx[t][b] = res.dx;
@@ -628,4 +663,115 @@ export function optimizerStep(type, opts, params, grads, state, step) {
 
 function dropUndefined(obj) {
   return Object.fromEntries(Object.entries(obj ?? {}).filter(([, val]) => val !== undefined));
+}
+
+// ===========================================================================
+// Bidirectional layers (SPEC §11)
+// ===========================================================================
+
+/** Each sequence's length from a prefix mask (every T without a mask). */
+function sequenceLengths(batch) {
+  const { B, T, mask } = batch;
+  return Array.from({ length: B }, (_, b) => {
+    let n = 0;
+    while (n < T && (!mask || mask[b * T + n] !== 0)) n++;
+    return n;
+  });
+}
+
+/** One direction of one layer over rows[t][b]; steps[t][b] of the unit, in its own order. */
+function runUnit(ops, p, dims, rows, h0, c0, isLstm) {
+  const T = rows.length, B = rows[0].length;
+  let h = h0, c = c0;
+  const caches = [], outs = [], hs = [h0], cs = [c0];
+  for (let t = 0; t < T; t++) {
+    const steps = rows[t].map((x, b) => ops.forward(p, dims, x, h[b], c[b]));
+    caches.push(steps.map((st) => st.cache));
+    h = steps.map((st) => st.h);
+    c = steps.map((st) => (isLstm ? st.c : c[0]));
+    outs.push(h);
+    hs.push(h);
+    cs.push(c);
+  }
+  return { caches, outs, hs, cs };
+}
+
+/**
+ * The forward direction reads t = 0 … T-1; the reverse one reads each
+ * sequence's own steps T_b-1 … 0 (then zeros, whose steps reach no valid
+ * output); a layer's output at t is [h→_t ; h←_t], h← = 0 past T_b.
+ */
+function runBidirectional(config, params, batch) {
+  const { B, T } = batch;
+  const { inputSize: X, hiddenSize: H } = config;
+  const L = config.layers ?? 1, isLstm = config.cell === 'lstm';
+  const ops = cellOps(config), p = unpack(config, params), grads = zerosLike(p);
+  const len = sequenceLengths(batch);
+  const reverse = (rows, n) => rows.map((_, s) => rows[0].map((__, b) => (s < len[b] ? rows[len[b] - 1 - s][b] : new Float64Array(n))));
+  const state = (flat, u, b) => initialState(flat, u, b, B, H);
+  const hT = new Float64Array(2 * L * B * H), cT = isLstm ? new Float64Array(2 * L * B * H) : null;
+  let rows = Array.from({ length: T }, (_, t) => Array.from({ length: B }, (_, b) => slice(batch.x, (b * T + t) * X, X)));
+  const layers = [];
+  for (let l = 0; l < L; l++) {
+    const dims = { H, Xl: l === 0 ? X : 2 * H };
+    const units = [rows, reverse(rows, dims.Xl)].map((r, d) => {
+      const u = 2 * l + d, h0 = r[0].map((_, b) => state(batch.h0, u, b));
+      const c0 = r[0].map((_, b) => state(isLstm ? batch.c0 : null, u, b));
+      const res = runUnit(ops, p.layers[u], dims, r, h0, c0, isLstm);
+      for (let b = 0; b < B; b++) { // h_n: the state after each sequence's own T_b steps
+        hT.set(res.hs[len[b]][b], (u * B + b) * H);
+        if (isLstm) cT.set(res.cs[len[b]][b], (u * B + b) * H);
+      }
+      return res;
+    });
+    const out = rows.map((_, t) => rows[0].map((__, b) =>
+      concat([units[0].outs[t][b], t < len[b] ? units[1].outs[len[b] - 1 - t][b] : new Float64Array(H)])));
+    layers.push({ rows, units, dims });
+    rows = out;
+  }
+  return bidirectionalHeadAndBackward(config, { ops, p, grads, len, layers, top: rows, hT, cT, isLstm }, batch);
+}
+
+function bidirectionalHeadAndBackward(config, f, batch) {
+  const { B, T } = batch;
+  const { inputSize: X, hiddenSize: H } = config;
+  const L = config.layers ?? 1, last = (config.output ?? 'sequence') === 'last';
+  // 'last': the head reads [h→ at the last valid step ; h← at step 0]
+  const top = f.top.map((row) => row.slice());
+  const positions = headPositions(config, batch);
+  if (last) for (const q of positions) top[q.t][q.b] = concat([f.top[q.t][q.b].subarray(0, H), f.top[0][q.b].subarray(H)]);
+  const head = headAndLoss({ ...config, hiddenSize: 2 * H }, f.p, batch, top, f.grads);
+  let dcat = head.dhTop;
+  if (last) {
+    dcat = dcat.map((row) => row.map((d) => new Float64Array(2 * H)));
+    for (const q of positions) {
+      const d = head.dhTop[q.t][q.b];
+      for (let j = 0; j < H; j++) { dcat[q.t][q.b][j] += d[j]; dcat[0][q.b][H + j] += d[H + j]; }
+    }
+  }
+  const dh0 = new Float64Array(2 * L * B * H), dc0 = f.isLstm ? new Float64Array(2 * L * B * H) : null;
+  const flowH = [], flowC = f.isLstm ? [] : null;
+  for (let l = L - 1; l >= 0; l--) {
+    const { units, dims } = f.layers[l];
+    const zeros = (n) => new Float64Array(n);
+    const dFwd = dcat.map((row) => row.map((d) => d.slice(0, H)));
+    const dRev = dcat.map((_, s) => dcat[0].map((__, b) => (s < f.len[b] ? dcat[f.len[b] - 1 - s][b].slice(H) : zeros(H))));
+    const din = dcat.map((row) => row.map(() => zeros(dims.Xl)));
+    [dFwd, dRev].forEach((dAbove, d) => {
+      const u = 2 * l + d;
+      const res = backwardLayer(f.ops, f.p.layers[u], f.grads.layers[u], dims, units[d].caches, dAbove, f.isLstm);
+      flowH[u] = res.flowH;
+      if (f.isLstm) flowC[u] = res.flowC;
+      res.dhPrev.forEach((v, b) => dh0.set(v, (u * B + b) * H));
+      if (f.isLstm) res.dcPrev.forEach((v, b) => dc0.set(v, (u * B + b) * H));
+      for (let s = 0; s < T; s++) for (let b = 0; b < B; b++) {
+        const t = d ? f.len[b] - 1 - s : s; // the reverse unit's step s is time T_b - 1 - s
+        if (t >= 0) res.dx[s][b].forEach((v, j) => { din[t][b][j] += v; });
+      }
+    });
+    dcat = din;
+  }
+  const dx = new Float64Array(B * T * X);
+  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) dx.set(dcat[t][b], (b * T + t) * X);
+  return { loss: head.loss, output: head.output, hT: f.hT, cT: f.cT, grads: pack(config, f.grads), dx, dh0, dc0, flowH, flowC };
 }

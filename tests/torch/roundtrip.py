@@ -111,26 +111,40 @@ class Net(nn.Module):
         super().__init__()
         X, H, L = cfg['inputSize'], cfg['hiddenSize'], cfg['layers']
         emb = cfg.get('embedding')
+        bi = bool(cfg.get('bidirectional'))
         # before rnn: the state dict lists embedding.weight first, as rnnlab does
         self.embedding = nn.Embedding(emb['vocabSize'], emb['size']) if emb else None
         if cfg['cell'] == 'rnn':
-            self.rnn = nn.RNN(X, H, L, nonlinearity=cfg['activation'], batch_first=True)
+            self.rnn = nn.RNN(X, H, L, nonlinearity=cfg['activation'], batch_first=True, bidirectional=bi)
         elif cfg['cell'] == 'lstm':
-            self.rnn = nn.LSTM(X, H, L, batch_first=True)
-        else:
-            self.rnn = nn.GRU(X, H, L, batch_first=True)  # reset-after, the only GRU PyTorch has
-        self.head = nn.Linear(H, cfg['outputSize'])
+            self.rnn = nn.LSTM(X, H, L, batch_first=True, bidirectional=bi)
+        else:  # reset-after, the only GRU PyTorch has
+            self.rnn = nn.GRU(X, H, L, batch_first=True, bidirectional=bi)
+        self.head = nn.Linear(2 * H if bi else H, cfg['outputSize'])
         self.last = cfg['output'] == 'last'
+        self.bi = bi
 
-    def forward(self, x, state):
+    def forward(self, x, state, lengths=None):
         if self.embedding is not None:
             x = self.embedding(x.long())  # ids, stored as floats in the batch files
-        seq, final = self.rnn(x, state)
+        if lengths is None:
+            seq, final = self.rnn(x, state)
+        else:  # SPEC §11: each sequence runs over its own length only, both directions
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths.long(), batch_first=True, enforce_sorted=False)
+            seq, final = self.rnn(packed, state)
+            seq, _ = nn.utils.rnn.pad_packed_sequence(seq, batch_first=True, total_length=x.shape[1])
+        if self.last and self.bi:  # h_n of the top layer's two directions
+            h_n = final[0] if isinstance(final, tuple) else final
+            return self.head(torch.cat([h_n[-2], h_n[-1]], dim=1)), final
         return self.head(seq[:, -1] if self.last else seq), final
 
 
-def loss_of(cfg, out, target):
-    """SPEC §3: MSE is the mean over every output element; CE the mean over positions."""
+def loss_of(cfg, out, target, lengths=None):
+    """SPEC §3: MSE is the mean over every counted output element; CE the mean over counted positions."""
+    if lengths is not None and cfg['output'] == 'sequence':  # positions past a length do not count
+        T = out.shape[1]
+        counted = (torch.arange(T)[None, :] < lengths.long()[:, None]).reshape(-1)
+        out, target = out.reshape(-1, out.shape[-1])[counted], target.reshape(-1, *target.shape[2:])[counted]
     if cfg['loss'] == 'cross-entropy':
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), target.reshape(-1).long())
     return F.mse_loss(out, target)
@@ -152,8 +166,9 @@ def reference(cfg, weights, inputs):
     x = inputs['x'] if ids else inputs['x'].double().requires_grad_(True)
     state, leaves = state_of(cfg, inputs)
     target = inputs['target'].double()
-    out, final = net(x, state)
-    loss = loss_of(cfg, out, target)
+    lengths = inputs.get('lengths')
+    out, final = net(x, state, lengths)
+    loss = loss_of(cfg, out, target, lengths)
     loss.backward()
     res = {'output': out, 'loss': loss}
     if not ids:
@@ -170,6 +185,7 @@ def reference(cfg, weights, inputs):
 def random_batch(cfg, B, T, generator):
     """x in [-1, 1), h0 (c0) in [-0.4, 0.4), targets; all float32 like rnnlab's inputs."""
     X, H, Y, L = cfg['inputSize'], cfg['hiddenSize'], cfg['outputSize'], cfg['layers']
+    L *= 2 if cfg.get('bidirectional') else 1  # states [layers*directions, B, H]
     rand = lambda *shape: torch.rand(*shape, generator=generator)
     emb = cfg.get('embedding')
     x = torch.randint(0, emb['vocabSize'], (B, T), generator=generator).float() if emb else rand(B, T, X) * 2 - 1
@@ -181,6 +197,8 @@ def random_batch(cfg, B, T, generator):
         out['target'] = torch.randint(0, Y, steps, generator=generator).float()
     else:
         out['target'] = rand(*steps, Y) * 2 - 1
+    if cfg.get('lengths'):
+        out['lengths'] = torch.tensor(cfg['lengths'], dtype=torch.float32)
     return out
 
 
@@ -290,8 +308,8 @@ def make(folder):
             batch = random_batch(cfg, B, T, data)
             state = (batch['h0'], batch['c0']) if cfg['cell'] == 'lstm' else batch['h0']
             opt.zero_grad()
-            out, _ = net(batch['x'], state)
-            loss_of(cfg, out, batch['target']).backward()
+            out, _ = net(batch['x'], state, batch.get('lengths'))
+            loss_of(cfg, out, batch['target'], batch.get('lengths')).backward()
             opt.step()
         trained = net.state_dict()
         change = max((trained[k] - initial[k]).abs().max().item() for k in trained)

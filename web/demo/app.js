@@ -10,7 +10,7 @@ import { renderMath } from './math.js';
 
 const STRUCTURAL = new Set([
   'task', 'seqLength', 'patternLength', 'horizon', 'textSource', 'seed', 'cell', 'hiddenSize',
-  'layers', 'gruVariant', 'recurrentInit', 'recurrentScale', 'forgetBiasOne', 'activation',
+  'layers', 'gruVariant', 'recurrentInit', 'recurrentScale', 'forgetBiasOne', 'activation', 'bidirectional', 'dropout',
 ]);
 const LIVE = new Set(['optimizer', 'lrLog', 'batchSize', 'clip', 'tauLog', 'tbptt']);
 // Pasted text longer than this is kept aside instead of going into the text box.
@@ -79,6 +79,8 @@ function readSettings() {
     recurrentScale: Number(f.recurrentScale.value),
     forgetBiasOne: f.forgetBiasOne.checked,
     activation: f.activation.value,
+    bidirectional: f.bidirectional.checked,
+    dropout: Math.min(0.9, Math.max(0, Number(f.dropout.value) || 0)), // SPEC §12: p < 1
   };
 }
 
@@ -411,6 +413,8 @@ function reflectLoaded(settings) {
   f.recurrentInit.value = settings.recurrentInit;
   f.recurrentScale.value = String(settings.recurrentScale);
   f.forgetBiasOne.checked = settings.forgetBiasOne;
+  f.bidirectional.checked = Boolean(settings.bidirectional);
+  f.dropout.value = String(settings.dropout ?? 0);
   f.seed.value = String(settings.seed);
   for (const key of ['seqLength', 'patternLength', 'horizon']) f[key].value = String(settings[key]);
   f.textSource.value = settings.textSource;

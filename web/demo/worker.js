@@ -201,6 +201,7 @@ const handlers = {
         ...current, ...fits, ...saved.task, cell: config.cell, hiddenSize: config.hiddenSize, layers: config.layers,
         activation: config.activation, gruVariant: config.gruVariant, recurrentInit: config.recurrentInit,
         recurrentScale: config.recurrentScale, forgetBiasOne: config.forgetBiasOne, seed: config.seed,
+        bidirectional: config.bidirectional, dropout: config.recurrentDropout,
       };
       const nextTask = makeTask(next);
       if (saved.alphabet !== null && nextTask.vocab && saved.alphabet !== nextTask.vocab.chars.join('')) {
@@ -303,6 +304,10 @@ async function makeModels(next, nextTask) {
         recurrentInit: next.recurrentInit,
         recurrentScale: next.recurrentScale,
         forgetBiasOne: next.forgetBiasOne,
+        // SPEC §11, §12: the page's dropout p goes on x_t and h_{t-1} (Keras-style, one mask per sequence)
+        bidirectional: Boolean(next.bidirectional),
+        inputDropout: next.dropout ?? 0,
+        recurrentDropout: next.dropout ?? 0,
         seed: next.seed,
       });
       made.push(makeEntry(model, cell, CELL_LABELS[cell]));
@@ -500,7 +505,8 @@ function trainerOptions() {
   return {
     optimizer: { type: hyper.optimizer, lr: hyper.lr },
     clipNorm: hyper.clip ? hyper.tau : 0,
-    tbptt: hyper.tbptt > 0 ? hyper.tbptt : null,
+    // a bidirectional model reads each sequence whole (SPEC §11): no TBPTT windows
+    tbptt: hyper.tbptt > 0 && !settings?.bidirectional ? hyper.tbptt : null,
     onNonFinite: 'skip',
   };
 }
