@@ -87,6 +87,9 @@ for (const experiment of EXPERIMENTS) {
     assert.deepEqual(comparable(result, 12), await inNode(result, 12), 'the numbers are the library\'s for the same settings');
     const link = await page.inputValue('#run-link');
     assert.match(link, new RegExp(`[?&]exp=${experiment.id}(&|$)`));
+    const number = EXPERIMENTS.indexOf(experiment) + 1;
+    await page.waitForFunction((n) => new RegExp(`^Experiment ${n}, .* ended: `).test(document.getElementById('status').textContent), number, { polling: 100, timeout: 5000 });
+    assert.match(await page.textContent('#status'), new RegExp(`^Experiment ${number}, “${experiment.title}” ended: ${experiment.steps} steps trained`), 'the status line says which experiment ended');
     const slow = await page.evaluate(([a, b]) => window.__longTasks.filter((t) => t.start >= a && t.start <= b), [t0, t1]);
     const tooLong = slow.filter((t) => t.duration > LONG_TASK_LIMIT_MS);
     if (tooLong.length && overloaded()) console.log(`# long tasks under load (not judged): ${JSON.stringify(tooLong)}`);

@@ -47,3 +47,21 @@ for (const experiment of EXPERIMENTS) {
     assert.notEqual(describeExperiment(altered), sentence);
   });
 }
+
+// What experiment 5 claims: once the LSTM has learnt the adding problem, some
+// unit keeps its memory (forget gate near 1) and the gradient along the cell
+// state decays more slowly per step back than the RNN's along its hidden state.
+test('experiment highway: the trained LSTM carries the gradient along cₜ further than the RNN', { timeout: 120_000 }, async () => {
+  const experiment = EXPERIMENTS.find((e) => e.id === 'highway');
+  const result = await runExperiment('highway', fromControls(experiment.controls));
+  assert.ok(result.lstmLoss < result.baseline / 2, `the LSTM learnt the task: val MSE ${result.lstmLoss}`);
+  assert.ok(result.memoryUnits >= 1, 'some unit keeps a forget gate near 1');
+  assert.ok(result.memoryForget >= result.threshold && result.memoryForget < 1);
+  assert.ok(result.lstmFactor > result.rnnFactor, `cell-state factor ${result.lstmFactor} against the RNN's ${result.rnnFactor}`);
+  const far = result.lags.length - 1;
+  assert.ok(result.lstmC[far] > result.rnnH[far], 'at the longest lag the cell-state gradient kept more of itself');
+  assert.match(describeExperiment(result), /carried the gradient further/);
+  // The same sentence says so when a run does not show it.
+  const without = { ...result, lstmFactor: result.rnnFactor / 2, memoryUnits: 0 };
+  assert.match(describeExperiment(without), /did not carry the gradient further.*no unit's forget gate/);
+});

@@ -4,7 +4,7 @@
 import { Board } from './board.js';
 import { $, setText } from './dom.js';
 import { ExperimentPanel } from './experiments-ui.js';
-import { experimentById } from './experiments.js';
+import { EXPERIMENTS, experimentById } from './experiments.js';
 import { applyQuery, setControl, writeUrl } from './url-state.js';
 import { renderMath } from './math.js';
 
@@ -186,6 +186,8 @@ const onMessage = {
   'experiment-result'({ result }) {
     experiments.finished(result);
     endExperiment();
+    const steps = result.main?.[0]?.losses.length ?? experimentById(result.id).steps;
+    setStatus(`${experimentName(result.id)} ended: ${steps} steps trained, then measured; what it found is under its claim in the Experiments card. Train goes on from these models, Reset starts over.`);
   },
   built(message) {
     state.building = false;
@@ -198,7 +200,8 @@ const onMessage = {
     $('sample').disabled = message.task.name !== 'chars';
     document.body.dataset.state = 'ready';
     const cells = message.cells.map((c) => c.label).join(', ');
-    setStatus(message.loadedFrom
+    if (state.experimenting) setStatus(`${experimentName(state.experiment)}: ${cells} on the ${taskName(message.task.name)}, training…`);
+    else setStatus(message.loadedFrom
       ? `Loaded ${message.loadedFrom}: ${cells}. Train to continue from where it was saved.`
       : `Ready: ${cells} on the ${taskName(message.task.name)}. Press Train.`);
     if (message.task.text) describeTextInfo(message.task.text);
@@ -252,7 +255,8 @@ const onMessage = {
     state.sampling = false;
     const prefix = during === 'load' ? 'Could not load the model: '
       : during === 'text' ? 'Could not use the text: '
-        : during === 'build' ? 'Could not build: ' : '';
+        : during === 'build' ? 'Could not build: '
+          : during === 'experiment' && state.experiment ? `${experimentName(state.experiment)} stopped: ` : '';
     setStatus(`${prefix}${message}${code ? ` (${code})` : ''}`, true);
     if (during === 'text') { $('text-info').textContent = message; $('text-info').classList.add('error'); }
     if (during === 'build') state.needsBuild = true;
@@ -293,6 +297,11 @@ function runExperiment(id, setControls) {
   experiments.setBusy(true);
   for (const button of ['train', 'step', 'reset', 'gradcheck']) $(button).disabled = true;
   worker.postMessage({ type: 'experiment', id, settings: readSettings(), hyper: readHyper() });
+}
+
+/** "Experiment 5, “The LSTM cell state is a gradient highway”". */
+function experimentName(id) {
+  return `Experiment ${EXPERIMENTS.findIndex((e) => e.id === id) + 1}, “${experimentById(id).title}”`;
 }
 
 function endExperiment() {

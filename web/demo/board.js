@@ -273,7 +273,24 @@ export class Board {
     }
     return createChart($('plot-flow'), {
       xLabel: 'steps back from the end (T − t)', yLabel: 'g_t / g_T', yLog: true, series,
+      onCursor: (index, plot) => this.flowReadout(index, plot),
     });
+  }
+
+  /** The read-out under the flow chart: every line's value at the lag under the pointer. */
+  flowReadout(index, plot) {
+    const lag = plot.data[0][index];
+    if (lag == null) return;
+    const parts = this.flowKeys.map(({ id, layer, kind }, k) => {
+      const c = this.cells.find((cell) => cell.id === id);
+      const name = `${c.label}${c.layers > 1 ? ` L${layer + 1}` : ''}`;
+      const ratio = kind === 'c' ? '‖∂L/∂cₜ‖ / ‖∂L/∂c_T‖' : 'gₜ / g_T';
+      const v = plot.data[k + 1][index];
+      return `${name} ${ratio} = ${v == null ? '—' : formatValue(v)}`;
+    });
+    const out = $('flow-readout');
+    setText(out, `${lag} step${lag === 1 ? '' : 's'} back: ${parts.join(' · ')}`);
+    out.dataset.lag = String(lag);
   }
 
   makeSpectralChart() {

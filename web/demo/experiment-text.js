@@ -28,6 +28,18 @@ function sweepVerdict(sweep) {
   return parts.length ? `: ${parts.join('; ')}` : '';
 }
 
+// Whether the run showed the highway, and why, from its numbers.
+function highwayVerdict(r) {
+  const units = r.memoryUnits === 1 ? '1 unit' : `${r.memoryUnits} units`;
+  const memory = r.memoryUnits > 0
+    ? `${units} of ${r.H} kept a forget gate of ${num(r.memoryForget)} on average along the example (all units: ${num(r.forgetMean)}): on ${r.memoryUnits === 1 ? 'that unit' : 'those'} the gradient along cₜ is multiplied by almost 1 per step`
+    : `no unit's forget gate averaged ${num(r.threshold)} or more along the example (the highest: ${num(r.forgetMax)}; all units: ${num(r.forgetMean)}), so every step back multiplies the gradient along cₜ by clearly less than 1`;
+  const carried = r.lstmFactor > r.rnnFactor
+    ? 'So here the highway carried the gradient further than the RNN\'s recurrence did'
+    : 'So here the highway did not carry the gradient further than the RNN\'s recurrence did';
+  return `${carried}: ${memory}.`;
+}
+
 const TEXTS = {
   vanishing(r) {
     const sweep = r.sweep.map((s) => `${num(s.factor)} at radius ${num(s.radius)}`).join(', ');
@@ -53,9 +65,9 @@ const TEXTS = {
   },
   highway(r) {
     const lags = r.lags.map((lag, k) => `lag ${lag}: ${num(r.lstmC[k])} against ${num(r.rnnH[k])}`).join('; ');
-    const verdict = r.lstmFactor > r.rnnFactor ? 'so here the highway carried the gradient further than the RNN did' : 'so here, with forget gates still far from 1, the highway carried the gradient less far than the RNN did';
-    return `After ${steps(r.steps)}, the LSTM's ‖∂L/∂cₜ‖ and the RNN's ‖∂L/∂hₜ‖, each relative to the last step: ${lags}. `
-      + `Per step back the cell-state gradient shrank by a factor ${num(r.lstmFactor)} and the RNN's by ${num(r.rnnFactor)}, ${verdict}. On the highway the only factor is the forget gate, whose mean on the example was ${num(r.forgetMean)}.`;
+    return `After ${steps(r.steps)} on the adding problem (T = ${r.T}), the validation MSE was ${num(r.lstmLoss)} for the LSTM and ${num(r.rnnLoss)} for the RNN (always answering 1 gives ${num(r.baseline)}). `
+      + `The LSTM's ‖∂L/∂cₜ‖ and the RNN's ‖∂L/∂hₜ‖, each relative to the last step: ${lags}. `
+      + `Per step back the cell-state gradient was multiplied on average by ${num(r.lstmFactor)} and the RNN's by ${num(r.rnnFactor)}. ${highwayVerdict(r)}`;
   },
   forget(r) {
     const [a, b] = r.readings;

@@ -15,6 +15,10 @@ const PANELS = {
   rnn: [['h', 'hidden state h', 'diverging']],
 };
 
+// What the read-out lists for one (step, unit), in the equations' order.
+const READOUT = { lstm: ['i', 'f', 'g', 'o', 'c', 'h'], gru: ['r', 'z', 'n', 'h'], rnn: ['h'] };
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+
 export class GateView {
   /** `onChange(cellId)` runs when the user picks another cell or layer. */
   constructor(onChange) {
@@ -22,6 +26,8 @@ export class GateView {
     this.cellId = null;
     this.layer = 0;
     this.panels = null;
+    this.shown = null; // { cell, layer } whose trace the panels show
+    this.at = { t: 0, unit: 0 }; // the step and unit the read-out names
     // Each canvas's CSS size, so drawing never has to ask for it (which
     // would force a layout in the middle of a frame).
     this.sizes = new WeakMap();
@@ -89,6 +95,8 @@ export class GateView {
     const { T, H } = cell.trace;
     const l = Math.min(this.layer, cell.trace.layers.length - 1);
     const layer = cell.trace.layers[l];
+    this.shown = { cell, layer: l };
+    this.markerTop = markers.length ? 6 : 0; // heatmap.js draws the ticks in the top 6 px
     const saturation = cell.trace.saturation[l] ?? {};
     let drawn = 0;
     panels.forEach(([name, , kind], k) => {
@@ -110,7 +118,58 @@ export class GateView {
       }
       drawn += values.length;
     });
+    if (this.readoutActive) this.showReadout();
     return drawn;
+  }
+
+  /** The step and unit under a pointer at (x, y) in a canvas's CSS box. */
+  cellAt(canvas, x, y) {
+    const { T, H } = this.shown.cell.trace;
+    const size = this.sizes.get(canvas) ?? { width: canvas.clientWidth, height: canvas.clientHeight };
+    const top = this.markerTop ?? 0;
+    const t = Math.floor((x / size.width) * T);
+    const unit = Math.floor(((y - top) / Math.max(1, size.height - top)) * H);
+    return { t: Math.max(0, Math.min(T - 1, t)), unit: Math.max(0, Math.min(H - 1, unit)) };
+  }
+
+  /** Writes the values of every gate and state at this.at into the read-out. */
+  showReadout() {
+    const out = $('gate-readout');
+    if (!this.shown) return;
+    const { cell, layer } = this.shown;
+    const { T, H } = cell.trace;
+    const t = Math.min(this.at.t, T - 1);
+    const unit = Math.min(this.at.unit, H - 1);
+    const values = cell.trace.layers[layer];
+    const parts = READOUT[cell.cell].filter((name) => values[name])
+      .map((name) => `${name} = ${formatValue(values[name][t * H + unit])}`);
+    const where = `${cell.label}${cell.trace.layers.length > 1 ? ` layer ${layer + 1}` : ''}, step t = ${t}, unit ${unit}`;
+    setText(out, `${where}: ${parts.join(', ')}`);
+    out.dataset.t = String(t);
+    out.dataset.unit = String(unit);
+    this.readoutActive = true;
+  }
+
+  /** Pointer and arrow keys on a heatmap move the read-out's (step, unit). */
+  listen(canvas) {
+    canvas.addEventListener('pointermove', (event) => {
+      if (!this.shown) return;
+      this.at = this.cellAt(canvas, event.offsetX, event.offsetY);
+      this.showReadout();
+    });
+    canvas.addEventListener('focus', () => this.showReadout());
+    canvas.addEventListener('keydown', (event) => {
+      const move = ARROWS[event.key];
+      if (!move || !this.shown) return;
+      event.preventDefault();
+      const { T, H } = this.shown.cell.trace;
+      const step = event.shiftKey ? 10 : 1;
+      this.at = {
+        t: Math.max(0, Math.min(T - 1, this.at.t + move[0] * step)),
+        unit: Math.max(0, Math.min(H - 1, this.at.unit + move[1] * step)),
+      };
+      this.showReadout();
+    });
   }
 
   /** [name, caption, colour map] of the panels drawn for a cell. */
@@ -133,7 +192,10 @@ export class GateView {
     figcaption.append(title, detail);
     const canvas = document.createElement('canvas');
     canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', `${caption}: time across, hidden units down`);
+    canvas.setAttribute('aria-label', `${caption}: time across, hidden units down. Arrow keys move along steps and units; the values are read out below the maps.`);
+    canvas.setAttribute('aria-describedby', 'gate-readout');
+    canvas.tabIndex = 0;
+    this.listen(canvas);
     const scale = document.createElement('div');
     scale.className = 'scale';
     const low = document.createElement('span');

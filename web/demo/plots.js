@@ -65,7 +65,7 @@ function logRange(u, min, max) {
  * A chart in `container`. series: [{ label, stroke, dash, width, points, fill,
  * show, shape, phase }] (shape: a marker drawn along the line, or at every
  * point when `points` is set). Options: xLabel, yLabel, xLog, yLog, height, xValues (tick labels),
- * yRange [lo, hi] fixed range, scatter (points only).
+ * yRange [lo, hi] fixed range, scatter (points only), onCursor(index, plot) when the pointer moves.
  */
 // A series' points: none, every point (scatter) or a few markers on its line,
 // in the series' shape when it has one.
@@ -112,6 +112,8 @@ export function createChart(container, options) {
   };
   const empty = [[], ...series.map(() => [])];
   opts.hooks = { setSeries: [(u) => syncLegend(u)] };
+  // The point under the pointer: `onCursor(index into the data, plot)`.
+  if (options.onCursor) opts.hooks.setCursor = [(u) => { if (u.cursor.idx != null) options.onCursor(u.cursor.idx, u); }];
   const plot = new uPlot(opts, empty, container);
   keyboardLegend(plot, series);
   let points = 0;
