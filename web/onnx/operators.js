@@ -57,6 +57,7 @@ function squeeze(node, inputs, where) {
   const axes = intList(node, inputs, 1, 'axes', where);
   const drop = axes ? axes.map((a) => axisOf(a, d.axes.length, where)) : d.axes.map((l, k) => (l === 'D' ? k : -1)).filter((k) => k >= 0);
   if (drop.some((k) => d.axes[k] !== 'D')) fail(`${where}: squeezes axes [${axes}] of [${d.axes}], expected only the direction axis D`);
+  if (drop.length && d.dirs === 2) fail(`${where}: squeezes the direction axis of a bidirectional layer's output, which has 2 directions`);
   return [{ ...d, axes: d.axes.filter((_, k) => !drop.includes(k)) }];
 }
 
@@ -99,9 +100,29 @@ function gather(node, inputs, where) {
   const k = axisOf(attr(node, 'axis') ?? 0, d.axes.length, where);
   const index = idx?.kind === 'const' && idx.tensor.kind === 'int' && idx.tensor.dims.length === 0 ? idx.tensor.data[0] : null;
   const label = d.axes[k];
+  if (d.dirs === 2 && (label === 'T' || label === 'D')) {
+    fail(`${where}: gathers one ${label === 'T' ? 'time step' : 'direction'} of a bidirectional layer's output; rnnlab's 'last' ` +
+      "head reads h→ at the last step and h← at step 0 (the top layer's Y_h, as PyTorch's h_n)");
+  }
   if (label === 'T' && index === -1 && d.time === 'all') return [{ ...d, axes: d.axes.filter((_, j) => j !== k), time: 'last' }];
   if (label === 'D' && index === 0) return [{ ...d, axes: d.axes.filter((_, j) => j !== k) }];
   fail(`${where}: gathers index ${index ?? '(not a constant scalar)'} of axis ${label}, expected the last time step (-1)`);
+}
+
+// A bidirectional layer's [..., D, F] -> [..., D·F] ([h→; h←], SPEC §11): Reshape to [0, 0, -1] or [0, -1].
+function reshape(node, inputs, where) {
+  const [d, target] = inputs;
+  if (d?.kind !== 'data') return plumbing(node, inputs, where);
+  const dims = target?.kind === 'const' && target.tensor.kind === 'int' ? target.tensor.data : null;
+  const rank = d.axes.length;
+  const merged = d.dirs * d.width;
+  const ok = dims && d.axes.at(-2) === 'D' && d.axes.at(-1) === 'F' && dims.length === rank - 1 &&
+    dims.slice(0, -1).every((v) => v === 0) && (dims.at(-1) === -1 || dims.at(-1) === merged) && (attr(node, 'allowzero') ?? 0) === 0;
+  if (!ok) {
+    fail(`${where}: reshapes [${d.axes}] to [${dims ?? '(not integer constants)'}]; rnnlab can only join the two directions of a ` +
+      `bidirectional layer, [..., D, F] to [${Array(Math.max(rank - 2, 0)).fill(0).join(', ')}${rank > 2 ? ', ' : ''}-1]`);
+  }
+  return [{ ...d, axes: [...d.axes.slice(0, -2), 'F'], width: merged }];
 }
 
 function identity(node, inputs, where) {
@@ -180,6 +201,6 @@ const shape = () => [{ kind: 'aux' }];
 /** Handlers by op type: (node, input descriptions, where) -> output descriptions. */
 export const OPERATORS = {
   Shape: shape, Size: shape, Gather: gather, Unsqueeze: plumbing, Squeeze: squeeze, Concat: concat, Slice: plumbing,
-  Reshape: plumbing, Expand: plumbing, ConstantOfShape: constantOfShape, Transpose: transposeNode,
+  Reshape: reshape, Expand: plumbing, ConstantOfShape: constantOfShape, Transpose: transposeNode,
   Identity: identity, Cast: identity, MatMul: matMul, Add: add, Gemm: gemm,
 };
