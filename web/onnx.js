@@ -41,7 +41,8 @@ export async function toONNX(model, options = {}) {
 
 /**
  * A model from ONNX bytes written by rnnlab's toONNX or by torch.onnx.export
- * (an nn.RNN, nn.LSTM or nn.GRU with batch_first=True and an nn.Linear).
+ * (an nn.RNN, nn.LSTM or nn.GRU with batch_first=True, bidirectional or not,
+ * and an nn.Linear).
  * Anything rnnlab cannot represent is E_FORMAT naming the node and operator.
  */
 export async function loadONNX(bytes) {
