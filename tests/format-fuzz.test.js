@@ -44,8 +44,9 @@ export function byteMutants(bytes, { step, flips, seed }) {
 test('loadONNX: truncations, bit flips, absurd dims and lengths give only RnnlabErrors', async (t) => {
   const codec = await onnxModelCodec();
   const mutants = [];
-  // plain LSTM and GRU, and an embedding model (ids int32) whose table is the first initializer
-  const kinds = [[{ cell: 'lstm' }, {}], [{ cell: 'gru', gruVariant: 'reset-after' }, {}], [{ cell: 'gru', embedding: { vocabSize: 6, size: 3 } }, { ids: 'int32' }]];
+  // plain LSTM and GRU, an embedding model (ids int32) whose table is the first initializer, and a bidirectional RNN
+  const kinds = [[{ cell: 'lstm' }, {}], [{ cell: 'gru', gruVariant: 'reset-after' }, {}], [{ cell: 'gru', embedding: { vocabSize: 6, size: 3 } }, { ids: 'int32' }],
+    [{ cell: 'rnn', bidirectional: true }, {}]];
   for (const [k, [kind, options]] of kinds.entries()) {
     const model = await randomModel(kind, { X: 3, H: 4, Y: 2, layers: 2, output: 'sequence', seed: 5 + k });
     const bytes = await toONNX(model, { sequenceLens: true, initialState: true, ...options });

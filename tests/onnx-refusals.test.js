@@ -1,5 +1,5 @@
 // loadONNX refuses what rnnlab cannot represent, each an E_FORMAT naming the
-// node and its operator: bidirectional and reverse layers, embeddings
+// node and its operator: reverse layers, what a bidirectional layer cannot be, embeddings
 // rnnlab cannot represent (another axis, a table not [V, E], ids used otherwise), other operators on the activations, peepholes,
 // clip, coupled LSTM gates, batch-first layout, mixed layers, no head. And
 // rnnlab/onnx without protobufjs is E_LOAD naming the package.
@@ -30,11 +30,34 @@ const setAttr = (node, name, attr) => {
   node.attribute = node.attribute.filter((a) => a.name !== name).concat([{ name, ...attr }]);
 };
 
-test('a bidirectional layer is E_FORMAT, not supported yet', async () => {
+test('bidirectional layers: what rnnlab cannot represent is E_FORMAT; a reverse-only layer too', async () => {
+  // a forward graph claiming two directions: its W holds one
   const bytes = await edited({ cell: 'lstm' }, (g) => setAttr(nodeOf(g, 'LSTM'), 'direction', { type: 3, s: [...text('bidirectional')] }));
-  await expectError(() => loadONNX(bytes), 'E_FORMAT', ["node 'LSTM_1' (LSTM)", 'bidirectional', 'not supported yet']);
+  await expectError(() => loadONNX(bytes), 'E_FORMAT', ["node 'LSTM_1' (LSTM)", 'W has dims [1,16,3]', 'expected [2,16,3]']);
   const reverse = await edited({ cell: 'gru' }, (g) => setAttr(nodeOf(g, 'GRU'), 'direction', { type: 3, s: [...text('reverse')] }));
-  await expectError(() => loadONNX(reverse), 'E_FORMAT', ["node 'GRU_1' (GRU)", "'reverse'"]);
+  await expectError(() => loadONNX(reverse), 'E_FORMAT', ["node 'GRU_1' (GRU)", "'reverse'", 'reverse only']);
+  const bi = { cell: 'rnn', bidirectional: true };
+  const mixed = await edited(bi, (g) => setAttr(nodeOf(g, 'RNN'), 'activations', { type: 8, strings: [text('Tanh'), text('Relu')] }));
+  await expectError(() => loadONNX(mixed), 'E_FORMAT', ["node 'RNN_1' (RNN)", 'different activations', 'Tanh,Relu']);
+  const one = await edited(bi, (g) => setAttr(nodeOf(g, 'RNN'), 'activations', { type: 8, strings: [text('Tanh')] }));
+  await expectError(() => loadONNX(one), 'E_FORMAT', ["node 'RNN_1' (RNN)", '1 activations, expected 2']);
+  // seq[:, -1] of a bidirectional layer holds h← after one step, not rnnlab's 'last'
+  const lastStep = await edited({ ...bi, output: 'last' }, (g) => {
+    const transpose = g.node.find((n) => n.opType === 'Transpose' && n.input[0] === 'RNN_1_out1');
+    transpose.input[0] = 'Reshape_1_out0';
+    transpose.attribute = [{ name: 'perm', type: 7, ints: [1, 0, 2] }];
+    g.initializer.push({ name: 'minus1', dims: [], dataType: 7, int64Data: [-1] });
+    g.node.splice(g.node.indexOf(transpose) + 1, 0, { name: 'pick', opType: 'Gather', input: [transpose.output[0], 'minus1'], output: ['picked'], attribute: [{ name: 'axis', type: 2, i: 1 }] });
+    g.node = g.node.filter((n) => n.name !== 'Reshape_2');
+    nodeOf(g, 'MatMul').input[0] = 'picked';
+  });
+  await expectError(() => loadONNX(lastStep), 'E_FORMAT', ["node 'pick' (Gather)", 'one time step', 'bidirectional']);
+  const squeezed = await edited(bi, (g) => {
+    const t = g.node.find((n) => n.opType === 'Transpose' && n.input[0] === 'RNN_1_out0');
+    Object.assign(t, { opType: 'Squeeze', input: [t.input[0], 'axis1'], attribute: [] });
+    g.initializer.push({ name: 'axis1', dims: [1], dataType: 7, int64Data: [1] });
+  });
+  await expectError(() => loadONNX(squeezed), 'E_FORMAT', ["(Squeeze)", 'direction axis', 'bidirectional']);
 });
 
 test('an embedding: a hand-made Gather from a table loads; lookups rnnlab cannot represent are E_FORMAT', async () => {

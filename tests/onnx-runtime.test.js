@@ -10,6 +10,9 @@
 // (Y_h is its last valid step), and its Y past the length is 0, so the
 // 'sequence' head gives only its bias there, which is not compared.
 //
+// Bidirectional models (every kind, 1 and 2 layers, both outputs, with and
+// without sequence_lens and initial states) are checked the same way.
+//
 // Embedding models (every kind, 1 and 2 layers, int64 and int32 ids, with and
 // without initial states) run the same way: ids [N, T] into Gather.
 //
@@ -100,6 +103,67 @@ for (const kind of KINDS) {
             if (k === 'gruVariant' && kind.cell !== 'gru') continue;
             assert.equal(back.config[k], model.config[k], `config.${k} after loadONNX`);
           }
+          back.dispose();
+          model.dispose();
+        }
+      }
+    }
+  });
+}
+
+// Bidirectional models (SPEC §11): direction 'bidirectional', Y [T, 2, N, H]
+// joined to [T, N, 2H], the 'last' head on the top layer's Y_h (h→ at each
+// sequence's last valid step, h← at step 0), h_n [2L, N, H]. rnnlab runs the
+// whole batch with its lengths (and initial states); past a length ONNX's Y is
+// 0, so the 'sequence' output there is not compared.
+async function bidirectionalCase(kind, layers, output, withInputs, seed) {
+  const model = await randomModel({ ...kind, bidirectional: true }, { X, H, Y, layers, output, seed });
+  const bytes = await toONNX(model, withInputs ? { sequenceLens: true, initialState: true } : {});
+  const session = await ort.InferenceSession.create(bytes);
+  const S = 2 * layers;
+  for (const { N, T } of SIZES) {
+    const key = `${kind.label} bidirectional L${layers} ${output}${withInputs ? ' lens+state' : ''} N${N} T${T}`;
+    const x = randomArray(N * T * X, seed + N);
+    const feeds = { input: new ort.Tensor('float32', x, [N, T, X]) };
+    const opts = { shape: [N, T, X] };
+    if (withInputs) {
+      const lens = Int32Array.from({ length: N }, (_, b) => Math.max(1, T - b));
+      opts.lengths = Array.from(lens);
+      opts.state = { h: randomArray(S * N * H, seed + 2, 0.8) };
+      feeds.sequence_lens = new ort.Tensor('int32', lens, [N]);
+      feeds.initial_h = new ort.Tensor('float32', opts.state.h, [S, N, H]);
+      if (kind.cell === 'lstm') feeds.initial_c = new ort.Tensor('float32', (opts.state.c = randomArray(S * N * H, seed + 3, 0.8)), [S, N, H]);
+    }
+    const out = await session.run(feeds);
+    const want = model.predict(x, opts);
+    const label = `${kind.label} bidirectional`;
+    for (let b = 0; b < N; b++) {
+      const len = opts.lengths ? opts.lengths[b] : T;
+      const [from, to] = output === 'last' ? [b * Y, (b + 1) * Y] : [b * T * Y, (b * T + len) * Y];
+      assertClose(out.output.data.subarray(from, to), want.output.subarray(from, to), TOL, `${key} output of sequence ${b}`);
+      worst.record(label, out.output.data.subarray(from, to), want.output.subarray(from, to));
+    }
+    for (const [name, k] of [['h_n', 'h'], ['c_n', 'c']]) {
+      if (!out[name]) continue;
+      assert.deepEqual(out[name].dims, [S, N, H], `${key} ${name} dims`);
+      assertClose(out[name].data, want.state[k], TOL, `${key} ${name}`);
+      worst.record(label, out[name].data, want.state[k]);
+    }
+  }
+  await session.release();
+  return { model, bytes };
+}
+
+for (const kind of KINDS) {
+  test(`rnnlab bidirectional -> ONNX -> onnxruntime-node, and back: ${kind.label}`, async () => {
+    let seed = 80;
+    for (const layers of [1, 2]) {
+      for (const output of ['sequence', 'last']) {
+        for (const withInputs of [false, true]) {
+          const { model, bytes } = await bidirectionalCase(kind, layers, output, withInputs, seed++);
+          const back = await loadONNX(bytes);
+          assert.equal(back.config.bidirectional, true, 'config.bidirectional after loadONNX');
+          assert.deepEqual(back.getParameters(), model.getParameters(), 'loadONNX gives both directions back bit for bit');
           back.dispose();
           model.dispose();
         }

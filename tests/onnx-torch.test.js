@@ -2,7 +2,8 @@
 // final states equal PyTorch's. tests/torch/onnx_export.py builds each model
 // (nn.RNN tanh and relu, nn.LSTM, nn.GRU, batch_first=True, 1 and 2 layers,
 // then nn.Linear on every step or on seq[:, -1]; and with an nn.Embedding
-// first, reading int64 or int32 ids), exports it with dynamic batch and time
+// first, reading int64 or int32 ids; and bidirectional, the head on [h→; h←]
+// at every step or on h_n's top layer), exports it with dynamic batch and time
 // axes and writes PyTorch's own results on a random input.
 //
 // Python: /usr/bin/python3 (or $RNNLAB_PYTHON) with Debian's python3-torch;
@@ -52,6 +53,16 @@ for (const [cell, nonlinearity] of [['rnn', 'tanh'], ['rnn', 'relu'], ['lstm', '
   }
 }
 
+// bidirectional=True: Y joined to [T, N, 2H] by Transpose and Reshape; the
+// 'last' head reads torch.cat([h_n[-2], h_n[-1]], 1) (Gathers from h_n's Concat).
+for (const [cell, nonlinearity] of [['rnn', 'tanh'], ['rnn', 'relu'], ['lstm', 'tanh'], ['gru', 'tanh']]) {
+  for (const layers of [1, 2]) {
+    for (const output of ['sequence', 'last']) {
+      JOBS.push({ name: `bi_${cell}_${nonlinearity}_l${layers}_${output}`, cell, nonlinearity, layers, X: 3, H: 5, Y: 2, output, N: 3, T: 6, seed: seed++, bidirectional: true });
+    }
+  }
+}
+
 test('PyTorch -> torch.onnx.export -> loadONNX -> rnnlab', { skip }, async (t) => {
   assert.ok(!missing, `${missing}: CI installs python3-torch, so this test cannot be skipped`);
   const dir = mkdtempSync(join(tmpdir(), 'rnnlab-onnx-torch-'));
@@ -66,11 +77,12 @@ test('PyTorch -> torch.onnx.export -> loadONNX -> rnnlab', { skip }, async (t) =
       assert.equal(model.config.cell, job.cell, job.name);
       assert.equal(model.config.layers, job.layers, job.name);
       assert.equal(model.config.output, job.output, job.name);
+      assert.equal(Boolean(model.config.bidirectional), Boolean(job.bidirectional), `${job.name}: bidirectional`);
       if (job.cell === 'gru') assert.equal(model.config.gruVariant, 'reset-after', job.name);
       if (job.cell === 'rnn') assert.equal(model.config.activation, job.nonlinearity, job.name);
       assert.deepEqual(model.config.embedding, job.vocab ? { vocabSize: job.vocab, size: job.X } : null, `${job.name}: embedding`);
       const p = model.predict(Float32Array.from(ref.input), { shape: ref.shape });
-      const label = (job.cell === 'rnn' ? `rnn ${job.nonlinearity}` : job.cell) + (job.vocab ? ' + embedding' : '');
+      const label = (job.cell === 'rnn' ? `rnn ${job.nonlinearity}` : job.cell) + (job.vocab ? ' + embedding' : '') + (job.bidirectional ? ' bidirectional' : '');
       assert.deepEqual(p.shape, ref.output.shape, `${job.name}: output shape`);
       for (const [what, got, want] of [['output', p.output, ref.output], ['h_n', p.state.h, ref.h_n], ['c_n', p.state.c, ref.c_n]]) {
         if (!want) continue;

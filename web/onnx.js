@@ -35,17 +35,14 @@ export async function toONNX(model, options = {}) {
     ids: checkEnum(options.ids ?? 'int64', 'toONNX options.ids (the type of the input ids)', ['int64', 'int32']),
   };
   const flat = model.getParameters(); // E_DISPOSED, E_BUSY first
-  if (model.config.bidirectional) {
-    throw new RnnlabError('E_STATE', "toONNX: a bidirectional model is not written yet (ONNX's direction 'bidirectional'); " +
-      'export one with bidirectional false, or its weights with exportWeights (PyTorch names)');
-  }
   const codec = await onnxModelCodec();
   return codec.encode(buildModelProto(model.config, model._layout, flat, opts, VERSION));
 }
 
 /**
  * A model from ONNX bytes written by rnnlab's toONNX or by torch.onnx.export
- * (an nn.RNN, nn.LSTM or nn.GRU with batch_first=True and an nn.Linear).
+ * (an nn.RNN, nn.LSTM or nn.GRU with batch_first=True, bidirectional or not,
+ * and an nn.Linear).
  * Anything rnnlab cannot represent is E_FORMAT naming the node and operator.
  */
 export async function loadONNX(bytes) {

@@ -5,7 +5,8 @@
 
 DIR/jobs.json lists models: { name, cell ('rnn'|'lstm'|'gru'), nonlinearity,
 layers, X, H, Y, output ('sequence'|'last'), N, T, seed, and optionally
-vocab and ids ('int64'|'int32') }. Each becomes a module with an `rnn`
+vocab and ids ('int64'|'int32'), bidirectional (the head then reads [h→; h←]:
+every step, or for 'last' h_n's top layer, torch.cat([h_n[-2], h_n[-1]], 1)) }. Each becomes a module with an `rnn`
 (nn.RNN / nn.LSTM / nn.GRU, batch_first=True) and a `head` (nn.Linear) that
 returns the head's result and the final states, exported by torch.onnx.export
 (opset 14, dynamic batch and time axes) to DIR/NAME.onnx. With `vocab` an
@@ -33,15 +34,21 @@ class Net(nn.Module):
         super().__init__()
         kwargs = {'nonlinearity': job['nonlinearity']} if job['cell'] == 'rnn' else {}
         self.embedding = nn.Embedding(job['vocab'], job['X']) if job.get('vocab') else None
-        self.rnn = CELLS[job['cell']](job['X'], job['H'], job['layers'], batch_first=True, **kwargs)
-        self.head = nn.Linear(job['H'], job['Y'])
+        bi = bool(job.get('bidirectional'))
+        self.rnn = CELLS[job['cell']](job['X'], job['H'], job['layers'], batch_first=True, bidirectional=bi, **kwargs)
+        self.head = nn.Linear(job['H'] * (2 if bi else 1), job['Y'])
         self.last = job['output'] == 'last'
+        self.bi = bi
 
     def forward(self, x):
         if self.embedding is not None:
             x = self.embedding(x)
         seq, state = self.rnn(x)
-        out = self.head(seq[:, -1]) if self.last else self.head(seq)
+        if self.last and self.bi:  # h_n's top layer, [h→ at T-1; h← at step 0] (seq[:, -1] holds h← after one step)
+            h = state[0] if isinstance(state, tuple) else state
+            out = self.head(torch.cat([h[-2], h[-1]], 1))
+        else:
+            out = self.head(seq[:, -1]) if self.last else self.head(seq)
         return (out, *state) if isinstance(state, tuple) else (out, state)
 
 

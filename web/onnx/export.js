@@ -6,6 +6,11 @@
 //   top layer: 'sequence': Transpose → [N, T, H] ─MatMul V^T, Add c→ output [N, T, Y]
 //              'last':     Y_h [1, N, H] ─Squeeze→ [N, H] ─MatMul V^T, Add c→ output [N, Y]
 //   h_n, c_n [L, N, H]: the layers' Y_h, Y_c concatenated.
+//   bidirectional (SPEC §11): direction 'bidirectional', W, R, B [2, …]
+//   (forward, then reverse); Y [T, 2, N, H] ─Transpose→ [T, N, 2, H]
+//   ─Reshape→ [T, N, 2H] = [h→; h←]; 'last': Y_h [2, N, H] ─Transpose,
+//   Reshape→ [N, 2H] (h→ at the last valid step, h← at step 0); h_n, c_n
+//   [2L, N, H] in PyTorch's order.
 //
 // The operators run time-major (layout 0): onnxruntime refuses layout = 1
 // (/work/shared/ONNX.md), so Transpose nodes make the graph batch-first.
@@ -77,58 +82,91 @@ class GraphBuilder {
 
 // The recurrent operator's attributes for a model.
 function cellAttributes(config) {
-  const attrs = { hidden_size: config.hiddenSize, direction: 'forward' };
-  if (config.cell === 'rnn') attrs.activations = [config.activation === 'relu' ? 'Relu' : 'Tanh'];
+  const attrs = { hidden_size: config.hiddenSize, direction: config.bidirectional ? 'bidirectional' : 'forward' };
+  const act = config.activation === 'relu' ? 'Relu' : 'Tanh';
+  if (config.cell === 'rnn') attrs.activations = config.bidirectional ? [act, act] : [act]; // one per direction
   if (config.cell === 'gru') attrs.linear_before_reset = config.gruVariant === 'reset-after' ? 1 : 0;
   return attrs;
 }
 
-// W, R, B initializers of layer l, ONNX's gate order and signs: B = [Wb, Rb],
+// W, R, B of one direction's unit, ONNX's gate order and signs: B = [Wb, Rb],
 // all of rnnlab's bias in Wb; Rb zero except the reset-after GRU's b_hn (h rows).
-function layerInitializers(g, config, layer, l) {
+function unitBlocks(config, unit) {
   const { cell, hiddenSize: H } = config;
   const order = GATE_ORDER.onnx[cell];
   const neg = negatedBlock(cell);
   const GH = order.length * H;
-  const W = g.floats(`layer${l}.W`, [1, GH, layer.inputSize], toForeignBlocks(layer.W, H, layer.inputSize, order, neg));
-  const R = g.floats(`layer${l}.R`, [1, GH, H], toForeignBlocks(layer.U, H, H, order, neg));
   const bias = new Float32Array(2 * GH);
-  bias.set(toForeignBlocks(layer.b, H, 1, order, neg));
-  if (layer.bhn) bias.set(layer.bhn, GH + 2 * H); // h is ONNX's third GRU block
-  return [W, R, g.floats(`layer${l}.B`, [1, 2 * GH], bias)];
+  bias.set(toForeignBlocks(unit.b, H, 1, order, neg));
+  if (unit.bhn) bias.set(unit.bhn, GH + 2 * H); // h is ONNX's third GRU block
+  return { W: toForeignBlocks(unit.W, H, unit.inputSize, order, neg), R: toForeignBlocks(unit.U, H, H, order, neg), B: bias };
 }
 
-// The initial state of layer l, [1, N, H] sliced from a graph input, or '' (zeros).
-function initialState(g, input, l, options) {
+const joined = (parts) => {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+};
+
+// W, R, B initializers of layer l with D directions (its units l·D … l·D+D-1), [D, …] each.
+function layerInitializers(g, config, units, l) {
+  const H = config.hiddenSize;
+  const D = units.length;
+  const GH = GATE_ORDER.onnx[config.cell].length * H;
+  const blocks = units.map((u) => unitBlocks(config, u));
+  const W = g.floats(`layer${l}.W`, [D, GH, units[0].inputSize], joined(blocks.map((b) => b.W)));
+  const R = g.floats(`layer${l}.R`, [D, GH, H], joined(blocks.map((b) => b.R)));
+  return [W, R, g.floats(`layer${l}.B`, [D, 2 * GH], joined(blocks.map((b) => b.B)))];
+}
+
+// The initial state of layer l, [D, N, H] sliced from a graph input, or '' (zeros).
+function initialState(g, input, l, D, options) {
   if (!options.initialState) return '';
-  const starts = g.ints(`state.l${l}.start`, [l]);
-  const ends = g.ints(`state.l${l}.end`, [l + 1]);
+  const starts = g.ints(`state.l${l}.start`, [l * D]);
+  const ends = g.ints(`state.l${l}.end`, [(l + 1) * D]);
   return g.add('Slice', [input, starts, ends, g.ints('axis0', [0])])[0];
 }
 
-// The recurrent layers on x [T, N, X]; returns { seq [T, N, H], hs: [Y_h], cs: [Y_c] }.
+// Y [T, D, N, H] -> [T, N, D·H]: Squeeze the direction axis, or (D = 2,
+// SPEC §11) Transpose to [T, N, 2, H] and Reshape to [T, N, 2H] = [h→; h←].
+function layerOutput(g, Y, D) {
+  if (D === 1) return g.add('Squeeze', [Y, g.ints('axis1', [1])])[0];
+  const t = g.add('Transpose', [Y], { perm: [0, 2, 1, 3] })[0];
+  return g.add('Reshape', [t, g.ints('shape.TN_', [0, 0, -1])])[0];
+}
+
+// The recurrent layers on x [T, N, X]; returns { seq [T, N, D·H], hs: [Y_h], cs: [Y_c] }.
 function recurrentLayers(g, config, weights, x, options) {
   const lstm = config.cell === 'lstm';
-  const squeezeAxis = g.ints('axis1', [1]);
+  const D = config.bidirectional ? 2 : 1;
   const hs = [];
   const cs = [];
-  weights.layers.forEach((layer, l) => {
-    const [W, R, B] = layerInitializers(g, config, layer, l);
-    const inputs = [x, W, R, B, options.sequenceLens ? 'sequence_lens' : '', initialState(g, 'initial_h', l, options)];
-    if (lstm) inputs.push(initialState(g, 'initial_c', l, options));
+  for (let l = 0; l < config.layers; l++) {
+    const [W, R, B] = layerInitializers(g, config, weights.layers.slice(l * D, (l + 1) * D), l);
+    const inputs = [x, W, R, B, options.sequenceLens ? 'sequence_lens' : '', initialState(g, 'initial_h', l, D, options)];
+    if (lstm) inputs.push(initialState(g, 'initial_c', l, D, options));
     while (inputs.at(-1) === '') inputs.pop();
     const [Y, Yh, Yc] = g.add(OP[config.cell], inputs, cellAttributes(config), lstm ? 3 : 2);
     hs.push(Yh);
     if (lstm) cs.push(Yc);
-    // Bidirectional layers (SPEC §11) will Transpose Y to [T, N, 2, H] and Reshape to [T, N, 2H] here.
-    x = g.add('Squeeze', [Y, squeezeAxis])[0];
-  });
+    x = layerOutput(g, Y, D);
+  }
   return { seq: x, hs, cs };
+}
+
+// The 'last' head's input [N, D·H] from the top layer's Y_h [D, N, H]: h→ at
+// each sequence's last valid step (T-1 without sequence_lens) and h← after
+// reading it back to step 0, as SPEC §11 and PyTorch's h_n.
+function lastStates(g, Yh, D) {
+  if (D === 1) return g.add('Squeeze', [Yh, g.ints('axis0', [0])])[0];
+  const t = g.add('Transpose', [Yh], { perm: [1, 0, 2] })[0];
+  return g.add('Reshape', [t, g.ints('shape.N_', [0, -1])])[0];
 }
 
 // The linear head: MatMul by V^T [H, Y], Add c.
 function head(g, config, weights, top) {
-  const { hiddenSize: H, outputSize: Y } = config;
+  const { outputSize: Y } = config;
+  const H = config.hiddenSize * (config.bidirectional ? 2 : 1);
   const Vt = g.floats('head.weight_t', [H, Y], transpose(weights.head.V, Y, H));
   const c = g.floats('head.bias', [Y], weights.head.c);
   const product = g.add('MatMul', [top, Vt])[0];
@@ -136,7 +174,8 @@ function head(g, config, weights, top) {
 }
 
 function graphInputs(config, options) {
-  const { inputSize: X, hiddenSize: H, layers: L } = config;
+  const { inputSize: X, hiddenSize: H } = config;
+  const L = config.layers * (config.bidirectional ? 2 : 1);
   const inputs = [config.embedding
     ? valueInfo('input', options.ids === 'int32' ? DATA_TYPE.INT32 : DATA_TYPE.INT64, ['batch', 'time'])
     : valueInfo('input', DATA_TYPE.FLOAT, ['batch', 'time', X])];
@@ -149,7 +188,8 @@ function graphInputs(config, options) {
 }
 
 function graphOutputs(config) {
-  const { hiddenSize: H, outputSize: Y, layers: L } = config;
+  const { hiddenSize: H, outputSize: Y } = config;
+  const L = config.layers * (config.bidirectional ? 2 : 1);
   const outputs = [valueInfo('output', DATA_TYPE.FLOAT, config.output === 'last' ? ['batch', Y] : ['batch', 'time', Y]),
     valueInfo('h_n', DATA_TYPE.FLOAT, [L, 'batch', H])];
   if (config.cell === 'lstm') outputs.push(valueInfo('c_n', DATA_TYPE.FLOAT, [L, 'batch', H]));
@@ -176,7 +216,7 @@ export function buildModelProto(config, layout, flat, options, producerVersion) 
   const x = g.add('Transpose', [modelInput(g, config, weights)], { perm: [1, 0, 2] })[0];
   const { seq, hs, cs } = recurrentLayers(g, config, weights, x, options);
   const top = config.output === 'last'
-    ? g.add('Squeeze', [hs.at(-1), g.ints('axis0', [0])])[0]
+    ? lastStates(g, hs.at(-1), config.bidirectional ? 2 : 1)
     : g.add('Transpose', [seq], { perm: [1, 0, 2] })[0];
   head(g, config, weights, top);
   g.add('Concat', hs, { axis: 0 }, ['h_n']);

@@ -131,10 +131,10 @@ export function readModelProto(proto) {
   const first = layers[0];
   const config = {
     cell: first.cell, inputSize: first.inputSize, hiddenSize: first.hiddenSize, outputSize: head.c.length,
-    layers: layers.length, output,
+    layers: layers.length, output, ...(first.directions === 2 ? { bidirectional: true } : {}),
     ...(first.cell === 'rnn' ? { activation: first.activation } : {}),
     ...(first.cell === 'gru' ? { gruVariant: first.gruVariant } : {}),
     ...(embedding ? { embedding: { vocabSize: embedding.vocabSize, size: embedding.size } } : {}),
   };
-  return { config, weights: { layers: layers.map((l) => l.weights), head, embedding: embedding?.table ?? null } };
+  return { config, weights: { layers: layers.flatMap((l) => l.units), head, embedding: embedding?.table ?? null } };
 }

@@ -57,6 +57,7 @@ function squeeze(node, inputs, where) {
   const axes = intList(node, inputs, 1, 'axes', where);
   const drop = axes ? axes.map((a) => axisOf(a, d.axes.length, where)) : d.axes.map((l, k) => (l === 'D' ? k : -1)).filter((k) => k >= 0);
   if (drop.some((k) => d.axes[k] !== 'D')) fail(`${where}: squeezes axes [${axes}] of [${d.axes}], expected only the direction axis D`);
+  if (drop.length && d.dirs === 2) fail(`${where}: squeezes the direction axis of a bidirectional layer's output, which has 2 directions`);
   return [{ ...d, axes: d.axes.filter((_, k) => !drop.includes(k)) }];
 }
 
@@ -95,13 +96,37 @@ export function embeddingGather(node, inputs, model, where) {
 function gather(node, inputs, where) {
   const [d] = inputs;
   const idx = inputs[1];
+  if (d?.kind === 'stateOut') return pickState(node, inputs, where);
   if (d?.kind !== 'data') return plumbing(node, inputs, where);
   const k = axisOf(attr(node, 'axis') ?? 0, d.axes.length, where);
   const index = idx?.kind === 'const' && idx.tensor.kind === 'int' && idx.tensor.dims.length === 0 ? idx.tensor.data[0] : null;
   const label = d.axes[k];
+  if (d.dirs === 2 && label === 'D' && k === 0 && d.state === 'h' && (index === 0 || index === 1 || index === -2 || index === -1)) {
+    return [{ ...d, axes: d.axes.slice(1), dir: index < 0 ? index + 2 : index }]; // one direction of a layer's Y_h
+  }
+  if (d.dirs === 2 && (label === 'T' || label === 'D')) {
+    fail(`${where}: gathers one ${label === 'T' ? 'time step' : 'direction'} of a bidirectional layer's output; rnnlab's 'last' ` +
+      "head reads h→ at the last step and h← at step 0 (the top layer's Y_h, as PyTorch's h_n)");
+  }
   if (label === 'T' && index === -1 && d.time === 'all') return [{ ...d, axes: d.axes.filter((_, j) => j !== k), time: 'last' }];
   if (label === 'D' && index === 0) return [{ ...d, axes: d.axes.filter((_, j) => j !== k) }];
   fail(`${where}: gathers index ${index ?? '(not a constant scalar)'} of axis ${label}, expected the last time step (-1)`);
+}
+
+// A bidirectional layer's [..., D, F] -> [..., D·F] ([h→; h←], SPEC §11): Reshape to [0, 0, -1] or [0, -1].
+function reshape(node, inputs, where) {
+  const [d, target] = inputs;
+  if (d?.kind !== 'data') return plumbing(node, inputs, where);
+  const dims = target?.kind === 'const' && target.tensor.kind === 'int' ? target.tensor.data : null;
+  const rank = d.axes.length;
+  const merged = d.dirs * d.width;
+  const ok = dims && d.axes.at(-2) === 'D' && d.axes.at(-1) === 'F' && dims.length === rank - 1 &&
+    dims.slice(0, -1).every((v) => v === 0) && (dims.at(-1) === -1 || dims.at(-1) === merged) && (attr(node, 'allowzero') ?? 0) === 0;
+  if (!ok) {
+    fail(`${where}: reshapes [${d.axes}] to [${dims ?? '(not integer constants)'}]; rnnlab can only join the two directions of a ` +
+      `bidirectional layer, [..., D, F] to [${Array(Math.max(rank - 2, 0)).fill(0).join(', ')}${rank > 2 ? ', ' : ''}-1]`);
+  }
+  return [{ ...d, axes: [...d.axes.slice(0, -2), 'F'], width: merged }];
 }
 
 function identity(node, inputs, where) {
@@ -111,12 +136,36 @@ function identity(node, inputs, where) {
   return [d];
 }
 
+// [h→; h←] of the top layer from h_n: Concat(h_n[2L-2], h_n[2L-1], axis 1), as PyTorch's 'last' head.
+function joinDirections(node, inputs, where) {
+  const [f, r] = inputs;
+  const ok = inputs.length === 2 && f.dir === 0 && r?.dir === 1 && f.stage === r.stage && f.axes.join('') === 'NF' && r.axes.join('') === 'NF';
+  if (!ok || axisOf(attr(node, 'axis'), 2, where) !== 1) {
+    fail(`${where}: rnnlab can only join a bidirectional layer's final states as [h→; h←] along axis 1`);
+  }
+  const { dir, ...d } = f;
+  void dir;
+  return [{ ...d, width: 2 * f.width }];
+}
+
 function concat(node, inputs, where) {
   if (inputs.every(auxLike)) return [{ kind: 'aux' }];
+  if (inputs[0]?.kind === 'data' && inputs[0].dir !== undefined) return joinDirections(node, inputs, where);
   const state = inputs[0]?.state;
   const ok = state && inputs.every((d) => d?.kind === 'data' && d.state === state && !d.head && d.axes[0] === 'D');
   if (!ok || axisOf(attr(node, 'axis'), 3, where) !== 0) fail(`${where}: rnnlab can only concatenate the layers' final states along axis 0`);
-  return [{ kind: 'stateOut' }];
+  return [{ kind: 'stateOut', parts: inputs }];
+}
+
+// h_n[k]: one unit's final state [N, H] from the concatenated states (layer-major, then direction).
+function pickState(node, inputs, where) {
+  const [s, idx] = inputs;
+  const units = s.parts.flatMap((p) => Array.from({ length: p.dirs }, (_, dir) => ({ ...p, dir })));
+  const index = idx?.kind === 'const' && idx.tensor.kind === 'int' && idx.tensor.dims.length === 0 ? idx.tensor.data[0] : NaN;
+  const unit = units[index < 0 ? index + units.length : index];
+  if ((attr(node, 'axis') ?? 0) !== 0 || !unit) fail(`${where}: picks index ${index} of axis ${attr(node, 'axis') ?? 0} of the final states, expected one of their ${units.length} units`);
+  const { dir, ...d } = unit;
+  return [{ ...d, axes: ['N', 'F'], ...(unit.dirs === 2 ? { dir } : {}) }];
 }
 
 function constantOfShape(node, inputs, where) {
@@ -145,7 +194,7 @@ function headMatrix(d, H, transposed, where) {
   return transposed ? Float32Array.from(d.tensor.data) : transpose(d.tensor.data, rows, cols);
 }
 
-const headInput = (d) => d?.kind === 'data' && !d.head && !(d.state === 'c') && d.axes.at(-1) === 'F' && !d.axes.includes('D');
+const headInput = (d) => d?.kind === 'data' && !d.head && !(d.state === 'c') && d.axes.at(-1) === 'F' && !d.axes.includes('D') && d.dir === undefined;
 
 function matMul(node, inputs, where) {
   const [d, w] = inputs;
@@ -180,6 +229,6 @@ const shape = () => [{ kind: 'aux' }];
 /** Handlers by op type: (node, input descriptions, where) -> output descriptions. */
 export const OPERATORS = {
   Shape: shape, Size: shape, Gather: gather, Unsqueeze: plumbing, Squeeze: squeeze, Concat: concat, Slice: plumbing,
-  Reshape: plumbing, Expand: plumbing, ConstantOfShape: constantOfShape, Transpose: transposeNode,
+  Reshape: reshape, Expand: plumbing, ConstantOfShape: constantOfShape, Transpose: transposeNode,
   Identity: identity, Cast: identity, MatMul: matMul, Add: add, Gemm: gemm,
 };

@@ -30,18 +30,32 @@ function attributes(node, cell, where) {
   return out;
 }
 
+// The activations of one direction, as 'A,B,…'; with two directions ONNX lists
+// the forward ones, then the reverse ones, which rnnlab needs to be the same.
+function directionActivations(cell, given, D, where) {
+  const per = cell === 'rnn' ? 1 : cell === 'lstm' ? 3 : 2;
+  if (!given) return (cell === 'rnn' ? ['Tanh'] : cell === 'lstm' ? ['Sigmoid', 'Tanh', 'Tanh'] : ['Sigmoid', 'Tanh']).join(',');
+  if (given.length !== per * D) fail(`${where}: ${given.length} activations, expected ${per * D} (${per} per direction)`);
+  const first = given.slice(0, per).join(',');
+  if (D === 2 && given.slice(per).join(',') !== first) {
+    fail(`${where}: the directions have different activations ([${given}]); rnnlab's directions are alike`);
+  }
+  return first;
+}
+
 // hidden size, direction, layout, activations and variant -> a layer's settings.
 function settings(cell, a, where) {
   const H = a.hidden_size;
   if (!(Number.isSafeInteger(H) && H >= 1 && H <= 65536)) fail(`${where}: hidden_size ${H}, expected an integer from 1 to 65536`);
   const direction = a.direction ?? 'forward';
-  if (direction === 'bidirectional') fail(`${where}: direction 'bidirectional' is not supported yet (rnnlab's layers run forward only)`);
-  if (direction !== 'forward') fail(`${where}: direction '${direction}', expected 'forward'`);
+  if (direction !== 'forward' && direction !== 'bidirectional') {
+    fail(`${where}: direction '${direction}', expected 'forward' or 'bidirectional' (rnnlab has no layer that runs in reverse only)`);
+  }
   if ((a.layout ?? 0) !== 0) fail(`${where}: layout ${a.layout}, expected 0 (time-major; batch-first graphs Transpose around the operator)`);
   if ((a.input_forget ?? 0) !== 0) fail(`${where}: input_forget ${a.input_forget} (coupled gates), which rnnlab's LSTM does not have`);
-  const acts = (a.activations ?? (cell === 'rnn' ? ['Tanh'] : cell === 'lstm' ? ['Sigmoid', 'Tanh', 'Tanh'] : ['Sigmoid', 'Tanh'])).join(',');
+  const acts = directionActivations(cell, a.activations, direction === 'bidirectional' ? 2 : 1, where);
   if (!ACTIVATIONS[cell][acts]) fail(`${where}: activations [${acts}], expected ${Object.keys(ACTIVATIONS[cell]).map((k) => `[${k}]`).join(' or ')}`);
-  const s = { cell, hiddenSize: H };
+  const s = { cell, hiddenSize: H, directions: direction === 'bidirectional' ? 2 : 1 };
   if (cell === 'rnn') s.activation = ACTIVATIONS.rnn[acts];
   if (cell === 'gru') {
     const lbr = a.linear_before_reset ?? 0;
@@ -60,18 +74,20 @@ function weightInput(d, name, dims, where) {
   return d.tensor.data;
 }
 
-// rnnlab's W, U, b (and b_hn) from ONNX's W, R, B.
-function layerWeights(s, X, W, R, B) {
+// rnnlab's W, U, b (and b_hn) of direction d from ONNX's W, R, B ([D, …] each).
+function unitWeights(s, X, W, R, B, d) {
   const { cell, hiddenSize: H } = s;
   const order = GATE_ORDER.onnx[cell];
   const neg = negatedBlock(cell);
   const GH = order.length * H;
   const resetAfter = s.gruVariant === 'reset-after';
+  const part = (a, n) => a.subarray(d * n, (d + 1) * n);
+  const [Wd, Rd, Bd] = [part(W, GH * X), part(R, GH * H), part(B, 2 * GH)];
   const bias = new Float32Array(GH); // Wb + Rb, but for the reset-after GRU's Rb_h (ONNX's third block)
-  for (let i = 0; i < GH; i++) bias[i] = B[i] + (resetAfter && i >= 2 * H ? 0 : B[GH + i]);
+  for (let i = 0; i < GH; i++) bias[i] = Bd[i] + (resetAfter && i >= 2 * H ? 0 : Bd[GH + i]);
   return {
-    inputSize: X, W: fromForeignBlocks(W, H, X, order, neg), U: fromForeignBlocks(R, H, H, order, neg),
-    b: fromForeignBlocks(bias, H, 1, order, neg), bhn: resetAfter ? B.slice(GH + 2 * H, GH + 3 * H) : null,
+    inputSize: X, W: fromForeignBlocks(Wd, H, X, order, neg), U: fromForeignBlocks(Rd, H, H, order, neg),
+    b: fromForeignBlocks(bias, H, 1, order, neg), bhn: resetAfter ? Bd.slice(GH + 2 * H, GH + 3 * H) : null,
   };
 }
 
@@ -88,7 +104,7 @@ function checkOptional(inputs, cell, where) {
 
 /**
  * Reads a recurrent node; appends the layer ({ ...settings, inputSize,
- * weights }) to `layers` and returns the descriptions of Y, Y_h (, Y_c).
+ * units: the weights of each direction }) to `layers` and returns the descriptions of Y, Y_h (, Y_c).
  */
 export function recurrentNode(node, inputs, layers, where) {
   const cell = CELL[node.opType];
@@ -99,17 +115,19 @@ export function recurrentNode(node, inputs, layers, where) {
     fail(`${where}: its input X must be ${l === 0 ? 'the graph input' : `the output of layer ${l - 1} (the previous recurrent node)`}, time-major [T, N, ${l === 0 ? 'X' : 'H'}]`);
   }
   const prev = layers[0];
-  if (prev && (prev.cell !== s.cell || prev.hiddenSize !== s.hiddenSize || prev.activation !== s.activation || prev.gruVariant !== s.gruVariant)) {
-    fail(`${where}: layer ${l} differs from layer 0 in its cell, hidden_size, activation or GRU variant; rnnlab's layers are all alike`);
+  if (prev && ['cell', 'hiddenSize', 'activation', 'gruVariant', 'directions'].some((k) => prev[k] !== s[k])) {
+    fail(`${where}: layer ${l} differs from layer 0 in its cell, hidden_size, activation, GRU variant or direction; rnnlab's layers are all alike`);
   }
   checkOptional(inputs, cell, where);
-  const H = s.hiddenSize;
+  const { hiddenSize: H, directions: D } = s;
   const GH = GATE_ORDER.onnx[cell].length * H;
-  const W = weightInput(inputs[1], 'W', [1, GH, x.width], where);
-  const R = weightInput(inputs[2], 'R', [1, GH, H], where);
-  const B = inputs[3] ? weightInput(inputs[3], 'B', [1, 2 * GH], where) : new Float32Array(2 * GH);
-  layers.push({ ...s, inputSize: x.width, weights: layerWeights(s, x.width, W, R, B) });
-  const out = { kind: 'data', stage: l, width: H, head: null };
+  const W = weightInput(inputs[1], 'W', [D, GH, x.width], where);
+  const R = weightInput(inputs[2], 'R', [D, GH, H], where);
+  const B = inputs[3] ? weightInput(inputs[3], 'B', [D, 2 * GH], where) : new Float32Array(D * 2 * GH);
+  const units = Array.from({ length: D }, (_, d) => unitWeights(s, x.width, W, R, B, d));
+  layers.push({ ...s, inputSize: x.width, units });
+  // dirs: the directions of the layer that made the value; D-axis 'D' until a Reshape merges it into F
+  const out = { kind: 'data', stage: l, width: H, head: null, dirs: D };
   return [{ ...out, axes: ['T', 'D', 'N', 'F'], time: 'all', state: null },
     { ...out, axes: ['D', 'N', 'F'], time: 'last', state: 'h' },
     { ...out, axes: ['D', 'N', 'F'], time: 'last', state: 'c' }];
