@@ -332,3 +332,15 @@ test('Bidirectional refusals: merge modes other than concat, backward layers tha
   json.weightsManifest[0].weights.find((w) => w.name === 'rnn_1/backward_lstm_1/recurrent_kernel').name = 'rnn_1/other/recurrent_kernel';
   await expectError(() => loadTFJS(json, saved.weightData), 'E_FORMAT', ["layer 'rnn_1' (Bidirectional) (backward)", "'recurrent_kernel' is missing"]);
 });
+
+test("Bidirectional weights under Keras's names (tensorflowjs_converter: <wrapper>/forward_lstm/lstm_cell/kernel) load too", async () => {
+  const model = await randomModel({ cell: 'lstm', bidirectional: true }, { X, H, Y, layers: 2, output: 'sequence', seed: 12 });
+  const saved = toTFJS(model);
+  const json = JSON.parse(JSON.stringify(saved.modelJSON));
+  for (const w of json.weightsManifest[0].weights) w.name = w.name.replace(/(forward|backward)_lstm_\d\//, '$1_lstm/lstm_cell/');
+  assert.ok(json.weightsManifest[0].weights.some((w) => w.name === 'rnn_1/backward_lstm/lstm_cell/recurrent_kernel'));
+  const back = await loadTFJS(json, saved.weightData);
+  assert.deepEqual(back.getParameters(), model.getParameters());
+  back.dispose();
+  model.dispose();
+});
