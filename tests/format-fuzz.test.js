@@ -93,8 +93,9 @@ function jsonMutants(json) {
 test('loadTFJS: model.json and weight mutants give only RnnlabErrors', async (t) => {
   const { toTFJS, loadTFJS } = await import('../web/tfjs.js');
   const mutants = [];
-  // a plain GRU and an LSTM with an Embedding first
-  for (const [k, kind] of [{ cell: 'gru', gruVariant: 'reset-after' }, { cell: 'lstm', embedding: { vocabSize: 5, size: 2 } }].entries()) {
+  // a plain GRU, an LSTM with an Embedding first and a bidirectional RNN (Bidirectional wrappers, concat)
+  const kinds = [{ cell: 'gru', gruVariant: 'reset-after' }, { cell: 'lstm', embedding: { vocabSize: 5, size: 2 } }, { cell: 'rnn', bidirectional: true }];
+  for (const [k, kind] of kinds.entries()) {
     const model = await randomModel(kind, { X: 2, H: 3, Y: 2, layers: 2, output: 'last', seed: 4 + k });
     const { modelJSON, weightData } = toTFJS(model);
     model.dispose();

@@ -11,6 +11,12 @@
 // refuses: that file is for Keras (tensorflowjs_converter); here it loads
 // back into rnnlab bit for bit, and tfjs's refusal is checked.
 //
+// (d) bidirectional models both ways: rnnlab's as Keras's
+//     Bidirectional(layer, merge_mode='concat') in tfjs, and tfjs's
+//     tf.layers.bidirectional in rnnlab; Keras's return_sequences false (h→ at
+//     T-1 joined with h← after the whole reversed sequence) is rnnlab's output
+//     'last' (no masks here).
+//
 // Tolerance: both float32; tfjs's CPU backend uses Math.exp/tanh, rnnlab
 // src/vmath.c; the largest difference seen is about 3e-7 (printed);
 // atol 2e-5 + rtol 1e-4 as for PyTorch and onnxruntime.
@@ -27,6 +33,8 @@ const TOL = { atol: 2e-5, rtol: 1e-4 };
 const X = 3, H = 5, Y = 2, N = 3, T = 6;
 const worstOut = new Worst();
 const worstIn = new Worst();
+const worstBiOut = new Worst();
+const worstBiIn = new Worst();
 
 async function tfjsPredict(tfModel, x) {
   const out = tfModel.predict(tf.tensor3d(x, [N, T, X]));
@@ -175,7 +183,7 @@ test('TF.js-built models -> loadTFJS -> rnnlab equals TF.js', async (t) => {
   t.diagnostic(`max |rnnlab - TF.js|, rnnlab -> TF.js:\n${worstOut.table()}\nTF.js -> rnnlab:\n${worstIn.table()}`);
 });
 
-test('layers rnnlab cannot represent are E_FORMAT naming the layer; Bidirectional not supported yet', async () => {
+test('layers rnnlab cannot represent are E_FORMAT naming the layer', async () => {
   const { expectError } = await import('./helpers/expect-error.js');
   const model = await randomModel(KINDS[2], { X, H, Y, layers: 1, output: 'sequence', seed: 9 });
   const saved = toTFJS(model);
@@ -186,7 +194,7 @@ test('layers rnnlab cannot represent are E_FORMAT naming the layer; Bidirectiona
     return json;
   };
   const cases = [
-    [(ls) => { ls[0] = { class_name: 'Bidirectional', config: { name: 'bi', layer: ls[0] } }; }, ["layer 'bi' (Bidirectional)", 'not supported yet']],
+    [(ls) => { ls[0] = { class_name: 'Bidirectional', config: { name: 'bi', layer: ls[0] } }; }, ["layer 'bi' (Bidirectional) (forward)", "weight 'kernel' is missing"]],
     [(ls) => { ls.unshift({ class_name: 'Embedding', config: { name: 'emb', input_dim: 10, output_dim: 3 } }); }, ["layer 'emb' (Embedding)", "weight 'embeddings' is missing"]],
     [(ls) => { ls.splice(1, 0, { class_name: 'Embedding', config: { name: 'emb', input_dim: 10, output_dim: 3 } }); }, ["layer 'emb' (Embedding)", 'after a recurrent layer']],
     [(ls) => { ls.splice(1, 0, { class_name: 'Conv1D', config: { name: 'conv' } }); }, ["layer 'conv' (Conv1D)"]],
@@ -215,4 +223,124 @@ test('layers rnnlab cannot represent are E_FORMAT naming the layer; Bidirectiona
   for (const [fn, says] of embCases) await expectError(() => loadTFJS(embEdit(fn), embSaved.weightData), 'E_FORMAT', says);
   await expectError(() => loadTFJS('{not json', saved.weightData), 'E_FORMAT', ['not valid JSON']);
   await expectError(() => loadTFJS(saved.modelJSON, 'weights.bin'), 'E_TYPE');
+});
+
+// ---- bidirectional layers (SPEC §11) ----
+
+const BI_KINDS = KINDS.filter((k) => k.gruVariant !== 'reset-after');
+
+test('bidirectional rnnlab -> TF.js (Bidirectional, concat) -> tf.loadLayersModel, and back', async (t) => {
+  let seed = 140;
+  for (const kind of BI_KINDS) {
+    for (const layers of [1, 2]) {
+      for (const output of ['sequence', 'last']) {
+        const model = await randomModel({ ...kind, bidirectional: true }, { X, H, Y, layers, output, seed: seed++ });
+        const saved = toTFJS(model);
+        const first = saved.modelJSON.modelTopology.config.layers[0];
+        assert.equal(first.class_name, 'Bidirectional');
+        assert.equal(first.config.merge_mode, 'concat');
+        assert.equal(first.config.layer.config.go_backwards, false);
+        assert.equal(first.config.backward_layer.config.go_backwards, true);
+        const tfModel = await tf.loadLayersModel(fromRnnlab({ modelJSON: JSON.parse(JSON.stringify(saved.modelJSON)), weightData: saved.weightData }));
+        const x = randomArray(N * T * X, seed);
+        const got = await tfjsPredict(tfModel, x);
+        const want = model.predict(x, { shape: [N, T, X] }).output;
+        assertClose(got, want, TOL, `bidirectional ${kind.label} L${layers} ${output}`);
+        worstBiOut.record(kind.label, got, want);
+        const back = await loadTFJS(JSON.stringify(saved.modelJSON), saved.weightData);
+        assert.equal(back.config.bidirectional, true);
+        assert.deepEqual(back.getParameters(), model.getParameters(), 'loadTFJS(toTFJS(model)) gives the parameters bit for bit');
+        back.dispose();
+        model.dispose();
+        tfModel.dispose();
+      }
+    }
+  }
+  // GRU reset-after (reset_after true, for Keras): back into rnnlab bit for bit
+  const ra = await randomModel({ ...KINDS[4], bidirectional: true }, { X, H, Y, layers: 2, output: 'last', seed: 7 });
+  const raSaved = toTFJS(ra);
+  const raBack = await loadTFJS(raSaved.modelJSON, raSaved.weightData);
+  assert.deepEqual(raBack.getParameters(), ra.getParameters());
+  raBack.dispose();
+  ra.dispose();
+  t.diagnostic(`max |rnnlab - TF.js|, bidirectional, rnnlab -> TF.js:\n${worstBiOut.table()}`);
+});
+
+// A tfjs Sequential of Bidirectional layers (tfjs writes only `layer`; the backward one is its go_backwards twin).
+function tfjsBidirectional({ cls, layers, output, activation, seed }) {
+  const m = tf.sequential();
+  for (let l = 0; l < layers; l++) {
+    const opts = { units: H, returnSequences: l < layers - 1 || output === 'sequence' };
+    if (cls === 'simpleRNN') opts.activation = activation;
+    else opts.recurrentActivation = 'sigmoid';
+    m.add(tf.layers.bidirectional({ layer: tf.layers[cls](opts), mergeMode: 'concat', ...(l === 0 ? { inputShape: [null, X] } : {}) }));
+  }
+  m.add(output === 'sequence' ? tf.layers.timeDistributed({ layer: tf.layers.dense({ units: Y }) }) : tf.layers.dense({ units: Y }));
+  let k = seed;
+  m.setWeights(m.getWeights().map((w) => tf.tensor(randomArray(w.size, k++, 0.5), w.shape)));
+  return m;
+}
+
+test('TF.js-built bidirectional models -> loadTFJS -> rnnlab equals TF.js', async (t) => {
+  let seed = 170;
+  const kinds = [['simpleRNN', 'tanh', 'rnn tanh'], ['simpleRNN', 'relu', 'rnn relu'], ['lstm', null, 'lstm'], ['gru', null, 'gru reset-before']];
+  for (const [cls, activation, label] of kinds) {
+    for (const layers of [1, 2]) {
+      for (const output of ['sequence', 'last']) {
+        const m = tfjsBidirectional({ cls, layers, output, activation, seed: seed++ });
+        const { modelJSON, weightData } = await saveTfjs(m);
+        const model = await loadTFJS(JSON.stringify(modelJSON), weightData);
+        assert.equal(model.config.bidirectional, true);
+        assert.equal(model.config.layers, layers);
+        assert.equal(model.config.output, output);
+        const x = randomArray(N * T * X, seed);
+        const want = await tfjsPredict(m, x);
+        const got = model.predict(x, { shape: [N, T, X] }).output;
+        assertClose(got, want, TOL, `bidirectional ${label} L${layers} ${output}`);
+        worstBiIn.record(label, got, want);
+        model.dispose();
+        m.dispose();
+      }
+    }
+  }
+  t.diagnostic(`max |rnnlab - TF.js|, bidirectional, TF.js -> rnnlab:\n${worstBiIn.table()}`);
+});
+
+test('Bidirectional refusals: merge modes other than concat, backward layers that differ, mixed directions', async () => {
+  const { expectError } = await import('./helpers/expect-error.js');
+  const model = await randomModel({ cell: 'lstm', bidirectional: true }, { X, H, Y, layers: 2, output: 'last', seed: 11 });
+  const saved = toTFJS(model);
+  model.dispose();
+  const edit = (fn) => {
+    const json = JSON.parse(JSON.stringify(saved.modelJSON));
+    fn(json.modelTopology.config.layers);
+    return json;
+  };
+  const cases = [
+    ...['sum', 'ave', 'mul', null].map((mode) => [(ls) => { ls[1].config.merge_mode = mode; }, ["layer 'rnn_1' (Bidirectional)", `merge_mode ${mode === null ? 'null' : `'${mode}'`}`, "expected 'concat'"]]),
+    [(ls) => { ls[0].config.backward_layer.config.go_backwards = false; }, ["layer 'rnn_0' (Bidirectional), its backward_layer", 'go_backwards false, expected true']],
+    [(ls) => { ls[0].config.layer.config.go_backwards = true; }, ["layer 'rnn_0' (Bidirectional), its layer", 'go_backwards true, expected false']],
+    [(ls) => { ls[0].config.backward_layer.config.units = 4; }, ["layer 'rnn_0' (Bidirectional)", 'backward_layer differs']],
+    [(ls) => { ls[0].config.backward_layer.class_name = 'GRU'; }, ["layer 'rnn_0' (Bidirectional)", 'backward_layer is a "GRU", its layer a LSTM']],
+    [(ls) => { ls[0].config.layer = { class_name: 'Dense', config: { name: 'd' } }; }, ["layer 'rnn_0' (Bidirectional)", 'wraps a "Dense"']],
+    [(ls) => { ls[1] = ls[1].config.layer; ls[1].config.name = 'rnn_1'; }, ["layer 'rnn_1' (LSTM)", 'direction']],
+  ];
+  for (const [fn, says] of cases) await expectError(() => loadTFJS(edit(fn), saved.weightData), 'E_FORMAT', says);
+  const names = saved.modelJSON.weightsManifest[0].weights.map((w) => w.name);
+  assert.ok(names.includes('rnn_0/forward_lstm_0/kernel') && names.includes('rnn_1/backward_lstm_1/bias'), names.join(' '));
+  const json = JSON.parse(JSON.stringify(saved.modelJSON));
+  json.weightsManifest[0].weights.find((w) => w.name === 'rnn_1/backward_lstm_1/recurrent_kernel').name = 'rnn_1/other/recurrent_kernel';
+  await expectError(() => loadTFJS(json, saved.weightData), 'E_FORMAT', ["layer 'rnn_1' (Bidirectional) (backward)", "'recurrent_kernel' is missing"]);
+});
+
+test("Bidirectional weights under Keras's names (tensorflowjs_converter: <wrapper>/forward_lstm/lstm_cell/kernel) load too", async () => {
+  const model = await randomModel({ cell: 'lstm', bidirectional: true }, { X, H, Y, layers: 2, output: 'sequence', seed: 12 });
+  const saved = toTFJS(model);
+  const json = JSON.parse(JSON.stringify(saved.modelJSON));
+  for (const w of json.weightsManifest[0].weights) w.name = w.name.replace(/(forward|backward)_lstm_\d\//, '$1_lstm/lstm_cell/');
+  assert.ok(json.weightsManifest[0].weights.some((w) => w.name === 'rnn_1/backward_lstm/lstm_cell/recurrent_kernel'));
+  const back = await loadTFJS(json, saved.weightData);
+  assert.deepEqual(back.getParameters(), model.getParameters());
+  back.dispose();
+  model.dispose();
 });

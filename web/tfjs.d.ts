@@ -16,14 +16,16 @@ export interface TFJSModelJSON {
  * ('weights.bin' in the manifest), for tf.loadLayersModel. A model with an
  * embedding starts with an Embedding layer (ids [N, T] in). A GRU with
  * gruVariant 'reset-after' is written with reset_after true, which Keras runs
- * and TensorFlow.js 4.22 refuses.
+ * and TensorFlow.js 4.22 refuses. A bidirectional model's layers are Keras's
+ * Bidirectional(layer, merge_mode 'concat'), its head reading [h→; h←].
  */
 export function toTFJS(model: Model): { modelJSON: TFJSModelJSON; weightData: ArrayBuffer };
 
 /**
  * A model from a TensorFlow.js LayersModel: a Sequential of an optional
  * Embedding (mask_zero false), LSTM / GRU / SimpleRNN layers (Dropout
- * allowed), then Dense or TimeDistributed(Dense).
+ * allowed; all of them Bidirectional with merge_mode 'concat', or none), then
+ * Dense or TimeDistributed(Dense).
  * weightData: the weights file, or its shards in manifest order. Layers rnnlab
  * cannot represent reject with 'E_FORMAT' naming the layer.
  */

@@ -15,17 +15,14 @@ const VERSION = '0.1.0';
  * The model as { modelJSON, weightData }: modelJSON is model.json's object
  * (its manifest names the weights file 'weights.bin'), weightData that file's
  * bytes (ArrayBuffer). tf.loadLayersModel reads them (tf.io.fromMemory, or
- * the two files side by side).
+ * the two files side by side). A bidirectional model's layers are Keras's
+ * Bidirectional wrappers (merge_mode 'concat').
  */
 export function toTFJS(model) {
   if (!model || typeof model.getParameters !== 'function') {
     throw new RnnlabError('E_TYPE', `toTFJS: expected an rnnlab model, given ${describe(model)}`);
   }
   const flat = model.getParameters(); // E_DISPOSED, E_BUSY first
-  if (model.config.bidirectional) {
-    throw new RnnlabError('E_STATE', "toTFJS: a bidirectional model is not written yet (Keras' Bidirectional wrapper); " +
-      'export one with bidirectional false, or its weights with exportWeights (PyTorch names)');
-  }
   return buildTFJS(model.config, model._layout, flat, `rnnlab ${VERSION}`);
 }
 

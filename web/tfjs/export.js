@@ -1,6 +1,8 @@
 // rnnlab model -> TensorFlow.js Layers format (Keras semantics): a Sequential
 // of an Embedding (for a model with one), LSTM / GRU / SimpleRNN layers and a Dense head (TimeDistributed for
 // output 'sequence'), and the weights as one little-endian float32 buffer.
+// A bidirectional model's layers are Bidirectional wrappers, merge_mode
+// 'concat' ([h→; h←], SPEC §11); the head reads 2H values.
 //
 // Keras kernels are rnnlab's W and U transposed ([in, G·H], [H, G·H]), gate
 // blocks LSTM i, f, c, o (rnnlab's order) and GRU z, r, h, whose z keeps the
@@ -14,17 +16,35 @@ import { GATE_ORDER, negatedBlock, unpackWeights, toForeignBlocks, transpose } f
 
 const CLASS = { rnn: 'SimpleRNN', lstm: 'LSTM', gru: 'GRU' };
 
-function recurrentLayer(config, l) {
+function cellConfig(config, l, name, goBackwards) {
   const { cell, hiddenSize: H, layers: L } = config;
   const c = {
-    name: `rnn_${l}`, trainable: true, dtype: 'float32', units: H,
+    name, trainable: true, dtype: 'float32', units: H,
     activation: cell === 'rnn' ? config.activation : 'tanh', use_bias: true,
-    return_sequences: l < L - 1 || config.output === 'sequence', return_state: false, go_backwards: false, stateful: false, unroll: false,
+    return_sequences: l < L - 1 || config.output === 'sequence', return_state: false, go_backwards: goBackwards, stateful: false, unroll: false,
   };
-  if (l === 0 && !config.embedding) c.batch_input_shape = [null, null, config.inputSize];
   if (cell !== 'rnn') c.recurrent_activation = 'sigmoid';
   if (cell === 'gru') c.reset_after = config.gruVariant === 'reset-after';
-  return { class_name: CLASS[cell], config: c };
+  return c;
+}
+
+// The inner layer's name in a Bidirectional wrapper; tfjs names its weights
+// `rnn_l/forward_<name>/…` and `rnn_l/backward_<name>/…`.
+const innerName = (cell, l) => `${CLASS[cell].toLowerCase()}_${l}`;
+
+// Layer l: a SimpleRNN / LSTM / GRU, or for a bidirectional model Keras's
+// Bidirectional(layer, merge_mode='concat') with both directions' configs
+// (backward_layer go_backwards true, as Keras stores it; tfjs reads `layer`).
+function recurrentLayer(config, l) {
+  const cls = CLASS[config.cell];
+  const inputShape = l === 0 && !config.embedding ? { batch_input_shape: [null, null, config.inputSize] } : {};
+  if (!config.bidirectional) return { class_name: cls, config: { ...cellConfig(config, l, `rnn_${l}`, false), ...inputShape } };
+  const inner = innerName(config.cell, l);
+  return { class_name: 'Bidirectional', config: {
+    name: `rnn_${l}`, trainable: true, dtype: 'float32', merge_mode: 'concat', ...inputShape,
+    layer: { class_name: cls, config: cellConfig(config, l, inner, false) },
+    backward_layer: { class_name: cls, config: cellConfig(config, l, `backward_${inner}`, true) },
+  } };
 }
 
 // Keras's Embedding: ids [N, T] -> rows of embeddings [input_dim, output_dim]; no masking.
@@ -39,28 +59,41 @@ function headLayer(config) {
   return { class_name: 'TimeDistributed', config: { name: 'head', trainable: true, layer: dense } };
 }
 
-// The weights in Keras's shapes and order: [{ name, shape, data }].
-function kerasWeights(config, weights) {
+// One recurrent unit's kernel, recurrent_kernel and bias under `prefix`.
+function unitWeights(config, w, prefix) {
   const { cell, hiddenSize: H } = config;
   const order = GATE_ORDER.keras[cell];
   const neg = negatedBlock(cell);
   const GH = order.length * H;
+  const X = w.inputSize;
+  const out = [
+    { name: `${prefix}/kernel`, shape: [X, GH], data: transpose(toForeignBlocks(w.W, H, X, order, neg), GH, X) },
+    { name: `${prefix}/recurrent_kernel`, shape: [H, GH], data: transpose(toForeignBlocks(w.U, H, H, order, neg), GH, H) },
+  ];
+  const b = toForeignBlocks(w.b, H, 1, order, neg);
+  if (w.bhn) {
+    const both = new Float32Array(2 * GH);
+    both.set(b);
+    both.set(w.bhn, GH + 2 * H); // h is Keras's third GRU block
+    out.push({ name: `${prefix}/bias`, shape: [2, GH], data: both });
+  } else {
+    out.push({ name: `${prefix}/bias`, shape: [GH], data: b });
+  }
+  return out;
+}
+
+// The weights in Keras's shapes and order: [{ name, shape, data }]. A
+// bidirectional layer's units are forward then reverse (weights.js's order).
+function kerasWeights(config, weights) {
+  const D = config.bidirectional ? 2 : 1;
   const out = weights.embedding ? [{ name: 'embedding/embeddings', shape: [config.embedding.vocabSize, config.embedding.size], data: weights.embedding }] : [];
-  weights.layers.forEach((w, l) => {
-    const X = w.inputSize;
-    out.push({ name: `rnn_${l}/kernel`, shape: [X, GH], data: transpose(toForeignBlocks(w.W, H, X, order, neg), GH, X) });
-    out.push({ name: `rnn_${l}/recurrent_kernel`, shape: [H, GH], data: transpose(toForeignBlocks(w.U, H, H, order, neg), GH, H) });
-    const b = toForeignBlocks(w.b, H, 1, order, neg);
-    if (w.bhn) {
-      const both = new Float32Array(2 * GH);
-      both.set(b);
-      both.set(w.bhn, GH + 2 * H); // h is Keras's third GRU block
-      out.push({ name: `rnn_${l}/bias`, shape: [2, GH], data: both });
-    } else {
-      out.push({ name: `rnn_${l}/bias`, shape: [GH], data: b });
-    }
+  weights.layers.forEach((w, u) => {
+    const l = Math.floor(u / D);
+    const prefix = D === 1 ? `rnn_${l}` : `rnn_${l}/${u % 2 ? 'backward' : 'forward'}_${innerName(config.cell, l)}`;
+    out.push(...unitWeights(config, w, prefix));
   });
-  out.push({ name: 'head/kernel', shape: [H, config.outputSize], data: transpose(weights.head.V, config.outputSize, H) });
+  const HD = D * config.hiddenSize;
+  out.push({ name: 'head/kernel', shape: [HD, config.outputSize], data: transpose(weights.head.V, config.outputSize, HD) });
   out.push({ name: 'head/bias', shape: [config.outputSize], data: weights.head.c });
   return out;
 }

@@ -4,14 +4,15 @@
 // identity at inference), then a Dense head (TimeDistributed or not). Layers
 // rnnlab cannot represent are E_FORMAT naming the layer (an Embedding with
 // mask_zero among them: Keras then skips the steps of id 0, which rnnlab's
-// layers do not); Bidirectional is "not supported yet" (SPEC §11).
+// layers do not). Bidirectional(layer, merge_mode='concat') wrappers are
+// bidirectional layers (SPEC §11: [h→; h←]); weights under
+// `<wrapper>/forward_…` and `<wrapper>/backward_…` (tfjs's and Keras's names).
 
 import { RnnlabError, describe } from '../errors.js';
 import { GATE_ORDER, negatedBlock, fromForeignBlocks, transpose } from '../interchange.js';
 
 const CELL = { SimpleRNN: 'rnn', LSTM: 'lstm', GRU: 'gru' };
 const IDENTITY = new Set(['Dropout', 'InputLayer']);
-const LATER = { Bidirectional: 'bidirectional layers' };
 
 const fail = (message) => {
   throw new RnnlabError('E_FORMAT', `loadTFJS: ${message}`);
@@ -29,10 +30,10 @@ export function sequentialLayers(modelJSON) {
 }
 
 // A recurrent layer's settings; refuses what rnnlab's cells do not compute.
-function cellSettings(layer, where) {
-  const c = layer.config;
+function cellSettings(layer, where, goBackwards = false) {
+  const c = layer.config ?? {};
   const cell = CELL[layer.class_name];
-  const want = { go_backwards: false, return_state: false, time_major: false, use_bias: true };
+  const want = { go_backwards: goBackwards, return_state: false, time_major: false, use_bias: true };
   for (const [k, v] of Object.entries(want)) {
     if (c[k] !== undefined && c[k] !== v) fail(`${where}: ${k} ${c[k]}, expected ${v}`);
   }
@@ -43,17 +44,38 @@ function cellSettings(layer, where) {
     fail(`${where}: recurrent_activation ${describe(c.recurrent_activation)}, expected 'sigmoid' (rnnlab's gates are the logistic sigmoid)`);
   }
   if (!Number.isSafeInteger(c.units) || c.units < 1 || c.units > 65536) fail(`${where}: units ${describe(c.units)}, expected 1 to 65536`);
-  const s = { cell, hiddenSize: c.units, returnSequences: c.return_sequences === true };
+  const s = { cell, hiddenSize: c.units, returnSequences: c.return_sequences === true, directions: 1 };
   if (cell === 'rnn') s.activation = activation;
   if (cell === 'gru') s.gruVariant = c.reset_after === true ? 'reset-after' : 'reset-before';
   return s;
 }
 
-// The layer's weights by their last name part (kernel, recurrent_kernel, bias).
-function weightsOf(name, weights, where) {
+// Keras's Bidirectional: merge_mode 'concat' only; the wrapped layer's
+// settings, and backward_layer's (when written) the same but go_backwards true.
+function bidirectionalSettings(layer, where) {
+  const c = layer.config;
+  const mode = c.merge_mode === undefined ? 'concat' : c.merge_mode;
+  if (mode !== 'concat') fail(`${where}: merge_mode ${typeof mode === 'string' ? `'${mode}'` : describe(mode)}, expected 'concat' (rnnlab joins the directions as [h→; h←])`);
+  const inner = c.layer;
+  if (!CELL[inner?.class_name]) fail(`${where}: wraps a ${describe(inner?.class_name)}, expected an LSTM, GRU or SimpleRNN`);
+  const s = cellSettings(inner, `${where}, its layer`);
+  const back = c.backward_layer;
+  if (back !== undefined && back !== null) {
+    if (back?.class_name !== inner.class_name) fail(`${where}: its backward_layer is a ${describe(back?.class_name)}, its layer a ${inner.class_name}`);
+    const b = cellSettings(back, `${where}, its backward_layer`, true);
+    if (['hiddenSize', 'activation', 'gruVariant', 'returnSequences'].some((k) => b[k] !== s[k])) {
+      fail(`${where}: its backward_layer differs from its layer in units, activation, reset_after or return_sequences`);
+    }
+  }
+  return { ...s, directions: 2 };
+}
+
+// The weights under `prefix` (a layer's name and '/', or a wrapper's
+// '<name>/forward_') by their last name part (kernel, recurrent_kernel, bias).
+function weightsOf(prefix, weights, where) {
   const out = {};
   for (const [full, t] of weights) {
-    if (!full.startsWith(`${name}/`)) continue;
+    if (!full.startsWith(prefix)) continue;
     const kind = full.split('/').pop().replace(/_\d+$/, '').replace(/:\d+$/, '');
     out[kind] = t;
   }
@@ -94,7 +116,7 @@ function denseHead(layer, H, weights, where) {
   if (c.use_bias === false) fail(`${where}: use_bias false, expected a bias`);
   const Y = c.units;
   if (!Number.isSafeInteger(Y) || Y < 1 || Y > 65536) fail(`${where}: units ${describe(Y)}, expected 1 to 65536`);
-  const get = weightsOf(layer.config.name, weights, where);
+  const get = weightsOf(`${layer.config.name}/`, weights, where);
   return { V: transpose(get('kernel', [H, Y]), H, Y), c: Float32Array.from(get('bias', [Y])) };
 }
 
@@ -108,43 +130,50 @@ function embeddingLayer(layer, weights, where) {
   for (const k of ['input_dim', 'output_dim']) {
     if (!Number.isSafeInteger(c[k]) || c[k] < 1 || c[k] > 65536) fail(`${where}: ${k} ${describe(c[k])}, expected 1 to 65536`);
   }
-  const get = weightsOf(c.name, weights, where);
+  const get = weightsOf(`${c.name}/`, weights, where);
   return { vocabSize: c.input_dim, size: c.output_dim, table: Float32Array.from(get('embeddings', [c.input_dim, c.output_dim])) };
 }
 
 function sameAsFirst(first, s, where) {
-  if (first && (first.cell !== s.cell || first.hiddenSize !== s.hiddenSize || first.activation !== s.activation || first.gruVariant !== s.gruVariant)) {
-    fail(`${where} differs from the first recurrent layer in its type, units, activation or reset_after; rnnlab's layers are all alike`);
+  if (first && ['cell', 'hiddenSize', 'activation', 'gruVariant', 'directions'].some((k) => first[k] !== s[k])) {
+    fail(`${where} differs from the first recurrent layer in its type, units, activation, reset_after or direction; rnnlab's layers are all alike`);
   }
   if (first && !first.returnSequences) fail(`${where} follows a recurrent layer that does not return sequences`);
+}
+
+// A recurrent layer (or Bidirectional wrapper) read: its settings and its
+// units' weights (forward, then backward), after the layer before, `prev`
+// (undefined for the first, whose input width is the embedding's or its kernel's).
+function recurrentLayer(layer, weights, where, prev, embedding) {
+  const name = layer.config.name;
+  const s = layer.class_name === 'Bidirectional' ? bidirectionalSettings(layer, where) : cellSettings(layer, where);
+  sameAsFirst(prev, s, where);
+  const inputs = prev ? s.directions * s.hiddenSize : embedding?.size;
+  const prefixes = s.directions === 2 ? [`${name}/forward_`, `${name}/backward_`] : [`${name}/`];
+  const gets = prefixes.map((p, k) => weightsOf(p, weights, s.directions === 2 ? `${where} (${k ? 'backward' : 'forward'})` : where));
+  const X = inputs ?? gets[0].rows('kernel');
+  return { ...s, inputSize: X, units: gets.map((get) => recurrentWeights(s, X, get)) };
 }
 
 /** { config, weights } from the layer list and the weights read from the manifest. */
 export function readLayers(layers, weights) {
   const rnn = [];
   let head = null;
-  let X = null;
   let embedding = null;
   for (const layer of layers) {
     const name = layer?.config?.name;
     const where = `layer '${name}' (${layer?.class_name})`;
     if (typeof name !== 'string') fail(`a layer without a name (${describe(layer?.class_name)})`);
-    if (LATER[layer.class_name]) fail(`${where}: ${LATER[layer.class_name]} are not supported yet`);
     if (IDENTITY.has(layer.class_name)) continue;
     if (head) fail(`${where} follows the Dense head; rnnlab's head is the last layer`);
     if (layer.class_name === 'Embedding') {
       if (rnn.length || embedding) fail(`${where} comes after ${embedding ? 'another Embedding' : 'a recurrent layer'}; rnnlab's embedding is the first layer`);
       embedding = embeddingLayer(layer, weights, where);
-    } else if (CELL[layer.class_name]) {
-      const s = cellSettings(layer, where);
-      sameAsFirst(rnn.at(-1), s, where);
-      const get = weightsOf(name, weights, where);
-      const inputs = rnn.length === 0 ? embedding?.size ?? get.rows('kernel') : s.hiddenSize;
-      if (rnn.length === 0) X = inputs;
-      rnn.push({ ...s, weights: recurrentWeights(s, inputs, get) });
+    } else if (CELL[layer.class_name] || layer.class_name === 'Bidirectional') {
+      rnn.push(recurrentLayer(layer, weights, where, rnn.at(-1), embedding));
     } else if (layer.class_name === 'Dense' || layer.class_name === 'TimeDistributed') {
       if (rnn.length === 0) fail(`${where} comes before any recurrent layer`);
-      head = denseHead(layer, rnn[0].hiddenSize, weights, where);
+      head = denseHead(layer, rnn[0].directions * rnn[0].hiddenSize, weights, where);
     } else {
       fail(`${where}: rnnlab cannot represent a ${layer.class_name} layer`);
     }
@@ -153,10 +182,10 @@ export function readLayers(layers, weights) {
   if (!head) fail('the model has no Dense head after its recurrent layers');
   const first = rnn[0];
   const config = {
-    cell: first.cell, inputSize: X, hiddenSize: first.hiddenSize, outputSize: head.c.length, layers: rnn.length,
-    output: rnn.at(-1).returnSequences ? 'sequence' : 'last',
+    cell: first.cell, inputSize: first.inputSize, hiddenSize: first.hiddenSize, outputSize: head.c.length, layers: rnn.length,
+    output: rnn.at(-1).returnSequences ? 'sequence' : 'last', ...(first.directions === 2 ? { bidirectional: true } : {}),
     ...(first.activation ? { activation: first.activation } : {}), ...(first.gruVariant ? { gruVariant: first.gruVariant } : {}),
     ...(embedding ? { embedding: { vocabSize: embedding.vocabSize, size: embedding.size } } : {}),
   };
-  return { config, weights: { layers: rnn.map((l) => l.weights), head, embedding: embedding?.table ?? null } };
+  return { config, weights: { layers: rnn.flatMap((l) => l.units), head, embedding: embedding?.table ?? null } };
 }
