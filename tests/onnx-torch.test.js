@@ -14,7 +14,7 @@
 // atol 2e-5 + rtol 1e-4 as in tests/torch-roundtrip.test.js.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,18 +23,12 @@ import { fileURLToPath } from 'node:url';
 import { loadONNX } from '../web/onnx.js';
 import { assertClose } from './helpers/engine.js';
 import { Worst } from './helpers/interchange.js';
+import { PYTHON, torchStatus } from './helpers/torch.js';
 
-const PYTHON = process.env.RNNLAB_PYTHON || '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./torch/onnx_export.py', import.meta.url));
 const TOL = { atol: 2e-5, rtol: 1e-4 };
 
-function torchMissing() {
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  const probe = spawnSync(PYTHON, ['-c', 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)']);
-  return probe.status === 0 ? null : `${PYTHON} cannot import torch (apt-get install python3-torch)`;
-}
-const missing = torchMissing();
-const skip = missing && !process.env.CI ? `${missing}; under CI this fails` : false;
+const { missing, skip } = torchStatus();
 
 const JOBS = [];
 let seed = 1;

@@ -35,20 +35,14 @@ import { createModel } from '../web/rnnlab.js';
 import { encodeSafetensors, decodeSafetensors, readSafetensors } from '../web/safetensors.js';
 import { weightsToJSON, weightsFromJSON } from '../web/weights-json.js';
 import { assertClose, maxAbsDiff } from './helpers/engine.js';
+import { PYTHON, torchStatus } from './helpers/torch.js';
+import { mulberry32 as uniform } from '../web/random.js';
 
-const PYTHON = process.env.RNNLAB_PYTHON || '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./torch/roundtrip.py', import.meta.url));
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
 const TOL = { atol: 2e-5, rtol: 1e-4 };
 
-// Asks Python whether torch is importable without importing it (that takes seconds).
-function torchMissing() {
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  const probe = spawnSync(PYTHON, ['-c', 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)']);
-  return probe.status === 0 ? null : `${PYTHON} cannot import torch (apt-get install python3-torch)`;
-}
-const missing = torchMissing();
-const skip = missing && !process.env.CI ? `${missing}; under CI this fails` : false;
+const { missing, skip } = torchStatus();
 
 function requireTorch() {
   assert.ok(!missing, `${missing}: CI installs python3-torch, so the PyTorch round trip cannot be skipped`);
@@ -100,16 +94,6 @@ function pyConfig(c) {
     embedding: c.V ? { vocabSize: c.V, size: X } : null, bidirectional: Boolean(c.bi), lengths: c.lengths ?? null };
 }
 
-// A seeded uniform generator in [0, 1) (mulberry32).
-function uniform(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function randomBatch(c, seed) {
   const r = uniform(seed);
   const fill = (n, f) => Float32Array.from({ length: n }, f);

@@ -3,17 +3,10 @@
 // and the largest differences seen, for the closing table.
 import { createModel } from '../../web/rnnlab.js';
 import { maxAbsDiff } from './engine.js';
+import { mulberry32 } from '../../web/random.js';
 
-// A seeded uniform generator in [0, 1) (mulberry32).
-export function uniform(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's seeded uniform generator in [0, 1).
+export const uniform = mulberry32;
 
 export const randomArray = (n, seed, scale = 1) => {
   const r = uniform(seed);
