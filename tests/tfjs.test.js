@@ -142,24 +142,33 @@ async function saveTfjs(m) {
   return { modelJSON, weightData: artifacts.weightData };
 }
 
+// The kinds TensorFlow.js 4.22 can build and run: [layer class, activation, label].
+const TFJS_KINDS = [['simpleRNN', 'tanh', 'rnn tanh'], ['simpleRNN', 'relu', 'rnn relu'], ['lstm', null, 'lstm'], ['gru', null, 'gru reset-before']];
+
+// A TF.js-built model through loadTFJS: the config it implies and the same predictions.
+async function checkLoaded(m, { label, layers, output, seed, worst, bidirectional = false }) {
+  const { modelJSON, weightData } = await saveTfjs(m);
+  const model = await loadTFJS(JSON.stringify(modelJSON), weightData);
+  assert.equal(model.config.bidirectional, bidirectional);
+  assert.equal(model.config.layers, layers);
+  assert.equal(model.config.output, output);
+  const x = randomArray(N * T * X, seed);
+  const want = await tfjsPredict(m, x);
+  const got = model.predict(x, { shape: [N, T, X] }).output;
+  assertClose(got, want, TOL, `${bidirectional ? 'bidirectional ' : ''}${label} L${layers} ${output}`);
+  worst.record(label, got, want);
+  model.dispose();
+  m.dispose();
+}
+
 test('TF.js-built models -> loadTFJS -> rnnlab equals TF.js', async (t) => {
   let seed = 70;
-  const kinds = [['simpleRNN', 'tanh', 'rnn tanh'], ['simpleRNN', 'relu', 'rnn relu'], ['lstm', null, 'lstm'], ['gru', null, 'gru reset-before']];
+  const kinds = TFJS_KINDS;
   for (const [cls, activation, label] of kinds) {
     for (const layers of [1, 2]) {
       for (const output of ['sequence', 'last']) {
         const m = tfjsModel({ cls, layers, output, activation, seed: seed++ });
-        const { modelJSON, weightData } = await saveTfjs(m);
-        const model = await loadTFJS(JSON.stringify(modelJSON), weightData);
-        assert.equal(model.config.layers, layers);
-        assert.equal(model.config.output, output);
-        const x = randomArray(N * T * X, seed);
-        const want = await tfjsPredict(m, x);
-        const got = model.predict(x, { shape: [N, T, X] }).output;
-        assertClose(got, want, TOL, `${label} L${layers} ${output}`);
-        worstIn.record(label, got, want);
-        model.dispose();
-        m.dispose();
+        await checkLoaded(m, { label, layers, output, seed, worst: worstIn });
       }
     }
   }
@@ -283,23 +292,12 @@ function tfjsBidirectional({ cls, layers, output, activation, seed }) {
 
 test('TF.js-built bidirectional models -> loadTFJS -> rnnlab equals TF.js', async (t) => {
   let seed = 170;
-  const kinds = [['simpleRNN', 'tanh', 'rnn tanh'], ['simpleRNN', 'relu', 'rnn relu'], ['lstm', null, 'lstm'], ['gru', null, 'gru reset-before']];
+  const kinds = TFJS_KINDS;
   for (const [cls, activation, label] of kinds) {
     for (const layers of [1, 2]) {
       for (const output of ['sequence', 'last']) {
         const m = tfjsBidirectional({ cls, layers, output, activation, seed: seed++ });
-        const { modelJSON, weightData } = await saveTfjs(m);
-        const model = await loadTFJS(JSON.stringify(modelJSON), weightData);
-        assert.equal(model.config.bidirectional, true);
-        assert.equal(model.config.layers, layers);
-        assert.equal(model.config.output, output);
-        const x = randomArray(N * T * X, seed);
-        const want = await tfjsPredict(m, x);
-        const got = model.predict(x, { shape: [N, T, X] }).output;
-        assertClose(got, want, TOL, `bidirectional ${label} L${layers} ${output}`);
-        worstBiIn.record(label, got, want);
-        model.dispose();
-        m.dispose();
+        await checkLoaded(m, { label, layers, output, seed, worst: worstBiIn, bidirectional: true });
       }
     }
   }
