@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # build.sh — builds rnnlab.
 #
-#   bash build.sh            wasm (SIMD and fallback) into web/dist/, native
+#   bash build.sh            wasm (SIMD, fallback, threaded SIMD) into web/dist/, native
 #                            C tests into build/native/
-#   bash build.sh wasm       only the two .wasm files
+#   bash build.sh wasm       only the .wasm files (SIMD, fallback, threaded SIMD)
 #   bash build.sh native     only the native C tests (gcc, with sanitizers)
 #   bash build.sh fuzz       the libFuzzer target of the model loader (clang)
 #   bash build.sh sources    print the engine's C sources, one a line
@@ -72,6 +72,24 @@ build_wasm() {
   NODE_PATH=/usr/share/nodejs emcc "${common[@]}" -msimd128 "${WASM_SRC[@]}" -o "$OUT/rnnlab-simd.wasm"
   say "wasm fallback build (no SIMD)"
   NODE_PATH=/usr/share/nodejs emcc "${common[@]}" "${WASM_SRC[@]}" -o "$OUT/rnnlab.wasm"
+  build_threads "${common[@]}"
+}
+
+# The threaded SIMD build (src/pool.c, web/threads.js): one shared memory,
+# imported, that every thread's instance of the module uses. Emscripten's
+# pthreads cannot be used with a standalone module (3.1.6), so the workers
+# are our own: each moves onto the stack the owning thread allocated for it
+# (stackRestore) and sets up its thread-local storage (__wasm_init_tls).
+# emcc checks the module's imports against a JS library: the stub declares
+# the two that src/pool.c calls (web/threads.js provides them).
+build_threads() { # the common emcc flags
+  mkdir -p build
+  printf '%s\n' 'mergeInto(LibraryManager.library, { rnnlab_wait: function () {}, rnnlab_now: function () { return 0; } });' \
+    > build/threads-imports.js
+  say "wasm threaded SIMD build"
+  NODE_PATH=/usr/share/nodejs emcc "$@" -msimd128 -matomics -mbulk-memory -sIMPORTED_MEMORY \
+    -Wl,--shared-memory -Wl,--export=stackRestore -Wl,--export=stackSave -Wl,--export=__wasm_init_tls \
+    --js-library build/threads-imports.js "${WASM_SRC[@]}" -o "$OUT/rnnlab-simd-threads.wasm"
 }
 
 build_native() {
@@ -110,7 +128,8 @@ ensure() {
   apt_install emscripten
   npm_install
   local inputs=("${WASM_SRC[@]}" src/*.h src/exports.txt build.sh)
-  if ! up_to_date "$OUT/rnnlab-simd.wasm" "${inputs[@]}" || ! up_to_date "$OUT/rnnlab.wasm" "${inputs[@]}"; then
+  if ! up_to_date "$OUT/rnnlab-simd.wasm" "${inputs[@]}" || ! up_to_date "$OUT/rnnlab.wasm" "${inputs[@]}" ||
+     ! up_to_date "$OUT/rnnlab-simd-threads.wasm" "${inputs[@]}"; then
     build_wasm
   fi
   local stale=0

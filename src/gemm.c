@@ -18,10 +18,14 @@
  * not, turned around or not); builds without FMA (both wasm builds) even agree
  * with each other. Which path runs depends on the sizes alone.
  *
- * No allocation: the packing buffers are static, so these functions are not
- * reentrant (the engine is single-threaded; threads would need one set each).
+ * Threads (pool.h): a product big enough to pay for it is cut into blocks of
+ * whole rows or whole columns of C — never along K — and each block is the
+ * serial product of its rows or columns, so every element is computed as
+ * above whatever the thread count. Each thread packs into its own buffers
+ * (thread 0 into the static ones; no allocation here).
  */
 #include "gemm.h"
+#include "pool.h"
 #include "simd.h"
 
 #define MR 4        /* rows of the register tile                       */
@@ -37,8 +41,19 @@
 #define SCALAR_KERNEL 0
 #endif
 
-static float pack_a_buf[MC * KC];  /* (MC/MR strips, KC, MR) */
-static float pack_b_buf[KC * NC];  /* (NC/NR strips, KC, NR) */
+_Static_assert(GEMM_WORKSPACE_FLOATS == MC * KC + KC * NC, "gemm.h's workspace size");
+
+/* Packing buffers: a (MC/MR strips, KC, MR), b (NC/NR strips, KC, NR). */
+typedef struct { float *a, *b; } workspace;
+
+static float pack_a_buf[MC * KC];
+static float pack_b_buf[KC * NC];
+
+static workspace workspace_of(int thread) {
+    float *w = pool_workspace(thread);
+    if (!w) return (workspace){pack_a_buf, pack_b_buf};
+    return (workspace){w, w + MC * KC};
+}
 
 static inline int min_int(int a, int b) { return a < b ? a : b; }
 
@@ -212,21 +227,21 @@ static void scale_empty(int M, int N, float beta, float *C, int ldc) {
 }
 
 /* The blocked loops of gemm, C element (i, j) at C[i * rs + j * cs]. */
-static void gemm_blocked(int ta, int tb, int M, int N, int K, const float *A, int lda,
-                         const float *B, int ldb, float beta, float *C, size_t rs,
+static void gemm_blocked(workspace ws, int ta, int tb, int M, int N, int K, const float *A,
+                         int lda, const float *B, int ldb, float beta, float *C, size_t rs,
                          size_t cs) {
     for (int jc = 0; jc < N; jc += NC) {
         int nc = min_int(NC, N - jc);
         for (int pc = 0; pc < K; pc += KC) {
             int kc = min_int(KC, K - pc);
             const float *b = tb ? B + (size_t)jc * ldb + pc : B + (size_t)pc * ldb + jc;
-            pack_b(tb, kc, nc, b, ldb, pack_b_buf, (size_t)kc * NR);
+            pack_b(tb, kc, nc, b, ldb, ws.b, (size_t)kc * NR);
             int accumulate = pc > 0 || beta != 0.0f;
             for (int ic = 0; ic < M; ic += MC) {
                 int mc = min_int(MC, M - ic);
                 const float *a = ta ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc;
-                pack_a(ta, mc, kc, a, lda, pack_a_buf);
-                macro_kernel(mc, nc, kc, pack_a_buf, pack_b_buf, (size_t)kc * NR,
+                pack_a(ta, mc, kc, a, lda, ws.a);
+                macro_kernel(mc, nc, kc, ws.a, ws.b, (size_t)kc * NR,
                              C + ic * rs + jc * cs, rs, cs, accumulate);
             }
         }
@@ -292,10 +307,10 @@ static void gemm_skinny(int ta, int M, int N, int K, const float *A, int lda,
 
 static size_t round_up(int n, int r) { return (size_t)(n + r - 1) / r * r; }
 
-/* ---- public ------------------------------------------------------------- */
+/* ---- serial products, on one thread's buffers ---------------------------- */
 
-void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
-          const float *B, int ldb, float beta, float *C, int ldc) {
+static void gemm_serial(workspace ws, int ta, int tb, int M, int N, int K, const float *A,
+                        int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { scale_empty(M, N, beta, C, ldc); return; }
     /* A narrow C (N = 1 for a one-feature input) wastes most of an NR-wide
@@ -313,35 +328,164 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
     if (M < MR && !tb)
         gemm_skinny(ta, M, N, K, A, lda, B, ldb, beta, C, rs, cs);
     else
-        gemm_blocked(ta, tb, M, N, K, A, lda, B, ldb, beta, C, rs, cs);
+        gemm_blocked(ws, ta, tb, M, N, K, A, lda, B, ldb, beta, C, rs, cs);
 }
 
-void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
-                   int N1, const float *B1, int ldb1, float *C1, int ldc1,
-                   int N2, const float *B2, int ldb2, float *C2, int ldc2, float beta) {
-    size_t strips1 = round_up(N1, NR) / NR;
-    if (M < MR || N1 < NR || N2 < NR || (strips1 + round_up(N2, NR) / NR) * NR > NC || K <= 0) {
-        gemm(ta, 0, M, N1, K, A, lda, B1, ldb1, beta, C1, ldc1);
-        gemm(ta, 0, M, N2, K, A, lda, B2, ldb2, beta, C2, ldc2);
+/* Does gemm_shared_a take the two plain products instead of its own loop? */
+static int shared_a_apart(int M, int K, int N1, int N2) {
+    size_t strips = round_up(N1, NR) / NR + round_up(N2, NR) / NR;
+    return M < MR || N1 < NR || N2 < NR || strips * NR > NC || K <= 0;
+}
+
+static void shared_a_serial(workspace ws, int ta, int M, int K, const float *A, int lda,
+                            int N1, const float *B1, int ldb1, float *C1, int ldc1,
+                            int N2, const float *B2, int ldb2, float *C2, int ldc2, float beta) {
+    if (shared_a_apart(M, K, N1, N2)) {
+        gemm_serial(ws, ta, 0, M, N1, K, A, lda, B1, ldb1, beta, C1, ldc1);
+        gemm_serial(ws, ta, 0, M, N2, K, A, lda, B2, ldb2, beta, C2, ldc2);
         return;
     }
+    size_t strips1 = round_up(N1, NR) / NR;
     for (int pc = 0; pc < K; pc += KC) {
         int kc = min_int(KC, K - pc);
         size_t stride = (size_t)kc * NR;
-        float *pb2 = pack_b_buf + strips1 * stride;
-        pack_b(0, kc, N1, B1 + (size_t)pc * ldb1, ldb1, pack_b_buf, stride);
+        float *pb2 = ws.b + strips1 * stride;
+        pack_b(0, kc, N1, B1 + (size_t)pc * ldb1, ldb1, ws.b, stride);
         pack_b(0, kc, N2, B2 + (size_t)pc * ldb2, ldb2, pb2, stride);
         int accumulate = pc > 0 || beta != 0.0f;
         for (int ic = 0; ic < M; ic += MC) {
             int mc = min_int(MC, M - ic);
             const float *a = ta ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc;
-            pack_a(ta, mc, kc, a, lda, pack_a_buf);
-            macro_kernel(mc, N1, kc, pack_a_buf, pack_b_buf, stride, C1 + (size_t)ic * ldc1,
+            pack_a(ta, mc, kc, a, lda, ws.a);
+            macro_kernel(mc, N1, kc, ws.a, ws.b, stride, C1 + (size_t)ic * ldc1,
                          (size_t)ldc1, 1, accumulate);
-            macro_kernel(mc, N2, kc, pack_a_buf, pb2, stride, C2 + (size_t)ic * ldc2,
+            macro_kernel(mc, N2, kc, ws.a, pb2, stride, C2 + (size_t)ic * ldc2,
                          (size_t)ldc2, 1, accumulate);
         }
     }
+}
+
+static void packed_serial(workspace ws, int M, int N, int K, const float *A, int lda,
+                          const float *packed, size_t strip_stride, float beta, float *C,
+                          int ldc) {
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = min_int(KC, K - pc);
+        int accumulate = pc > 0 || beta != 0.0f;
+        for (int ic = 0; ic < M; ic += MC) {
+            int mc = min_int(MC, M - ic);
+            pack_a(0, mc, kc, A + (size_t)ic * lda + pc, lda, ws.a);
+            macro_kernel(mc, N, kc, ws.a, packed + (size_t)pc * NR, strip_stride,
+                         C + (size_t)ic * ldc, (size_t)ldc, 1, accumulate);
+        }
+    }
+}
+
+/* ---- the split among threads ---------------------------------------------- */
+
+#define CHUNK_MIN_FLOPS 400000.0 /* below this a chunk does not pay for its fork */
+#define CHUNKS_PER_THREAD 4      /* so that a faster core can take more of them */
+
+/* Cuts `extent` (rows or columns of C) into chunks at multiples of `align`
+ * for a product of `flops`; sets *step, the extent of a chunk (the last may
+ * be shorter), and returns the number of chunks: 1 when the product is too
+ * small to share or there is one thread. */
+static int plan(int extent, int align, double flops, int *step) {
+    int threads = pool_threads();
+    int want = threads * CHUNKS_PER_THREAD;
+    int most = (extent + align - 1) / align;
+    if (flops / CHUNK_MIN_FLOPS < want) want = (int)(flops / CHUNK_MIN_FLOPS);
+    if (want > most) want = most;
+    if (want > POOL_MAX_CHUNKS) want = POOL_MAX_CHUNKS;
+    *step = extent;
+    if (threads <= 1 || want < 2) return 1;
+    *step = ((extent + want - 1) / want + align - 1) / align * align;
+    return (extent + *step - 1) / *step;
+}
+
+typedef struct {
+    int ta, tb, M, N, K, lda, ldb, ldc, by_rows, step;
+    const float *A, *B;
+    float beta;
+    float *C;
+} gemm_job;
+
+/* Rows [at, at + step) of C, or its columns. */
+static void gemm_chunk(void *job, int chunk, int thread) {
+    const gemm_job *j = job;
+    int at = chunk * j->step;
+    if (j->by_rows) {
+        const float *a = j->ta ? j->A + at : j->A + (size_t)at * j->lda;
+        gemm_serial(workspace_of(thread), j->ta, j->tb, min_int(j->step, j->M - at), j->N, j->K,
+                    a, j->lda, j->B, j->ldb, j->beta, j->C + (size_t)at * j->ldc, j->ldc);
+    } else {
+        const float *b = j->tb ? j->B + (size_t)at * j->ldb : j->B + at;
+        gemm_serial(workspace_of(thread), j->ta, j->tb, j->M, min_int(j->step, j->N - at), j->K,
+                    j->A, j->lda, b, j->ldb, j->beta, j->C + at, j->ldc);
+    }
+}
+
+typedef struct {
+    int ta, M, K, lda, N1, ldb1, ldc1, N2, ldb2, ldc2, step;
+    const float *A, *B1, *B2;
+    float *C1, *C2;
+    float beta;
+} shared_job;
+
+static void shared_chunk(void *job, int chunk, int thread) {
+    const shared_job *j = job;
+    int at = chunk * j->step;
+    const float *a = j->ta ? j->A + at : j->A + (size_t)at * j->lda;
+    shared_a_serial(workspace_of(thread), j->ta, min_int(j->step, j->M - at), j->K, a, j->lda,
+                    j->N1, j->B1, j->ldb1, j->C1 + (size_t)at * j->ldc1, j->ldc1,
+                    j->N2, j->B2, j->ldb2, j->C2 + (size_t)at * j->ldc2, j->ldc2, j->beta);
+}
+
+typedef struct {
+    int M, N, K, lda, ldc, step;
+    const float *A, *packed;
+    float beta;
+    float *C;
+} packed_job;
+
+/* Columns [at, at + step) of C: whole strips of the packed matrix. */
+static void packed_chunk(void *job, int chunk, int thread) {
+    const packed_job *j = job;
+    int at = chunk * j->step;
+    size_t stride = (size_t)j->K * NR;
+    packed_serial(workspace_of(thread), j->M, min_int(j->step, j->N - at), j->K, j->A, j->lda,
+                  j->packed + (size_t)(at / NR) * stride, stride, j->beta, j->C + at, j->ldc);
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+/* Split along the longer side of C: each chunk packs the whole of the other
+ * factor, so that is the smaller one to repeat. */
+void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
+          const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, M >= N, 0, A, B, beta, C};
+    int chunks = K > 0 ? plan(j.by_rows ? M : N, j.by_rows ? MR : NR, 2.0 * M * N * K, &j.step) : 1;
+    if (chunks > 1)
+        pool_run(chunks, gemm_chunk, &j);
+    else
+        gemm_serial(workspace_of(0), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
+                   int N1, const float *B1, int ldb1, float *C1, int ldc1,
+                   int N2, const float *B2, int ldb2, float *C2, int ldc2, float beta) {
+    if (shared_a_apart(M, K, N1, N2)) {
+        gemm(ta, 0, M, N1, K, A, lda, B1, ldb1, beta, C1, ldc1);
+        gemm(ta, 0, M, N2, K, A, lda, B2, ldb2, beta, C2, ldc2);
+        return;
+    }
+    shared_job j = {ta, M, K, lda, N1, ldb1, ldc1, N2, ldb2, ldc2, 0, A, B1, B2, C1, C2, beta};
+    int chunks = plan(M, MR, 2.0 * M * K * (N1 + N2), &j.step);
+    if (chunks > 1)
+        pool_run(chunks, shared_chunk, &j);
+    else
+        shared_a_serial(workspace_of(0), ta, M, K, A, lda, N1, B1, ldb1, C1, ldc1,
+                        N2, B2, ldb2, C2, ldc2, beta);
 }
 
 size_t gemm_packed_size(int K, int N) {
@@ -360,14 +504,10 @@ void gemm_packed(int M, int N, int K, const float *A, int lda,
                  const float *packed, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { scale_empty(M, N, beta, C, ldc); return; }
-    for (int pc = 0; pc < K; pc += KC) {
-        int kc = min_int(KC, K - pc);
-        int accumulate = pc > 0 || beta != 0.0f;
-        for (int ic = 0; ic < M; ic += MC) {
-            int mc = min_int(MC, M - ic);
-            pack_a(0, mc, kc, A + (size_t)ic * lda + pc, lda, pack_a_buf);
-            macro_kernel(mc, N, kc, pack_a_buf, packed + (size_t)pc * NR, (size_t)K * NR,
-                         C + (size_t)ic * ldc, (size_t)ldc, 1, accumulate);
-        }
-    }
+    packed_job j = {M, N, K, lda, ldc, 0, A, packed, beta, C};
+    int chunks = plan(N, NR, 2.0 * M * N * K, &j.step);
+    if (chunks > 1)
+        pool_run(chunks, packed_chunk, &j);
+    else
+        packed_serial(workspace_of(0), M, N, K, A, lda, packed, (size_t)K * NR, beta, C, ldc);
 }

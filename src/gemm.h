@@ -6,11 +6,16 @@
  * stored K x M when ta == 1; the same for B (K x N, or N x K when tb == 1).
  * beta is 0 (C is overwritten, its old contents may be NaN) or 1 (accumulate).
  * No function here allocates; none keeps a pointer after returning.
+ * gemm, gemm_shared_a and gemm_packed share big products among the threads of
+ * pool.h; the bits are the same for any thread count.
  */
 #ifndef RNNLAB_GEMM_H
 #define RNNLAB_GEMM_H
 
 #include <stddef.h>
+
+/* Floats of one thread's packing buffers (pool.h gives each worker its own). */
+#define GEMM_WORKSPACE_FLOATS (64 * 256 + 256 * 512)
 
 void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc);

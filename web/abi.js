@@ -99,21 +99,91 @@ function fromStructConfig({ embeddingVocab, ...config }) {
 
 /** A loaded engine: the wrapped exports, views of its memory, structs. */
 export class Abi {
-  constructor(instance, simd) {
-    this.memory = instance.exports.memory;
+  // `memory`: the threaded build imports its (shared) memory instead of
+  // exporting one.
+  constructor(instance, simd, memory = instance.exports.memory) {
+    this.memory = memory;
     this.simd = simd;
     /** Calls into wasm so far (tests count them per API call). */
     this.calls = 0;
+    /** Threads that run the engine's work (1 unless a pool is attached). */
+    this.threads = 1;
+    this.pool = null;
     this._views = null;
     this._defaults = null;
+    this._stopped = null; // the error every call throws once the engine is terminated
+    this._pending = null; // a lost worker, reported by the next call
+    this._lostWord = 0;
     // every export wrapped once: counted, and reached only through this object
     const raw = instance.exports;
     this._fn = {};
     for (const [name, f] of Object.entries(raw)) {
       if (typeof f !== 'function') continue;
-      this._fn[name.replace(/^rnnlab_/, '')] = (...args) => { this.calls++; return f(...args); };
+      this._fn[name.replace(/^rnnlab_/, '')] = (...args) => {
+        if (this._stopped || this._pending) this._refuse();
+        this.calls++;
+        const result = f(...args);
+        if (this._lostWord && this._heap().i32[this._lostWord >>> 2] !== 0) this._workerLost();
+        return result;
+      };
     }
   }
+
+  // ---------------------------------------------------------------- threads
+
+  _refuse() {
+    if (this._stopped) throw this._stopped;
+    const err = this._pending;
+    this._pending = null;
+    throw err;
+  }
+
+  /** A table of 2 words per thread (stack top, TLS block), or null. */
+  poolStart(threads) {
+    const ptr = this._fn.pool_start(threads);
+    return ptr === 0 ? null : Array.from(this.u32(ptr, 2 * threads));
+  }
+
+  poolUse(threads) {
+    if (this._fn.pool_use(threads) !== 0) throw new RnnlabError('E_LOAD', `init: the engine cannot run on ${threads} threads`);
+    this.threads = threads;
+    this._lostWord = this._fn.pool_word(1, 0);
+  }
+
+  poolWord(what, thread) { return this._fn.pool_word(what, thread); }
+
+  poolStop() {
+    this._lostWord = 0;
+    this._fn.pool_stop();
+    this.threads = 1;
+  }
+
+  // The engine finished a job alone because a worker was gone (src/pool.c):
+  // it runs on one thread from now on, and the next call says so.
+  _workerLost(why = null) {
+    const thread = this._heap().i32[this._lostWord >>> 2] - 1;
+    this._lostWord = 0;
+    const was = this.threads;
+    this.threads = 1;
+    const what = why ?? `worker thread ${thread} of ${was} stopped`;
+    this._pending = new RnnlabError('E_LOAD', `${what}: the engine runs on 1 thread from now on, with the same results; ` +
+      'this call was not carried out: make it again (or call terminate() and init() to start the threads again)');
+  }
+
+  /** A worker ended (its JS saw it): the engine stops using it. */
+  markDead(thread, why) {
+    if (this._stopped || this.threads === 1) return;
+    Atomics.store(this._heap().i32, this._fn.pool_word(0, thread) >>> 2, 1);
+    this._fn.pool_use(1);
+    if (this._lostWord) this._workerLost(why);
+  }
+
+  /** Every later call throws `err` (terminate()). */
+  stop(err) {
+    this._stopped = err;
+  }
+
+  get stopped() { return this._stopped !== null; }
 
   // ---------------------------------------------------------------- memory
 
@@ -139,7 +209,7 @@ export class Abi {
     const u8 = this._heap().u8;
     let end = ptr >>> 0;
     while (u8[end] !== 0) end++;
-    return new TextDecoder().decode(u8.subarray(ptr >>> 0, end));
+    return new TextDecoder().decode(u8.slice(ptr >>> 0, end)); // a copy: shared memory cannot be decoded
   }
 
   memoryBytes() {

@@ -355,10 +355,32 @@ export interface InitOptions {
   wasm?: WebAssembly.Module | BufferSource | URL | string;
   /** Force the SIMD (true) or the fallback (false) build. */
   simd?: boolean;
+  /**
+   * Threads that train (1 to 16). Default: the core count where workers can
+   * share memory (Node; a cross-origin isolated page), else 1. The results are
+   * the same bits on any count. Without SIMD the engine runs on 1 thread.
+   */
+  threads?: number;
 }
 
-/** Loads the engine once; later calls return the same promise. */
-export function init(options?: InitOptions): Promise<{ simd: boolean }>;
+export interface Loaded {
+  simd: boolean;
+  /** The threads the engine runs on. */
+  threads: number;
+  /** Why more threads cannot run here (not cross-origin isolated, …), or null. */
+  threadsUnavailable: string | null;
+}
+
+/**
+ * Loads the engine once; later calls return the same promise (asking for
+ * another thread count then is E_STATE: terminate() first).
+ */
+export function init(options?: InitOptions): Promise<Loaded>;
+/**
+ * Stops the engine's worker threads and unloads it: models made before are
+ * disposed (E_DISPOSED). The next init() or createModel() loads a new engine.
+ */
+export function terminate(): Promise<void>;
 export function createModel(config: ModelConfig): Promise<Model>;
 export function loadModel(bytes: Uint8Array | ArrayBuffer): Promise<Model>;
 export const version: string;

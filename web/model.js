@@ -14,7 +14,7 @@ import { fit, Trainer } from './trainer.js';
 import { gradcheck } from './gradcheck.js';
 
 const registry = typeof FinalizationRegistry === 'function'
-  ? new FinalizationRegistry(({ abi, handle }) => abi.free(handle))
+  ? new FinalizationRegistry(({ abi, handle }) => { if (!abi.stopped) abi.free(handle); })
   : null;
 
 // Prefixes the method name to errors from the weight converters.
@@ -48,11 +48,12 @@ export class Model {
   // ---------------------------------------------------------------- plumbing
 
   get disposed() {
-    return this._handle === 0;
+    return this._handle === 0 || this._abi.stopped;
   }
 
   _live(what) {
     if (this._handle === 0) throw new RnnlabError('E_DISPOSED', `${what}: the model was disposed; create or load a new one`);
+    if (this._abi.stopped) throw new RnnlabError('E_DISPOSED', `${what}: the engine was stopped with terminate(); create or load a new model`);
   }
 
   // `owner`: the Trainer that fit() runs, which may go on while it is busy.
@@ -367,6 +368,11 @@ export class Model {
 
   dispose() {
     if (this._handle === 0) return;
+    if (this._abi.stopped) { // terminate() took the engine and the model with it
+      registry?.unregister(this);
+      this._handle = 0;
+      return;
+    }
     if (this._busy) throw new RnnlabError('E_BUSY', 'dispose: fit() is running on this model; stop it with its AbortSignal first');
     registry?.unregister(this);
     this._abi.free(this._handle);

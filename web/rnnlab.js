@@ -2,7 +2,7 @@
 // The public entry point; see index.d.ts for the types and README.md for use.
 
 export { RnnlabError } from './errors.js';
-export { init } from './engine.js';
+export { init, terminate } from './engine.js';
 export { createModel, loadModel } from './model.js';
 export { Trainer } from './trainer.js';
 export { softmax } from './inference.js';

@@ -31,11 +31,12 @@ const MIME_TYPES = {
 };
 
 // WebAssembly may be compiled ('wasm-unsafe-eval'); JavaScript eval may not.
-// Everything else comes from this origin; the page downloads files via blob: URLs.
+// Everything else comes from this origin; the page downloads files via blob: URLs,
+// and the engine starts its worker threads from one (web/threads.js).
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self'",
+  "worker-src 'self' blob:",
   "style-src 'self'",
   "img-src 'self' data: blob:",
   "connect-src 'self'",
@@ -49,7 +50,10 @@ const HEADERS = {
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
+  // Cross-origin isolation: the page may share memory with workers, so the
+  // engine trains on several threads (web/threads.js).
   'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cache-Control': 'no-cache',
 };
 

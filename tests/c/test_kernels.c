@@ -3,9 +3,9 @@
  * "P passed, F failed"; exits nonzero on any failure.
  *
  *   gcc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -Isrc \
- *       tests/c/test_kernels.c src/gemm.c src/vmath.c -lm && ./a.out
+ *       tests/c/test_kernels.c src/gemm.c src/pool.c src/vmath.c -lm && ./a.out
  *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 -sSINGLE_FILE -Isrc \
- *       tests/c/test_kernels.c src/gemm.c src/vmath.c -o /tmp/tk.js && node /tmp/tk.js
+ *       tests/c/test_kernels.c src/gemm.c src/pool.c src/vmath.c -o /tmp/tk.js && node /tmp/tk.js
  *
  * `--exhaustive` adds the accuracy check over every float (about a minute).
  *
@@ -13,6 +13,7 @@
  * writing past a matrix shows up under AddressSanitizer.
  */
 #include "gemm.h"
+#include "pool.h"
 #include "vmath.h"
 #include "check.h"
 #include <float.h>
@@ -320,6 +321,88 @@ static void test_gemm_shared_a(void) {
     }
 }
 
+/* The threaded build cuts big products into blocks of rows or columns of C
+ * (pool.h). pool_pretend(n) makes the calls plan for n threads and run the
+ * blocks last to first: every product must give the bits of the unsplit one,
+ * whatever n. */
+static int split_differs(int threads, const gemm_case *g, const float *A, const float *B,
+                         const float *packed, const float *C0, const float *want, int use_packed) {
+    size_t nc = view_extent(g->M, g->N, g->ldc);
+    float *C = copy_floats(C0, nc);
+    pool_pretend(threads);
+    if (use_packed)
+        gemm_packed(g->M, g->N, g->K, A, g->lda, packed, g->beta, C, g->ldc);
+    else
+        gemm(g->ta, g->tb, g->M, g->N, g->K, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    pool_pretend(1);
+    int differ = memcmp(C, want, nc * sizeof(float)) != 0;
+    free(C);
+    return differ;
+}
+
+static void check_split_case(const gemm_case *g) {
+    static const int threads[] = {2, 3, 4, 7};
+    float *A = alloc_view(g->ta ? g->K : g->M, g->ta ? g->M : g->K, g->lda);
+    float *B = alloc_view(g->tb ? g->N : g->K, g->tb ? g->K : g->N, g->ldb);
+    size_t nc = view_extent(g->M, g->N, g->ldc), np = gemm_packed_size(g->K, g->N);
+    float *C0 = alloc_view(g->M, g->N, g->ldc), *want = copy_floats(C0, nc), *wantp = copy_floats(C0, nc);
+    float *packed = malloc((np ? np : 1) * sizeof(float));
+    gemm(g->ta, g->tb, g->M, g->N, g->K, A, g->lda, B, g->ldb, g->beta, want, g->ldc);
+    gemm_pack_b(g->tb, g->K, g->N, B, g->ldb, packed);
+    if (!g->ta) gemm_packed(g->M, g->N, g->K, A, g->lda, packed, g->beta, wantp, g->ldc);
+    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+        CHECK(!split_differs(threads[t], g, A, B, packed, C0, want, 0),
+              "gemm on %d threads: other bits (ta=%d tb=%d M=%d N=%d K=%d beta=%g)",
+              threads[t], g->ta, g->tb, g->M, g->N, g->K, g->beta);
+        if (!g->ta)
+            CHECK(!split_differs(threads[t], g, A, B, packed, C0, wantp, 1),
+                  "gemm_packed on %d threads: other bits (tb=%d M=%d N=%d K=%d)",
+                  threads[t], g->tb, g->M, g->N, g->K);
+    }
+    free(A); free(B); free(C0); free(want); free(wantp); free(packed);
+}
+
+static void test_gemm_split_bits(void) {
+    static const int shapes[][3] = {
+        {512, 1024, 64}, {1024, 64, 512}, {256, 256, 600}, {64, 256, 900}, {32, 1024, 256},
+        {16, 256, 64}, {512, 1, 300}, {1, 700, 600}, {3, 900, 513}, {131, 77, 600}, {600, 9, 700},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            for (int beta = 0; beta <= 1; beta++) {
+                gemm_case g = make_case(t >> 1, t & 1, shapes[s][0], shapes[s][1], shapes[s][2], (int)s & 1, (float)beta);
+                check_split_case(&g);
+            }
+    for (int r = 0; r < 12; r++) {
+        gemm_case g = make_case(rng_int(0, 1), rng_int(0, 1), rng_int(1, 400), rng_int(1, 400), rng_int(1, 400), 1, (float)rng_int(0, 1));
+        check_split_case(&g);
+    }
+}
+
+/* gemm_shared_a split among threads: the bits of the unsplit call. */
+static void test_gemm_shared_a_split_bits(void) {
+    const struct { int ta, M, K, N1, N2; } cases[] = {{1, 256, 1024, 64, 256}, {1, 512, 300, 8, 128}, {0, 333, 517, 16, 24}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int ta = cases[c].ta, M = cases[c].M, K = cases[c].K, N1 = cases[c].N1, N2 = cases[c].N2;
+        int lda = ta ? M : K;
+        float *A = alloc_view(ta ? K : M, ta ? M : K, lda);
+        float *B1 = alloc_view(K, N1, N1), *B2 = alloc_view(K, N2, N2);
+        float *C1 = alloc_view(M, N1, N1), *C2 = alloc_view(M, N2, N2);
+        float *D1 = copy_floats(C1, (size_t)M * N1), *D2 = copy_floats(C2, (size_t)M * N2);
+        gemm_shared_a(ta, M, K, A, lda, N1, B1, N1, C1, N1, N2, B2, N2, C2, N2, 1.0f);
+        for (int threads = 2; threads <= 5; threads += 3) {
+            float *E1 = copy_floats(D1, (size_t)M * N1), *E2 = copy_floats(D2, (size_t)M * N2);
+            pool_pretend(threads);
+            gemm_shared_a(ta, M, K, A, lda, N1, B1, N1, E1, N1, N2, B2, N2, E2, N2, 1.0f);
+            pool_pretend(1);
+            CHECK(memcmp(C1, E1, sizeof(float) * M * N1) == 0 && memcmp(C2, E2, sizeof(float) * M * N2) == 0,
+                  "gemm_shared_a case %zu on %d threads: other bits", c, threads);
+            free(E1); free(E2);
+        }
+        free(A); free(B1); free(B2); free(C1); free(C2); free(D1); free(D2);
+    }
+}
+
 /* ---- vmath tests -------------------------------------------------------- */
 
 static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -470,6 +553,8 @@ int main(int argc, char **argv) {
     run_test("gemm: NaN and Inf propagate", test_gemm_nonfinite);
     run_test("gemm: bits independent of alignment and history", test_gemm_deterministic);
     run_test("gemm_shared_a: the bits of two gemm calls", test_gemm_shared_a);
+    run_test("gemm, gemm_packed: split among threads, the same bits", test_gemm_split_bits);
+    run_test("gemm_shared_a: split among threads, the same bits", test_gemm_shared_a_split_bits);
     run_test("vmath: accuracy against double", test_vmath_accuracy);
     run_test("vmath: saturation, NaN, Inf, signed zero, relu", test_vmath_edges);
     run_test("vmath: array forms equal scalar forms", test_vmath_vector_matches_scalar);

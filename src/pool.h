@@ -1,0 +1,36 @@
+/* pool.h — parallel loops over chunks of work, for the threaded wasm build.
+ *
+ * pool_run(chunks, task, ctx) calls task(ctx, chunk, thread) once for every
+ * chunk in [0, chunks) and returns when all of them are done. Without a pool
+ * (native builds, the single-threaded wasm builds, or a threaded build that
+ * runs on one thread) it is a plain loop on the calling thread, thread 0.
+ *
+ * With a pool, the calling thread and the workers claim chunks from a shared
+ * counter, so a faster or idler core takes more of them. A task must write
+ * only its own chunk's outputs and compute them exactly as the serial code
+ * does: then the results do not depend on the thread count or on which
+ * thread ran which chunk. Tasks must not allocate (only the owning thread
+ * may call malloc) and must not call pool_run themselves.
+ */
+#ifndef RNNLAB_POOL_H
+#define RNNLAB_POOL_H
+
+#define POOL_MAX_THREADS 16
+#define POOL_MAX_CHUNKS 64
+
+typedef void (*pool_task)(void *ctx, int chunk, int thread);
+
+/* The threads that run chunks: 1 without a pool. */
+int pool_threads(void);
+
+void pool_run(int chunks, pool_task task, void *ctx);
+
+/* The gemm packing buffers of a thread (gemm.h's GEMM_WORKSPACE_FLOATS):
+ * NULL for thread 0, which uses gemm.c's static buffers. */
+float *pool_workspace(int thread);
+
+/* Builds without threads only (the native tests): plan for `threads` threads
+ * and run the chunks in reverse order, to show the split changes no bits. */
+void pool_pretend(int threads);
+
+#endif
