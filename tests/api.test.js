@@ -839,7 +839,7 @@ describe('evaluate, predict, sample', () => {
       assert.equal(vocab.decode(ids), s, 'without a vocab: the ids');
       // temperature → 0 picks the most likely next character after the prime
       const prime = 'dab c';
-      const onehot = vocab.dataset(prime + prime[0], { seqLength: prime.length }).x;
+      const onehot = vocab.dataset(prime + prime[0], { seqLength: prime.length, oneHot: true }).x;
       const logits = m.predict(onehot, { shape: [1, prime.length, vocab.size] }).output;
       const next = argmax(Array.from(logits.subarray((prime.length - 1) * vocab.size)));
       assert.equal(m.sample({ vocab, prime, length: 1, temperature: 1e-3 }), vocab.chars[next]);
@@ -849,7 +849,7 @@ describe('evaluate, predict, sample', () => {
   test('a character model trained on a repeating text samples the pattern', async () => {
     const text = 'abcde'.repeat(40);
     const vocab = Vocabulary.fromText(text);
-    await withModel({ cell: 'gru', inputSize: vocab.size, hiddenSize: 16, outputSize: vocab.size, loss: 'cross-entropy', seed: 2 }, async (m) => {
+    await withModel({ cell: 'gru', embedding: { vocabSize: vocab.size, size: 4 }, hiddenSize: 16, outputSize: vocab.size, loss: 'cross-entropy', seed: 2 }, async (m) => {
       await m.fit(vocab.dataset(text, { seqLength: 10, stride: 3 }), { epochs: 30, batchSize: 16, optimizer: { type: 'adam', lr: 0.03 } });
       const ev = m.evaluate(vocab.dataset(text, { seqLength: 10 }));
       assert.ok(ev.accuracy > 0.95, `accuracy ${ev.accuracy}`);
@@ -880,24 +880,46 @@ describe('Vocabulary', () => {
     assert.equal(v.decode([2, 1, 0]), 'qaz');
   });
 
-  test('dataset: one-hot x [N, T, V] and next-character y [N, T], with stride', () => {
+  test('dataset: ids x [N, T] and next-character y [N, T], with stride', () => {
     const text = 'abcabcabcab';
     const v = Vocabulary.fromText(text);
     for (const [T, stride] of [[4, undefined], [4, 2], [10, 1]]) {
       const d = v.dataset(text, stride ? { seqLength: T, stride } : { seqLength: T });
       const s = stride ?? T;
       const N = Math.floor((text.length - T - 1) / s) + 1;
-      assert.deepEqual(d.shape, [N, T, 3]);
-      assert.equal(d.x.length, N * T * 3);
+      assert.deepEqual(d.shape, [N, T]);
+      assert.ok(d.x instanceof Int32Array && d.y instanceof Int32Array);
+      assert.equal(d.x.length, N * T);
       assert.equal(d.y.length, N * T);
       for (let n = 0; n < N; n++) {
         for (let t = 0; t < T; t++) {
           const at = n * s + t;
-          const row = Array.from(d.x.subarray((n * T + t) * 3, (n * T + t + 1) * 3));
-          assert.deepEqual(row, [0, 1, 2].map((k) => (k === v.encode(text[at])[0] ? 1 : 0)));
+          assert.equal(d.x[n * T + t], v.encode(text[at])[0]);
           assert.equal(d.y[n * T + t], v.encode(text[at + 1])[0]);
         }
       }
+    }
+  });
+
+  test('dataset with oneHot: true: one-hot x [N, T, V] over the same windows; ids: true and false say the same', () => {
+    const text = 'abcabcabcab';
+    const v = Vocabulary.fromText(text);
+    for (const [T, stride] of [[4, undefined], [4, 2], [10, 1]]) {
+      const ids = v.dataset(text, { seqLength: T, stride });
+      const d = v.dataset(text, { seqLength: T, stride, oneHot: true });
+      const N = ids.shape[0];
+      assert.deepEqual(d.shape, [N, T, 3]);
+      assert.ok(d.x instanceof Float32Array);
+      assert.equal(d.x.length, N * T * 3);
+      assert.deepEqual(d.y, ids.y);
+      for (let r = 0; r < N * T; r++) {
+        const row = Array.from(d.x.subarray(r * 3, (r + 1) * 3));
+        assert.deepEqual(row, [0, 1, 2].map((k) => (k === ids.x[r] ? 1 : 0)), `row ${r}`);
+      }
+      assert.deepEqual(v.dataset(text, { seqLength: T, stride, ids: false }), d, 'ids: false is oneHot: true');
+      assert.deepEqual(v.dataset(text, { seqLength: T, stride, ids: true }), ids, 'ids: true is the default');
+      assert.deepEqual(v.dataset(text, { seqLength: T, stride, oneHot: false, ids: true }), ids);
+      assert.deepEqual(v.dataset(text, { seqLength: T, stride, oneHot: true, ids: false }), d);
     }
   });
 });

@@ -1049,6 +1049,16 @@ describe('Vocabulary: bad input', () => {
     add(`vocab.dataset(text, { stride: ${kind} })`, () => vocab.dataset(text, { seqLength: 2, stride: v }), 'E_INVALID', ['dataset options.stride', 'expected an integer from 1 to 1000000', `got ${v}`]);
   }
   add("vocab.dataset(text, { stride: '1' })", () => vocab.dataset(text, { seqLength: 2, stride: '1' }), 'E_TYPE', ['dataset options.stride', 'expected an integer', '"1"']);
+  for (const key of ['oneHot', 'ids']) {
+    for (const [kind, v, given] of [['a string', 'yes', '"yes"'], ['1', 1, '1'], ['null', null, 'null'], ['an object', {}, 'an object']]) {
+      add(`vocab.dataset(text, { ${key}: ${kind} })`, () => vocab.dataset(text, { seqLength: 2, [key]: v }), 'E_TYPE', [`dataset options.${key}`, 'expected true or false', given]);
+    }
+  }
+  add("vocab.dataset(text, { onehot }) misspelt", () => vocab.dataset(text, { seqLength: 2, onehot: true }), 'E_INVALID', ['dataset options', "unknown option 'onehot'", "did you mean 'oneHot'?"]);
+  for (const both of [true, false]) {
+    add(`vocab.dataset(text, { oneHot: ${both}, ids: ${both} }), which contradict each other`, () => vocab.dataset(text, { seqLength: 2, oneHot: both, ids: both }),
+      'E_INVALID', ['dataset options.ids', `expected ${!both} (the opposite of oneHot: ${both}) or left out`, `got ${both}`]);
+  }
   for (const c of cases) badCase(c.name, { call: c.call, code: c.code, says: c.says });
 });
 

@@ -160,16 +160,40 @@ test('sample from a character model with an embedding', async () => {
   m.dispose();
 });
 
-test('Vocabulary.dataset with ids: true feeds a character model with an embedding, which learns', async () => {
+// With the table set to the identity (size = vocabSize), row `id` is the
+// one-hot vector of `id`: the model is a plain one fed one-hot vectors, and
+// sample(), which feeds the embedding ids, must draw the very same characters.
+test('sample from an embedding model draws what a one-hot model of the same weights draws, seed for seed', async () => {
+  for (const cell of ['rnn', 'lstm', 'gru']) {
+    const m = await embModel(cell, { embedding: { vocabSize: V, size: V }, layers: 2 });
+    const plain = await createModel({ ...m.config, embedding: null, inputSize: V });
+    const params = m.getParameters();
+    const off = m._layout.embedding.offset;
+    params.fill(0, off);
+    for (let v = 0; v < V; v++) params[off + v * V + v] = 1;
+    m.setParameters(params);
+    plain.setParameters(params.subarray(0, off));
+    for (const [seed, prime, temperature] of [[3, [1, 2], 1], [8, [], 0.7], [11, [5, 0, 4, 4], 1.6]]) {
+      const a = m.sample({ length: 40, prime, seed, temperature });
+      assert.deepEqual(a, plain.sample({ length: 40, prime, seed, temperature }), `${cell}, seed ${seed}`);
+      assert.ok(new Set(a).size > 1, `${cell}, seed ${seed}: more than one id drawn`);
+    }
+    m.dispose();
+    plain.dispose();
+  }
+});
+
+test('Vocabulary.dataset (ids by default) feeds a character model with an embedding, which learns', async () => {
   const { Vocabulary } = await import('../web/rnnlab.js');
   const text = 'abcabcabdabcabcabd'.repeat(4);
   const vocab = Vocabulary.fromText(text);
-  const oneHot = vocab.dataset(text, { seqLength: 6 });
-  const d = vocab.dataset(text, { seqLength: 6, ids: true });
+  const oneHot = vocab.dataset(text, { seqLength: 6, oneHot: true });
+  const d = vocab.dataset(text, { seqLength: 6 });
   assert.deepEqual(d.shape, [oneHot.shape[0], 6]);
   assert.deepEqual(d.y, oneHot.y);
   for (let i = 0; i < d.x.length; i++) assert.equal(oneHot.x[i * vocab.size + d.x[i]], 1);
   await expectError(() => vocab.dataset(text, { seqLength: 6, ids: 1 }), 'E_TYPE', ['dataset options.ids', 'true or false']);
+  await expectError(() => vocab.dataset(text, { seqLength: 6, oneHot: 'yes' }), 'E_TYPE', ['dataset options.oneHot', 'true or false', '"yes"']);
   const m = await createModel({ cell: 'gru', embedding: { vocabSize: vocab.size, size: 4 }, hiddenSize: 12, outputSize: vocab.size, loss: 'cross-entropy', seed: 5 });
   const h = await m.fit(d, { epochs: 30, batchSize: 4, optimizer: { type: 'adam', lr: 0.03 } });
   assert.ok(h.epochs.loss.at(-1) < 0.5 * h.epochs.loss[0], `loss ${h.epochs.loss[0]} -> ${h.epochs.loss.at(-1)}`);

@@ -1,7 +1,9 @@
 // The page in real Chromium: train the three cells on the adding problem, check
 // that every plot and the table got data, that the page stayed responsive and
 // the console clean, save and load a model, and keep a screenshot
-// (tests/artifacts/page.png). Then the character model on a huge paste.
+// (tests/artifacts/page.png). Then the character model, which reads ids through
+// an embedding, on a huge paste: it samples, its downloads keep the embedding,
+// and a one-hot character model saved before the embedding still loads.
 // Waits poll every 250 ms rather than every frame, so the test itself does
 // not load the main thread it measures.
 
@@ -12,13 +14,16 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../web/server.js';
-import { createModel, loadModel, weightsFromJSON, decodeSafetensors } from '../web/rnnlab.js';
+import { createModel, loadModel, weightsFromJSON, decodeSafetensors, Vocabulary } from '../web/rnnlab.js';
+import { createTask } from '../web/demo/tasks.js';
+import { prepareText } from '../web/demo/text.js';
 import { launchBrowser, skipUnlessBrowser } from './helpers/browser.js';
 import { watchConsole } from './helpers/launch.js';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const LONG_TASK_LIMIT_MS = 100;
 const PLOTS = ['loss', 'flow', 'grad', 'spectral', 'gates', 'prediction'];
+const PASTED_LINE = 'the quick otter counts three feathers by the water, and the herons listen.\n';
 
 const skip = await skipUnlessBrowser();
 let server;
@@ -261,20 +266,96 @@ test('a saved model loads back with the same validation loss', { skip, timeout: 
   assert.equal((await rows()).length, 1);
 });
 
-test('a huge pasted text trains a character model without freezing the page', { skip, timeout: 60_000 }, async () => {
+// The character model reads ids through an embedding (16 numbers for each of
+// the pasted text's 23 characters): the saved file, the weights downloads and
+// the ONNX download keep it, and loading the file back on the page, over the
+// same text, gives the same validation loss. Returns the saved file's path.
+async function checkCharDownloads() {
+  const { readFile } = await import('node:fs/promises');
+  const [before] = await rows();
+  const V = 23;
+  assert.match(await page.textContent('#task-hint'), new RegExp(`embedding.*Now: an alphabet of ${V}, so the table is ${V} × 16\\.`));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#comparison-rows tr button[data-action="save"]')]);
+  const file = await download.path();
+  const saved = await loadModel(await readFile(file));
+  assert.deepEqual(saved.config.embedding, { vocabSize: V, size: 16 });
+  assert.equal(Array.from(saved.metadata.alphabet).length, V);
+  const [exported] = await Promise.all([page.waitForEvent('download'), page.click('#comparison-rows tr button[data-action="export"]')]);
+  const [tensors] = await Promise.all([page.waitForEvent('download'), page.click('#comparison-rows tr button[data-action="safetensors"]')]);
+  for (const dict of [weightsFromJSON(await readFile(await exported.path(), 'utf8')), decodeSafetensors(await readFile(await tensors.path()))]) {
+    assert.deepEqual(dict['embedding.weight'].shape, [V, 16], 'the table is PyTorch\'s embedding.weight');
+    const fresh = await createModel(saved.config);
+    fresh.importWeights(dict);
+    assert.deepEqual(fresh.getParameters(), saved.getParameters(), 'the downloaded weights are the saved model\'s');
+    fresh.dispose();
+  }
+  // the ONNX download reads int64 ids and gives the saved model's outputs
+  const ort = await import('onnxruntime-node');
+  const [onnxFile] = await Promise.all([page.waitForEvent('download'), page.click('#comparison-rows tr button[data-action="onnx"]')]);
+  const [N, T] = [2, 12];
+  const ids = Int32Array.from({ length: N * T }, (_, i) => (i * 7) % V);
+  const want = saved.predict(ids, { shape: [N, T] }).output;
+  const session = await ort.InferenceSession.create(await readFile(await onnxFile.path()));
+  const got = (await session.run({ input: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [N, T]) })).output.data;
+  await session.release();
+  const worst = Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]) - 1e-4 * Math.abs(want[i])));
+  assert.ok(worst <= 2e-5, `the character model's .onnx differs from the saved model's predict by ${worst} beyond 1e-4·|value|`);
+  saved.dispose();
+
+  await page.setInputFiles('#model-file', file);
+  await page.waitForFunction(() => {
+    const trs = document.querySelectorAll('#comparison-rows tr');
+    return trs.length === 1 && /loaded/.test(trs[0].cells[0].textContent) && trs[0].dataset.valLoss !== undefined;
+  }, null, { timeout: 20_000, polling: 250 });
+  const [loaded] = await rows();
+  assert.ok(Math.abs(loaded.valLoss - before.valLoss) <= 1e-6 * Math.max(1, before.valLoss),
+    `validation loss after loading ${loaded.valLoss}, before saving ${before.valLoss}`);
+  return file;
+}
+
+// A character model that reads one-hot vectors (as the page saved them
+// before it used an embedding) still loads over the same text: the page then
+// feeds it one-hot vectors, its validation loss is the one Node computes on
+// the same held-out text, and it samples.
+async function checkOneHotLoad() {
+  const prepared = prepareText(PASTED_LINE.repeat(Math.ceil(3_000_000 / PASTED_LINE.length)));
+  const vocab = Vocabulary.fromText(prepared.text);
+  const V = vocab.size;
+  const task = createTask({ task: 'chars', seqLength: 50, seed: 1, ids: vocab.encode(prepared.text), vocabSize: V, embeddingSize: 0 });
+  assert.deepEqual(task.validation.shape.slice(1), [50, V], 'one-hot vectors');
+  const m = await createModel({ cell: 'gru', inputSize: V, hiddenSize: 8, outputSize: V, loss: 'cross-entropy', seed: 4 });
+  for (let i = 0; i < 20; i++) m.trainStep(task.batch(16), { optimizer: { type: 'adam', lr: 0.03 } });
+  const want = m.evaluate(task.validation, { batchSize: 128 }).loss;
+  const metadata = { savedBy: 'rnnlab page', task: { name: 'chars', seqLength: 50, textSource: 'user' }, alphabet: vocab.chars.join('') };
+  const buffer = Buffer.from(m.save({ metadata }));
+  m.dispose();
+  await page.setInputFiles('#model-file', { name: 'one-hot.rnnlab', mimeType: 'application/octet-stream', buffer });
+  await page.waitForFunction(() => {
+    const trs = document.querySelectorAll('#comparison-rows tr');
+    return /Loaded one-hot/.test(document.querySelector('#status').textContent) && trs.length === 1 && trs[0].dataset.valLoss !== undefined;
+  }, null, { timeout: 20_000, polling: 250 });
+  const [loaded] = await rows();
+  assert.equal(loaded.cell, 'gru');
+  assert.ok(Math.abs(loaded.valLoss - want) <= 1e-6 * Math.max(1, want), `validation loss on the page ${loaded.valLoss}, in Node ${want}`);
+  assert.match(await page.textContent('#task-hint'), new RegExp(`Now: one-hot vectors of ${V} \\(a model saved before the page used an embedding\\)\\.`));
+  await page.click('#sample');
+  await page.waitForFunction(() => document.getElementById('sample-text').textContent.length > 100, null, { timeout: 10_000, polling: 250 });
+  assert.match(await page.textContent('#sample-text'), /^[a-z ,.\n]+$/, 'the one-hot model samples in the text\'s alphabet');
+}
+
+test('a huge pasted text trains a character model without freezing the page', { skip, timeout: 90_000 }, async () => {
   await page.selectOption('#task', 'chars');
   await page.waitForFunction(() => /^Ready: .* character model/.test(document.querySelector('#status').textContent), null, { timeout: 30_000, polling: 250 });
   // About 3 million characters arrive through a real paste event; the page's
   // handler must return at once and leave the work to the worker.
-  const handlerMs = await page.evaluate(() => {
-    const line = 'the quick otter counts three feathers by the water, and the herons listen.\n';
+  const handlerMs = await page.evaluate((line) => {
     const text = line.repeat(Math.ceil(3_000_000 / line.length));
     const data = new DataTransfer();
     data.setData('text/plain', text);
     const started = performance.now();
     document.getElementById('user-text').dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
     return performance.now() - started;
-  });
+  }, PASTED_LINE);
   const t0 = await now();
   assert.ok(handlerMs < LONG_TASK_LIMIT_MS, `the paste handler took ${handlerMs} ms`);
   await page.waitForFunction(() => /cut from/.test(document.getElementById('text-info').textContent), null, { timeout: 30_000, polling: 250 });
@@ -295,13 +376,11 @@ test('a huge pasted text trains a character model without freezing the page', { 
   const samples = await page.textContent('#sample-text');
   assert.match(samples, /^[a-z ,.\n]+$/, `the sample is written in the pasted text's alphabet: ${JSON.stringify(samples.slice(0, 80))}`);
 
+  const file = await checkCharDownloads();
+  await checkOneHotLoad();
+
   // The model file carries its alphabet: over the built-in text, whose
   // alphabet differs, it is refused rather than read with the wrong encoding.
-  const [download] = await Promise.all([
-    page.waitForEvent('download'),
-    page.click('#comparison-rows tr button[data-action="save"]'),
-  ]);
-  const file = await download.path();
   await page.check('input[name="textSource"][value="builtin"]');
   await page.waitForFunction(() => /^Ready: .* character model/.test(document.querySelector('#status').textContent), null, { timeout: 30_000, polling: 250 });
   await page.setInputFiles('#model-file', file);

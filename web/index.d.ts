@@ -76,17 +76,31 @@ export interface DropoutMask { data: Float32Array; shape: [number, number, numbe
 
 export type FlatOrNested = Float32Array | Float64Array | ArrayLike<number> | number[][] | number[][][];
 
-/** A set of sequences. `x` is [N, T, X]; `y` is [N, T, Y] / [N, Y] for MSE or
- *  class indices [N, T] / [N] for cross-entropy. Flat arrays need `shape`. */
+/** A set of sequences. `x` is [N, T, X] (ids [N, T] for a model with an embedding); `y` is
+ *  [N, T, Y] / [N, Y] for MSE or class indices [N, T] / [N] for cross-entropy. Flat arrays need `shape`. */
 export interface DataSet {
   x: FlatOrNested;
-  /** [N, T, X]; required when x is flat. */
-  shape?: [number, number, number];
+  /** [N, T, X], or [N, T] of ids; required when x is flat. */
+  shape?: [number, number, number] | [number, number];
   y?: FlatOrNested | Int32Array;
   /** [N, T] of 0/1: which positions count. */
   mask?: FlatOrNested;
   /** Per-sequence lengths, an alternative to mask (right-padded data). */
   lengths?: ArrayLike<number>;
+}
+
+/** Vocabulary.dataset's ids: x [N, T] for a model with an embedding, y the next character's id [N, T]. */
+export interface IdDataSet extends DataSet {
+  x: Int32Array;
+  shape: [number, number];
+  y: Int32Array;
+}
+
+/** Vocabulary.dataset's one-hot vectors: x [N, T, V], y the next character's id [N, T]. */
+export interface OneHotDataSet extends DataSet {
+  x: Float32Array;
+  shape: [number, number, number];
+  y: Int32Array;
 }
 
 export type OptimizerType = 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop';
@@ -319,10 +333,10 @@ export interface Model {
   setParameters(flat: Float32Array | ArrayLike<number>): void;
   evaluate(data: DataSet, options?: { batchSize?: number }): Evaluation;
   /** `lengths` (or a 0/1 `mask`): each sequence's valid steps, for output 'last' and a bidirectional model's reverse direction. */
-  predict(x: FlatOrNested, options?: { shape?: [number, number, number]; state?: State; lengths?: ArrayLike<number>; mask?: FlatOrNested }): Prediction;
+  predict(x: FlatOrNested, options?: { shape?: [number, number, number] | [number, number]; state?: State; lengths?: ArrayLike<number>; mask?: FlatOrNested }): Prediction;
   sample(options: { prime?: string | ArrayLike<number>; length: number; temperature?: number; vocab?: Vocabulary; seed?: number }): string | number[];
   gradientFlow(): { h: Float32Array[]; c?: Float32Array[] } | null;
-  gateTrace(x: FlatOrNested, options?: { shape?: [number, number, number]; lengths?: ArrayLike<number>; mask?: FlatOrNested }): GateTrace;
+  gateTrace(x: FlatOrNested, options?: { shape?: [number, number, number] | [number, number]; lengths?: ArrayLike<number>; mask?: FlatOrNested }): GateTrace;
   spectralNorms(): Record<string, number>[];
   parameterCount(): { rnnlab: number; pytorch: number };
   exportWeights(): WeightDict;
@@ -346,8 +360,14 @@ export class Vocabulary {
   encode(text: string): Int32Array;
   /** ids: an array or an integer typed array (E_TYPE otherwise). */
   decode(ids: readonly number[] | Int32Array | Uint8Array | Uint16Array | Uint32Array): string;
-  /** Next-character data: one-hot x [N, T, size], or with ids: true the ids [N, T] for a model with an embedding. */
-  dataset(text: string, options: { seqLength: number; stride?: number; ids?: boolean }): DataSet;
+  /** Next-character data: ids x [N, T] for a model with an embedding, y the next characters [N, T].
+   *  `ids` is the older spelling, read as the opposite of oneHot (ids: false is oneHot: true). */
+  dataset(text: string, options: { seqLength: number; stride?: number; oneHot?: false; ids?: true }): IdDataSet;
+  /** With oneHot: true (or ids: false), one-hot x [N, T, size] for a model with inputSize = size. */
+  dataset(text: string, options: { seqLength: number; stride?: number; oneHot: true; ids?: false }
+    | { seqLength: number; stride?: number; oneHot?: true; ids: false }): OneHotDataSet;
+  /** Either, when oneHot is only known as a boolean (ids and oneHot given together must disagree: E_INVALID). */
+  dataset(text: string, options: { seqLength: number; stride?: number; oneHot?: boolean; ids?: boolean }): IdDataSet | OneHotDataSet;
 }
 
 export interface InitOptions {

@@ -60,12 +60,13 @@ export class Vocabulary {
     return s;
   }
 
-  // Next-character data: x one-hot [N, T, size], or with `ids: true` the ids [N, T]
-  // for a model with an embedding; y [N, T] the following characters.
+  // Next-character data: x the ids [N, T] (for a model with an embedding),
+  // or with `oneHot: true` one-hot vectors [N, T, size]; y [N, T] the
+  // following characters.
   dataset(text, options) {
     checkObject(options, 'dataset options');
-    checkKeys(options, ['seqLength', 'stride', 'ids'], 'dataset options');
-    const asIds = checkBoolean(options.ids ?? false, 'dataset options.ids');
+    checkKeys(options, ['seqLength', 'stride', 'oneHot', 'ids'], 'dataset options');
+    const oneHot = oneHotOption(options);
     const ids = this._encode(text, 'dataset text');
     const T = checkInt(options.seqLength, 'dataset options.seqLength', 1, 1e6);
     const stride = checkInt(options.stride ?? T, 'dataset options.stride', 1, 1e6);
@@ -74,20 +75,33 @@ export class Vocabulary {
     }
     const N = Math.floor((ids.length - T - 1) / stride) + 1;
     const V = this.size;
-    const x = asIds ? new Int32Array(N * T) : new Float32Array(N * T * V);
+    const x = oneHot ? new Float32Array(N * T * V) : new Int32Array(N * T);
     const y = new Int32Array(N * T);
     for (let n = 0; n < N; n++) {
       for (let t = 0; t < T; t++) {
         const at = n * stride + t;
-        if (asIds) x[n * T + t] = ids[at];
-        else x[(n * T + t) * V + ids[at]] = 1;
+        if (oneHot) x[(n * T + t) * V + ids[at]] = 1;
+        else x[n * T + t] = ids[at];
         y[n * T + t] = ids[at + 1];
       }
     }
-    return { x, y, shape: asIds ? [N, T] : [N, T, V] };
+    return { x, y, shape: oneHot ? [N, T, V] : [N, T] };
   }
 
   toJSON() {
     return { chars: this.chars };
   }
+}
+
+// Whether dataset() makes one-hot vectors: `oneHot: true`. The older `ids`
+// option is still read, as its opposite (`ids: false` is `oneHot: true`);
+// given both, they must agree.
+function oneHotOption(options) {
+  const oneHot = options.oneHot === undefined ? undefined : checkBoolean(options.oneHot, 'dataset options.oneHot');
+  const ids = options.ids === undefined ? undefined : checkBoolean(options.ids, 'dataset options.ids');
+  if (oneHot !== undefined && ids !== undefined && oneHot === ids) {
+    throw new RnnlabError('E_INVALID', `dataset options.ids: expected ${!oneHot} (the opposite of oneHot: ${oneHot}) ` +
+      `or left out, got ${ids}`);
+  }
+  return oneHot ?? (ids === undefined ? false : !ids);
 }

@@ -8,7 +8,7 @@ import {
 } from 'rnnlab';
 import type {
   CellType, ErrorCode, ModelConfig, DataSet, FitOptions, History, StepInfo, EpochInfo, Evaluation,
-  Prediction, State, GateTrace, WeightDict, Model, OptimizerOptions, InitOptions, GradcheckResult,
+  Prediction, State, GateTrace, WeightDict, Model, OptimizerOptions, InitOptions, GradcheckResult, IdDataSet, OneHotDataSet,
 } from 'rnnlab';
 
 // ---------------------------------------------------------------- engine
@@ -103,8 +103,31 @@ const vocab = Vocabulary.fromText(text);
 const chars: string[] = vocab.chars;
 const ids: Int32Array = vocab.encode('hello');
 const back: string = vocab.decode(ids);
-const charModel = await createModel({ cell: 'lstm', inputSize: vocab.size, hiddenSize: 32, outputSize: vocab.size, loss: 'cross-entropy' });
-await charModel.fit(vocab.dataset(text, { seqLength: 16, stride: 4 }), { epochs: 1 });
+const charModel = await createModel({ cell: 'lstm', embedding: { vocabSize: vocab.size, size: 8 }, hiddenSize: 32, outputSize: vocab.size, loss: 'cross-entropy' });
+const idData = vocab.dataset(text, { seqLength: 16, stride: 4 });
+const idX: Int32Array = idData.x;
+const idShape: [number, number] = idData.shape;
+void [idX, idShape];
+await charModel.fit(idData, { epochs: 1 });
+void charModel.predict(idData.x.subarray(0, 16), { shape: [1, 16] });
+const oneHotModel = await createModel({ cell: 'lstm', inputSize: vocab.size, hiddenSize: 32, outputSize: vocab.size, loss: 'cross-entropy' });
+const oneHotData = vocab.dataset(text, { seqLength: 16, oneHot: true });
+const oneHotX: Float32Array = oneHotData.x;
+const oneHotShape: [number, number, number] = oneHotData.shape;
+void [oneHotX, oneHotShape];
+await oneHotModel.fit(oneHotData, { epochs: 1 });
+const oldSpelling: [number, number, number] = vocab.dataset(text, { seqLength: 16, ids: false }).shape;
+const oldIds: [number, number] = vocab.dataset(text, { seqLength: 16, ids: true }).shape;
+void [oldSpelling, oldIds];
+// @ts-expect-error ids are not one-hot vectors
+const wrong: Float32Array = vocab.dataset(text, { seqLength: 16 }).x;
+void wrong;
+const either: IdDataSet | OneHotDataSet = vocab.dataset(text, { seqLength: 16, oneHot: text.length > 3 });
+// @ts-expect-error oneHot decided at run time: ids or vectors
+const notKnown: Int32Array = vocab.dataset(text, { seqLength: 16, oneHot: text.length > 3 }).x;
+void [either, notKnown];
+// @ts-expect-error oneHot is a boolean
+vocab.dataset(text, { seqLength: 16, oneHot: 1 });
 const sampled = charModel.sample({ vocab, prime: 'hel', length: 20, temperature: 0.8, seed: 1 });
 const sampledText: string = typeof sampled === 'string' ? sampled : vocab.decode(sampled);
 const sampledIds = charModel.sample({ prime: [0, 1], length: 5 });

@@ -7,6 +7,7 @@ import { ExperimentPanel } from './experiments-ui.js';
 import { EXPERIMENTS, experimentById } from './experiments.js';
 import { applyQuery, setControl, writeUrl } from './url-state.js';
 import { renderMath } from './math.js';
+import { CHAR_EMBEDDING } from './tasks.js';
 
 const STRUCTURAL = new Set([
   'task', 'seqLength', 'patternLength', 'horizon', 'textSource', 'seed', 'cell', 'hiddenSize',
@@ -22,8 +23,18 @@ const TASK_HINTS = {
   adding: 'Two numbers are marked somewhere in a long row of random ones; the answer, read at the last step, is their sum. The first mark sits in the first half, so the cell must hold it for up to T steps.',
   copy: 'A pattern of S symbols, a silent gap, a "go" signal; then the pattern must be replayed. The gap is T − 2S steps.',
   sines: 'Two sine waves of random frequency and phase, with noise; predict the clean signal a few steps ahead.',
-  chars: 'Predict the next character of a text, then write new text one character at a time.',
+  chars: 'Predict the next character of a text, then write new text one character at a time. Each character goes in as its '
+    + `id, which picks its row of an embedding: a table of learnt numbers, ${CHAR_EMBEDDING} per character (as many as the alphabet `
+    + 'when it is smaller), trained with the rest of the model. That row is the input xₜ of its step.',
 };
+
+// What the character model built now reads, for the task hint.
+function charInputs(built) {
+  const e = built?.task.embedding;
+  if (built?.task.name !== 'chars') return '';
+  if (!e) return ` Now: one-hot vectors of ${built.task.outputSize} (a model saved before the page used an embedding).`;
+  return ` Now: an alphabet of ${e.vocabSize}, so the table is ${e.vocabSize} × ${e.size}.`;
+}
 
 const form = $('settings');
 const board = new Board();
@@ -119,6 +130,7 @@ function showRelevant() {
   for (const el of document.querySelectorAll('[data-needs]')) el.hidden = !form.elements[el.dataset.needs].checked;
   let hint = TASK_HINTS[s.task];
   if (s.task === 'copy') hint += ` Now: ${Math.max(0, s.seqLength - 2 * s.patternLength)}.`;
+  if (s.task === 'chars') hint += charInputs(state.built);
   $('task-hint').textContent = hint;
 }
 
@@ -193,6 +205,7 @@ const onMessage = {
     state.building = false;
     state.built = message;
     if (message.loadedFrom) reflectLoaded(message.settings);
+    else showRelevant(); // the task hint says what the new model reads
     board.reset(message, readHyper());
     state.skipped = {};
     refreshSampleCells(message.cells);

@@ -99,6 +99,7 @@ export function modelOptions(settings, task, cell) {
   return {
     cell,
     inputSize: task.model.inputSize,
+    embedding: task.model.embedding ?? null, // the character task reads ids
     hiddenSize: settings.hiddenSize,
     outputSize: task.model.outputSize,
     layers: settings.layers,
@@ -123,12 +124,13 @@ export function trainerOptions(hyper) {
   };
 }
 
-/** The first `count` sequences of a batch. */
+/** The first `count` sequences of a batch (x [N, T, X], or ids [N, T]). */
 export function firstOf(batch, count) {
-  const [N, T, X] = batch.shape;
+  const [N, T] = batch.shape;
   const n = Math.min(N, count);
+  const perX = batch.x.length / N;
   const perY = batch.y.length / N;
-  const out = { x: batch.x.slice(0, n * T * X), shape: [n, T, X], y: batch.y.slice(0, n * perY) };
+  const out = { x: batch.x.slice(0, n * perX), shape: [n, ...batch.shape.slice(1)], y: batch.y.slice(0, n * perY) };
   if (batch.mask) out.mask = batch.mask.slice(0, n * T);
   return out;
 }

@@ -16,7 +16,8 @@ const VALIDATION_SIZE = 128;
 /**
  * A task from the page's settings:
  *   { task, seqLength, seed, patternLength, horizon } and, for 'chars',
- *   { ids: Int32Array, vocabSize } (the text already encoded).
+ *   { ids: Int32Array, vocabSize } (the text already encoded) and optionally
+ *   embeddingSize (see charTask).
  */
 export function createTask(settings) {
   switch (settings.task) {
@@ -28,17 +29,24 @@ export function createTask(settings) {
   }
 }
 
+// The inputs of B sequences: one id a step for a model with an embedding
+// (shape [B, T]), else a vector of inputSize a step ([B, T, X]).
+function emptyInputs(task, B) {
+  const { T, inputSize: X, embedding } = task.model;
+  return embedding ? { x: new Int32Array(B * T), shape: [B, T] } : { x: new Float32Array(B * T * X), shape: [B, T, X] };
+}
+
 // Fills B sequences with `fill(random, b, x, y, mask)` into fresh arrays.
 function makeBatch(task, random, B) {
-  const { T, inputSize: X, outputSize: Y } = task.model;
+  const { T, outputSize: Y } = task.model;
   const last = task.model.output === 'last';
   const classes = task.model.loss === 'cross-entropy';
-  const x = new Float32Array(B * T * X);
+  const { x, shape } = emptyInputs(task, B);
   const yLength = classes ? (last ? B : B * T) : (last ? B * Y : B * T * Y);
   const y = classes ? new Int32Array(yLength) : new Float32Array(yLength);
   const mask = task.masked ? new Float32Array(B * T) : null;
   for (let b = 0; b < B; b++) task.fill(random, b, x, y, mask);
-  const batch = { x, shape: [B, T, X], y };
+  const batch = { x, shape, y };
   if (mask) batch.mask = mask;
   return batch;
 }
@@ -54,13 +62,14 @@ function finishTask(task, seed) {
 
 /** Sequence `b` of a batch as a batch of one. */
 export function sliceExample(task, batch, b) {
-  const { T, inputSize: X, outputSize: Y } = task.model;
+  const { T, outputSize: Y } = task.model;
   const last = task.model.output === 'last';
   const classes = task.model.loss === 'cross-entropy';
   const yStride = classes ? (last ? 1 : T) : (last ? Y : T * Y);
+  const xStride = batch.x.length / batch.shape[0];
   const example = {
-    x: batch.x.slice(b * T * X, (b + 1) * T * X),
-    shape: [1, T, X],
+    x: batch.x.slice(b * xStride, (b + 1) * xStride),
+    shape: [1, ...batch.shape.slice(1)],
     y: batch.y.slice(b * yStride, (b + 1) * yStride),
   };
   if (batch.mask) example.mask = batch.mask.slice(b * T, (b + 1) * T);
@@ -155,9 +164,15 @@ function sinesTask({ seqLength: T, horizon, seed }) {
 }
 
 // ---- Character language model ---------------------------------------------
-// Windows of the encoded text; x is the one-hot character, y the next one.
-// The last tenth of the text is held out for validation.
-function charTask({ seqLength: T, ids, vocabSize: V, seed }) {
+// Windows of the encoded text; y is the next character. The model reads each
+// character as its id, which picks that character's row of an embedding: a
+// learnt table of CHAR_EMBEDDING numbers per character (as many as the
+// alphabet when it is smaller), trained with the rest. `embeddingSize` 0
+// gives one-hot vectors instead, for a model saved before the page used an
+// embedding. The last tenth of the text is held out for validation.
+export const CHAR_EMBEDDING = 16;
+
+function charTask({ seqLength: T, ids, vocabSize: V, embeddingSize, seed }) {
   if (ids.length < 2 * (T + 1)) {
     throw new Error(`the text has ${ids.length} characters; a sequence length of ${T} needs at least ${2 * (T + 1)}`);
   }
@@ -165,16 +180,20 @@ function charTask({ seqLength: T, ids, vocabSize: V, seed }) {
   if (ids.length - split < T + 1) split = ids.length - (T + 1);
   const trainIds = ids.subarray(0, split);
   const validationIds = ids.subarray(split);
+  const E = embeddingSize ?? Math.min(V, CHAR_EMBEDDING);
+  const embedding = E > 0 ? { vocabSize: V, size: E } : null;
+  // step r (sequence b, time t: r = b T + t) reads character `id`
+  const put = embedding ? (x, r, id) => { x[r] = id; } : (x, r, id) => { x[r * V + id] = 1; };
   let source = trainIds;
   const task = {
     name: 'chars',
-    model: { T, inputSize: V, outputSize: V, output: 'sequence', loss: 'cross-entropy' },
+    model: { T, inputSize: embedding ? E : V, outputSize: V, embedding, output: 'sequence', loss: 'cross-entropy' },
     baseline: Math.log(V),
     target: { metric: 'accuracy', value: 0.7, label: 'val accuracy ≥ 70%' },
     fill(random, b, x, y) {
       const offset = random.int(source.length - T);
       for (let t = 0; t < T; t++) {
-        x[(b * T + t) * V + source[offset + t]] = 1;
+        put(x, b * T + t, source[offset + t]);
         y[b * T + t] = source[offset + t + 1];
       }
     },
@@ -183,20 +202,25 @@ function charTask({ seqLength: T, ids, vocabSize: V, seed }) {
   task.batch = (B) => { source = trainIds; return makeBatch(task, trainRandom, B); };
   // Validation: evenly spaced windows of the held-out text.
   const windows = Math.max(1, Math.min(VALIDATION_SIZE, Math.floor((validationIds.length - 1) / T)));
-  const validation = {
-    x: new Float32Array(windows * T * V),
-    shape: [windows, T, V],
-    y: new Int32Array(windows * T),
-  };
+  const validation = { ...emptyInputs(task, windows), y: new Int32Array(windows * T) };
   const step = Math.max(1, Math.floor((validationIds.length - T - 1) / windows));
   for (let w = 0; w < windows; w++) {
     const offset = Math.min(w * step, validationIds.length - T - 1);
     for (let t = 0; t < T; t++) {
-      validation.x[(w * T + t) * V + validationIds[offset + t]] = 1;
+      put(validation.x, w * T + t, validationIds[offset + t]);
       validation.y[w * T + t] = validationIds[offset + t + 1];
     }
   }
   task.validation = validation;
   task.example = sliceExample(task, validation, 0);
   return task;
+}
+
+/** The characters (ids) a character task's batch of one reads: its ids, or the ones of its one-hot rows. */
+export function exampleIds(task, example) {
+  if (task.model.embedding) return Int32Array.from(example.x);
+  const { T, inputSize: V } = task.model;
+  const out = new Int32Array(T);
+  for (let t = 0; t < T; t++) out[t] = example.x.subarray(t * V, (t + 1) * V).indexOf(1);
+  return out;
 }

@@ -10,10 +10,10 @@
 import { init, createModel, loadModel, Vocabulary, softmax, weightsToJSON, encodeSafetensors } from '../rnnlab.js';
 import { toONNX, useProtobuf } from '../onnx.js';
 import { toTFJS } from '../tfjs.js';
-import { createTask } from './tasks.js';
+import { createTask, exampleIds } from './tasks.js';
 import { generateCorpus } from './corpus.js';
 import { prepareText, MAX_TEXT_CHARS } from './text.js';
-import { experimentById, measureExperiment } from './experiments.js';
+import { experimentById, measureExperiment, modelOptions } from './experiments.js';
 
 const SLICE_MS = 30;          // train this long between looks at the mailbox
 const PROGRESS_MS = 100;      // post step records this often
@@ -194,7 +194,7 @@ const handlers = {
       const config = model.config;
       const fits = taskFor(config, current);
       if (!fits) {
-        throw new Error(`${file.name} holds a ${CELL_LABELS[config.cell]} with ${config.inputSize} inputs and ${config.outputSize} outputs (${config.loss}, ${config.output}); no task here has that shape`);
+        throw new Error(`${file.name} holds a ${CELL_LABELS[config.cell]} with ${inputsOf(config)} and ${config.outputSize} outputs (${config.loss}, ${config.output}); no task here has that shape`);
       }
       const saved = pageMetadata(model.metadata, fits.task, ranges);
       const next = {
@@ -207,8 +207,8 @@ const handlers = {
       if (saved.alphabet !== null && nextTask.vocab && saved.alphabet !== nextTask.vocab.chars.join('')) {
         throw new Error(`${file.name} was trained on another alphabet (${preview(saved.alphabet)}) than the current text's (${preview(nextTask.vocab.chars.join(''))}); load the text it was trained on first`);
       }
-      if (nextTask.model.inputSize !== config.inputSize) {
-        throw new Error(`${file.name} expects an alphabet of ${config.inputSize} characters; the current text has ${nextTask.model.inputSize}`);
+      if (nextTask.model.outputSize !== config.outputSize) {
+        throw new Error(`${file.name} expects an alphabet of ${config.outputSize} characters; the current text has ${nextTask.model.outputSize}`);
       }
       stop();
       commitRun(next, nextHyper, nextTask, [makeEntry(model, config.cell, `${CELL_LABELS[config.cell]} (loaded)`)]);
@@ -292,23 +292,11 @@ async function makeModels(next, nextTask) {
   try {
     for (const cell of cells) {
       const model = await createModel({
-        cell,
-        inputSize: nextTask.model.inputSize,
-        hiddenSize: next.hiddenSize,
-        outputSize: nextTask.model.outputSize,
-        layers: next.layers,
-        output: nextTask.model.output,
-        loss: nextTask.model.loss,
-        activation: next.activation,
-        gruVariant: next.gruVariant,
-        recurrentInit: next.recurrentInit,
-        recurrentScale: next.recurrentScale,
-        forgetBiasOne: next.forgetBiasOne,
+        ...modelOptions(next, nextTask, cell), // the character task's models read ids through an embedding
         // SPEC §11, §12: the page's dropout p goes on x_t and h_{t-1} (Keras-style, one mask per sequence)
         bidirectional: Boolean(next.bidirectional),
         inputDropout: next.dropout ?? 0,
         recurrentDropout: next.dropout ?? 0,
-        seed: next.seed,
       });
       made.push(makeEntry(model, cell, CELL_LABELS[cell]));
     }
@@ -349,6 +337,7 @@ function announceBuilt(loadedFrom) {
     task: {
       name: task.name, T: task.model.T,
       inputSize: task.model.inputSize, outputSize: task.model.outputSize,
+      embedding: task.model.embedding ?? null,
       output: task.model.output, loss: task.model.loss,
       target: task.target, baseline: task.baseline,
       patternLength: task.patternLength ?? null, gap: task.gap ?? null, horizon: task.horizon ?? null,
@@ -387,13 +376,23 @@ function disposeModels() {
   entries = [];
 }
 
+// The task a loaded model fits. A character model reads ids through an
+// embedding (as the page builds them) or, saved before that, one-hot vectors.
 function taskFor(config, current) {
-  const { inputSize: X, outputSize: Y, output, loss } = config;
+  const { inputSize: X, outputSize: Y, output, loss, embedding } = config;
+  const chars = { task: 'chars', textSource: current.textSource, embeddingSize: embedding ? embedding.size : 0 };
+  if (loss === 'cross-entropy' && output === 'sequence' && (embedding ? embedding.vocabSize : X) === Y) return chars;
+  if (embedding) return null;
   if (loss === 'mse' && output === 'last' && X === 2 && Y === 1) return { task: 'adding' };
   if (loss === 'mse' && output === 'sequence' && X === 1 && Y === 1) return { task: 'sines' };
   if (loss === 'cross-entropy' && output === 'sequence' && X === 9 && Y === 8) return { task: 'copy' };
-  if (loss === 'cross-entropy' && output === 'sequence' && X === Y) return { task: 'chars', textSource: current.textSource };
   return null;
+}
+
+// "8 inputs", or "ids of 40 symbols through an embedding of 16".
+function inputsOf(config) {
+  const e = config.embedding;
+  return e ? `ids of ${e.vocabSize} symbols through an embedding of ${e.size}` : `${config.inputSize} inputs`;
 }
 
 // What the page saved with a model (see save), checked field by field: a
@@ -698,7 +697,7 @@ function prediction(entry) {
   // Character model: probability given to the character that actually came next.
   const probability = [];
   for (let t = 0; t < T; t++) probability.push(softmax(out.subarray(t * classes, (t + 1) * classes))[y[t]]);
-  const text = task.vocab.decode(Array.from(x.length ? argmaxRows(x, T, classes) : []));
+  const text = task.vocab.decode(exampleIds(task, task.example));
   return { kind: 'chars', probability, text, next: task.vocab.decode(Array.from(y)) };
 }
 
@@ -708,17 +707,13 @@ function argmax(values, offset, n) {
   return best;
 }
 
-function argmaxRows(values, rows, n) {
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) out[r] = argmax(values, r * n, n);
-  return out;
-}
-
+// The first `count` sequences of a batch (x [N, T, X], or ids [N, T]), without its mask.
 function sliceBatch(batch, count) {
-  const [N, T, X] = batch.shape;
+  const N = batch.shape[0];
   const n = Math.min(N, count);
+  const perX = batch.x.length / N;
   const perY = batch.y.length / N;
-  return { x: batch.x.slice(0, n * T * X), shape: [n, T, X], y: batch.y.slice(0, n * perY) };
+  return { x: batch.x.slice(0, n * perX), shape: [n, ...batch.shape.slice(1)], y: batch.y.slice(0, n * perY) };
 }
 
 function formatBytes(n) {
