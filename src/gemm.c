@@ -22,7 +22,8 @@
  * whole rows or whole columns of C — never along K — and each block is the
  * serial product of its rows or columns, so every element is computed as
  * above whatever the thread count. Each thread packs into its own buffers
- * (thread 0 into the static ones; no allocation here).
+ * (thread 0 into the static ones; no allocation here), also when a task of
+ * the pool calls these functions (they then run whole on that thread).
  */
 #include "gemm.h"
 #include "pool.h"
@@ -382,26 +383,6 @@ static void packed_serial(workspace ws, int M, int N, int K, const float *A, int
 
 /* ---- the split among threads ---------------------------------------------- */
 
-#define CHUNK_MIN_FLOPS 400000.0 /* below this a chunk does not pay for its fork */
-#define CHUNKS_PER_THREAD 4      /* so that a faster core can take more of them */
-
-/* Cuts `extent` (rows or columns of C) into chunks at multiples of `align`
- * for a product of `flops`; sets *step, the extent of a chunk (the last may
- * be shorter), and returns the number of chunks: 1 when the product is too
- * small to share or there is one thread. */
-static int plan(int extent, int align, double flops, int *step) {
-    int threads = pool_threads();
-    int want = threads * CHUNKS_PER_THREAD;
-    int most = (extent + align - 1) / align;
-    if (flops / CHUNK_MIN_FLOPS < want) want = (int)(flops / CHUNK_MIN_FLOPS);
-    if (want > most) want = most;
-    if (want > POOL_MAX_CHUNKS) want = POOL_MAX_CHUNKS;
-    *step = extent;
-    if (threads <= 1 || want < 2) return 1;
-    *step = ((extent + want - 1) / want + align - 1) / align * align;
-    return (extent + *step - 1) / *step;
-}
-
 typedef struct {
     int ta, tb, M, N, K, lda, ldb, ldc, by_rows, step;
     const float *A, *B;
@@ -464,11 +445,11 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, M >= N, 0, A, B, beta, C};
-    int chunks = K > 0 ? plan(j.by_rows ? M : N, j.by_rows ? MR : NR, 2.0 * M * N * K, &j.step) : 1;
+    int chunks = K > 0 ? pool_plan(j.by_rows ? M : N, j.by_rows ? MR : NR, 2.0 * M * N * K, &j.step) : 1;
     if (chunks > 1)
         pool_run(chunks, gemm_chunk, &j);
     else
-        gemm_serial(workspace_of(0), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        gemm_serial(workspace_of(pool_self()), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
@@ -480,11 +461,11 @@ void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
         return;
     }
     shared_job j = {ta, M, K, lda, N1, ldb1, ldc1, N2, ldb2, ldc2, 0, A, B1, B2, C1, C2, beta};
-    int chunks = plan(M, MR, 2.0 * M * K * (N1 + N2), &j.step);
+    int chunks = pool_plan(M, MR, 2.0 * M * K * (N1 + N2), &j.step);
     if (chunks > 1)
         pool_run(chunks, shared_chunk, &j);
     else
-        shared_a_serial(workspace_of(0), ta, M, K, A, lda, N1, B1, ldb1, C1, ldc1,
+        shared_a_serial(workspace_of(pool_self()), ta, M, K, A, lda, N1, B1, ldb1, C1, ldc1,
                         N2, B2, ldb2, C2, ldc2, beta);
 }
 
@@ -505,9 +486,9 @@ void gemm_packed(int M, int N, int K, const float *A, int lda,
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { scale_empty(M, N, beta, C, ldc); return; }
     packed_job j = {M, N, K, lda, ldc, 0, A, packed, beta, C};
-    int chunks = plan(N, NR, 2.0 * M * N * K, &j.step);
+    int chunks = pool_plan(N, NR, 2.0 * M * N * K, &j.step);
     if (chunks > 1)
         pool_run(chunks, packed_chunk, &j);
     else
-        packed_serial(workspace_of(0), M, N, K, A, lda, packed, (size_t)K * NR, beta, C, ldc);
+        packed_serial(workspace_of(pool_self()), M, N, K, A, lda, packed, (size_t)K * NR, beta, C, ldc);
 }

@@ -5,6 +5,7 @@
 #include "model.h"
 #include "cells.h"
 #include "gemm.h"
+#include "pool.h"
 
 #include <string.h>
 
@@ -53,26 +54,61 @@ static void initial_state(float *dst, const float *carried, const float *given, 
     else memset(dst, 0, BH * sizeof(float));
 }
 
-/* One step of layer l's cell on pre (B, G*H); writes step t+1 of hs, cs.
- * With recurrent dropout the layer takes the masked recurrent products
- * (dropout.c) and the cell gets NULL for them (cells.h). */
-static void cell_forward(rnnlab_model *m, int l, int t, float *pre, float *hs, float *cs,
-                         float *tc, float *aux) {
-    int B = m->B, H = m->H;
-    size_t BH = (size_t)B * H;
+/* Rows [r0, r0 + rows) of one step of layer l's cell on pre (B, G*H), the
+ * step's pre-activations; writes step t+1 of hs, cs. With recurrent dropout
+ * the layer takes the masked recurrent products (dropout.c) and the cell
+ * gets NULL for them (cells.h); then the step runs whole (r0 0, rows B). */
+static void cell_forward(rnnlab_model *m, int l, int t, int r0, int rows, float *pre,
+                         float *hs, float *cs, float *tc, float *aux) {
+    int H = m->H;
+    size_t BH = (size_t)m->B * H, at = (size_t)t * BH + (size_t)r0 * H, next = at + BH;
     int rec = m->dropping && m->cfg.recurrent_dropout > 0.0f;
-    const float *h_prev = hs + (size_t)t * BH, *fwd = rec ? NULL : m->packed + m->packed_fwd[l];
-    float *h = hs + (size_t)(t + 1) * BH;
-    if (rec) recurrent_dropout_product(m, l, h_prev, pre);
+    const float *fwd = rec ? NULL : m->packed + m->packed_fwd[l];
+    pre += (size_t)r0 * m->G * H;
+    if (rec) recurrent_dropout_product(m, l, hs + at, pre);
     if (m->cfg.cell == RNNLAB_CELL_LSTM)
-        lstm_forward_step(B, H, fwd, h_prev, cs + (size_t)t * BH, pre, h, cs + (size_t)(t + 1) * BH,
-                          tc + (size_t)t * BH);
+        lstm_forward_step(rows, H, fwd, hs + at, cs + at, pre, hs + next, cs + next, tc + at);
     else if (m->cfg.cell == RNNLAB_CELL_GRU)
-        gru_forward_step(B, H, m->cfg.gru_reset_after, fwd, m->packed + m->packed_fwd_n[l],
-                         m->params + m->lay[l].bhn, rec ? m->drop_rec + ((size_t)l * 3 + 2) * BH : NULL,
-                         h_prev, pre, h, aux + (size_t)t * BH);
+        gru_forward_step(rows, H, m->cfg.gru_reset_after, fwd, m->packed + m->packed_fwd_n[l],
+                         m->params + m->lay[l].bhn,
+                         rec ? m->drop_rec + ((size_t)l * 3 + 2) * BH + (size_t)r0 * H : NULL,
+                         hs + at, pre, hs + next, aux + at);
     else
-        rnn_forward_step(B, H, m->cfg.activation == RNNLAB_ACT_RELU, fwd, h_prev, pre, h);
+        rnn_forward_step(rows, H, m->cfg.activation == RNNLAB_ACT_RELU, fwd, hs + at, pre, hs + next);
+}
+
+/* One time step shared among the threads by rows of the batch (pool.h):
+ * every row of a cell step is computed on its own, so the split changes no
+ * bits. Steps too small to pay for it, and steps with recurrent dropout,
+ * run whole. */
+typedef struct {
+    rnnlab_model *m;
+    int l, t, step;
+    float *pre, *hs, *cs, *tc, *aux;
+} step_job;
+
+static int step_chunks(const rnnlab_model *m, int *step) {
+    if (m->dropping && m->cfg.recurrent_dropout > 0.0f) {
+        *step = m->B;
+        return 1;
+    }
+    return pool_plan(m->B, 4, 2.0 * m->B * m->G * m->H * m->H, step);
+}
+
+static void forward_rows(void *job, int chunk, int thread) {
+    const step_job *j = job;
+    int r0 = chunk * j->step, rows = j->m->B - r0 < j->step ? j->m->B - r0 : j->step;
+    cell_forward(j->m, j->l, j->t, r0, rows, j->pre, j->hs, j->cs, j->tc, j->aux);
+}
+
+static void forward_step(rnnlab_model *m, int l, int t, float *pre, float *hs, float *cs,
+                         float *tc, float *aux) {
+    step_job j = {m, l, t, 0, pre, hs, cs, tc, aux};
+    int chunks = step_chunks(m, &j.step);
+    if (chunks > 1)
+        pool_run(chunks, forward_rows, &j);
+    else
+        cell_forward(m, l, t, 0, m->B, pre, hs, cs, tc, aux);
 }
 
 void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
@@ -95,46 +131,69 @@ void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
     /* hT/cT of layer l are read here before this layer overwrites them */
     initial_state(hs, m->hT + (size_t)l * BH, m->h0 + (size_t)l * BH, flags, BH);
     if (lstm) initial_state(cs, m->cT + (size_t)l * BH, m->c0 + (size_t)l * BH, flags, BH);
-    for (int t = 0; t < T; t++) cell_forward(m, l, t, gates + (size_t)t * B * GH, hs, cs, tc, aux);
+    for (int t = 0; t < T; t++) forward_step(m, l, t, gates + (size_t)t * B * GH, hs, cs, tc, aux);
     memcpy(m->hT + (size_t)l * BH, hs + (size_t)T * BH, BH * sizeof(float));
     if (lstm) memcpy(m->cT + (size_t)l * BH, cs + (size_t)T * BH, BH * sizeof(float));
 }
 
+/* Rows [r0, r0 + rows) of the backward step t of layer l's cell: from
+ * m->dH's step t (the total dL/dh_t) and dh_next/dc_next (in: from step t+1;
+ * out: to step t-1), into m->dgates' step t. */
+static void cell_backward(rnnlab_model *m, int l, int t, int r0, int rows) {
+    int B = m->B, T = m->T, H = m->H, GH = m->G * m->H;
+    size_t BH = (size_t)B * H, TB = (size_t)T * B, at = (size_t)t * BH + (size_t)r0 * H, row = (size_t)r0 * H;
+    int rec = m->dropping && m->cfg.recurrent_dropout > 0.0f;
+    const float *a = m->gates + (size_t)l * TB * GH + ((size_t)t * B + r0) * GH;
+    const float *hs = m->hs + (size_t)l * (T + 1) * BH, *bwd = rec ? NULL : m->packed + m->packed_bwd[l];
+    float *dht = m->dH + at, *dgt = m->dgates + ((size_t)t * B + r0) * GH;
+    if (m->cfg.cell == RNNLAB_CELL_LSTM) {
+        lstm_backward_step(rows, H, bwd, a, m->cs + (size_t)l * (T + 1) * BH + at,
+                           m->tanh_c + (size_t)l * TB * H + at, dht, dgt, m->dh_next + row,
+                           m->dc_next + row, m->dc_total + row);
+    } else if (m->cfg.cell == RNNLAB_CELL_GRU) {
+        const float *m_n = rec ? m->drop_rec + ((size_t)l * 3 + 2) * BH + row : NULL;
+        gru_backward_step(rows, H, m->cfg.gru_reset_after, bwd, m->packed + m->packed_bwd_n[l], m_n, a,
+                          hs + at, m->aux + (size_t)l * TB * H + at, dht, dgt, m->daux + at,
+                          m->drh + row, m->dh_next + row);
+    } else {
+        rnn_backward_step(rows, H, m->cfg.activation == RNNLAB_ACT_RELU, bwd, hs + at + BH, dht, dgt,
+                          m->dh_next + row);
+    }
+}
+
+static void backward_rows(void *job, int chunk, int thread) {
+    const step_job *j = job;
+    int r0 = chunk * j->step, rows = j->m->B - r0 < j->step ? j->m->B - r0 : j->step;
+    cell_backward(j->m, j->l, j->t, r0, rows);
+}
+
 /* The backward time loop of layer l: dH (T, B, H) holds the gradient
  * reaching each h_t from above; fills dgates (T, B, G*H), the flow curves,
- * dh0 and dc0. */
+ * dh0 and dc0. The norms of the flow curves sum over the whole batch, in
+ * one order, on the owning thread. */
 static void backward_through_time(rnnlab_model *m, int l) {
-    int B = m->B, T = m->T, H = m->H, GH = m->G * m->H;
-    size_t BH = (size_t)B * H, TB = (size_t)T * B;
-    int lstm = m->cfg.cell == RNNLAB_CELL_LSTM, gru = m->cfg.cell == RNNLAB_CELL_GRU;
-    const float *gates = m->gates + (size_t)l * TB * GH, *hs = m->hs + (size_t)l * (T + 1) * BH;
-    const float *cs = lstm ? m->cs + (size_t)l * (T + 1) * BH : NULL;
-    const float *tc = lstm ? m->tanh_c + (size_t)l * TB * H : NULL;
-    const float *aux = gru ? m->aux + (size_t)l * TB * H : NULL;
+    int B = m->B, T = m->T;
+    size_t BH = (size_t)B * m->H;
+    int lstm = m->cfg.cell == RNNLAB_CELL_LSTM;
     int rec = m->dropping && m->cfg.recurrent_dropout > 0.0f;
-    const float *bwd = rec ? NULL : m->packed + m->packed_bwd[l], *bwd_n = m->packed + m->packed_bwd_n[l];
-    const float *m_n = rec && gru ? m->drop_rec + ((size_t)l * 3 + 2) * BH : NULL;
     float *dh_next = m->dh_next, *dc_next = m->dc_next;
     memset(dh_next, 0, BH * sizeof(float));
     if (lstm) memset(dc_next, 0, BH * sizeof(float));
+    step_job j = {m, l, 0, 0, NULL, NULL, NULL, NULL, NULL};
+    int chunks = step_chunks(m, &j.step);
     for (int t = T - 1; t >= 0; t--) {
         float *dht = m->dH + (size_t)t * BH; /* becomes the total dL/dh_t */
         for (size_t i = 0; i < BH; i++) dht[i] += dh_next[i];
         m->flow_h[(size_t)l * T + t] = l2_norm(dht, BH);
-        const float *a = gates + (size_t)t * B * GH;
-        float *dgt = m->dgates + (size_t)t * B * GH;
-        if (lstm) {
-            lstm_backward_step(B, H, bwd, a, cs + (size_t)t * BH, tc + (size_t)t * BH, dht, dgt,
-                               dh_next, dc_next, m->dc_total);
-            m->flow_c[(size_t)l * T + t] = l2_norm(m->dc_total, BH);
-        } else if (gru) {
-            gru_backward_step(B, H, m->cfg.gru_reset_after, bwd, bwd_n, m_n, a, hs + (size_t)t * BH,
-                              aux + (size_t)t * BH, dht, dgt, m->daux + (size_t)t * BH, m->drh, dh_next);
-        } else {
-            rnn_backward_step(B, H, m->cfg.activation == RNNLAB_ACT_RELU, bwd,
-                              hs + (size_t)(t + 1) * BH, dht, dgt, dh_next);
-        }
-        if (rec) recurrent_dropout_backprop(m, l, dgt, dh_next, !gru); /* the cell left these blocks */
+        j.t = t;
+        if (chunks > 1)
+            pool_run(chunks, backward_rows, &j);
+        else
+            cell_backward(m, l, t, 0, B);
+        if (lstm) m->flow_c[(size_t)l * T + t] = l2_norm(m->dc_total, BH);
+        if (rec) /* the cell left these blocks */
+            recurrent_dropout_backprop(m, l, m->dgates + (size_t)t * B * m->G * m->H, dh_next,
+                                       m->cfg.cell != RNNLAB_CELL_GRU);
     }
     memcpy(m->dh0 + (size_t)l * BH, dh_next, BH * sizeof(float));
     if (lstm) memcpy(m->dc0 + (size_t)l * BH, dc_next, BH * sizeof(float));

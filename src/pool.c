@@ -27,25 +27,50 @@
 
 #include <stddef.h>
 
+#define CHUNK_MIN_FLOPS 400000.0 /* below this a chunk does not pay for its fork */
+#define CHUNKS_PER_THREAD 4      /* so that a faster core can take more of them */
+
+static double min_flops(void);
+
+int pool_plan(int extent, int align, double flops, int *step) {
+    int threads = pool_threads();
+    int want = threads * CHUNKS_PER_THREAD;
+    int most = (extent + align - 1) / align;
+    if (flops / min_flops() < want) want = (int)(flops / min_flops());
+    if (want > most) want = most;
+    if (want > POOL_MAX_CHUNKS) want = POOL_MAX_CHUNKS;
+    *step = extent;
+    if (threads <= 1 || want < 2) return 1;
+    *step = ((extent + want - 1) / want + align - 1) / align * align;
+    return (extent + *step - 1) / *step;
+}
+
 #if !defined(__wasm_atomics__)
 
 /* The native tests check that the split does not change the bits: with
  * pool_pretend(n) the callers plan for n threads, and the chunks run here
  * last to first, on thread 0. */
-static int pretend = 1;
+static int pretend = 1, busy = 0;
 
 void pool_pretend(int threads) { pretend = threads < 1 ? 1 : threads; }
 
-int pool_threads(void) { return pretend; }
+/* pretending, every piece of work is split, however small */
+static double min_flops(void) { return pretend > 1 ? 1.0 : CHUNK_MIN_FLOPS; }
+
+int pool_threads(void) { return busy ? 1 : pretend; }
 
 void pool_run(int chunks, pool_task task, void *ctx) {
+    busy++;
     if (pretend > 1)
         for (int c = chunks - 1; c >= 0; c--) task(ctx, c, 0);
     else
         for (int c = 0; c < chunks; c++) task(ctx, c, 0);
+    busy--;
 }
 
 float *pool_workspace(int thread) { return NULL; }
+
+int pool_self(void) { return 0; }
 
 /* The exports of the threaded build, inert here: no threads to start. */
 void *rnnlab_pool_start(int threads) { return NULL; }
@@ -86,6 +111,7 @@ static struct {
     _Atomic(void *) ctx;
     _Atomic int stop;
     _Atomic int lost; /* 1 + the worker that was lost, 0 while none */
+    _Atomic int busy; /* a job is running: tasks see one thread */
     _Atomic unsigned char chunk_done[POOL_MAX_CHUNKS];
     uint32_t generation;
     int threads, started;
@@ -94,7 +120,14 @@ static struct {
     struct slot slot[POOL_MAX_THREADS];
 } pool = {.threads = 1};
 
-int pool_threads(void) { return pool.threads; }
+/* Thread-local: each thread's instance set up its own TLS block (web/threads.js). */
+static _Thread_local int self;
+
+int pool_self(void) { return self; }
+
+int pool_threads(void) { return atomic_load(&pool.busy) ? 1 : pool.threads; }
+
+static double min_flops(void) { return CHUNK_MIN_FLOPS; }
 
 float *pool_workspace(int thread) {
     return thread > 0 && thread < POOL_MAX_THREADS ? pool.workspace[thread] : NULL;
@@ -171,8 +204,10 @@ void pool_run(int chunks, pool_task task, void *ctx) {
     int used = pool.threads < chunks ? pool.threads : chunks;
     int dead = used > 1 ? any_dead(pool.threads) : 0;
     if (dead) lose(dead);
-    if (dead || used <= 1 || chunks > POOL_MAX_CHUNKS) { /* callers plan at most that many */
-        for (int c = 0; c < chunks; c++) task(ctx, c, 0);
+    atomic_fetch_add(&pool.busy, 1);
+    if (dead || used <= 1 || chunks > POOL_MAX_CHUNKS || atomic_load(&pool.busy) > 1) {
+        for (int c = 0; c < chunks; c++) task(ctx, c, 0); /* alone (callers plan at most that many) */
+        atomic_fetch_sub(&pool.busy, 1);
         return;
     }
     atomic_store(&pool.task, task);
@@ -185,6 +220,7 @@ void pool_run(int chunks, pool_task task, void *ctx) {
     for (int t = 1; t < used; t++) wake(t, (int)generation);
     run_chunks(0);
     join(chunks, used);
+    atomic_fetch_sub(&pool.busy, 1);
 }
 
 /* ---- the workers' side --------------------------------------------------- */
@@ -208,6 +244,7 @@ static int wait_for_job(struct slot *s, int seen) {
 /* A worker's life, after web/threads.js gave it its stack and TLS. */
 void rnnlab_worker_main(int thread) {
     struct slot *s = &pool.slot[thread];
+    self = thread;
     int seen = atomic_load(&s->word);
     for (;;) {
         seen = wait_for_job(s, seen);

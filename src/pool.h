@@ -20,10 +20,22 @@
 
 typedef void (*pool_task)(void *ctx, int chunk, int thread);
 
-/* The threads that run chunks: 1 without a pool. */
+/* The threads that run chunks: 1 without a pool, and 1 inside a task (a
+ * task's own work is never split again). */
 int pool_threads(void);
 
 void pool_run(int chunks, pool_task task, void *ctx);
+
+/* Cuts `extent` (rows or columns) into chunks at multiples of `align` for
+ * work of `flops`: enough chunks that a faster core can take more of them,
+ * none so small that it does not pay for its fork. Sets *step, the extent of
+ * a chunk (the last may be shorter), and returns the number of chunks: 1 when
+ * the work is too small to share or there is one thread. */
+int pool_plan(int extent, int align, double flops, int *step);
+
+/* The thread running this code: 0 for the owning thread (and everywhere
+ * without a pool), 1.. for the workers. */
+int pool_self(void);
 
 /* The gemm packing buffers of a thread (gemm.h's GEMM_WORKSPACE_FLOATS):
  * NULL for thread 0, which uses gemm.c's static buffers. */

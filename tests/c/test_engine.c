@@ -28,6 +28,7 @@
 /* ---------------------------------------------------------------- harness */
 
 #include "check.h"
+#include "pool.h"
 
 #define CHECK_STATUS(expr, want)                                            \
     do {                                                                    \
@@ -1690,6 +1691,55 @@ static void test_bidirectional_dropout(void) {
     for (int v = 0; v < N_VARIANTS; v++) bidirectional_dropout_case(&VARIANTS[v]);
 }
 
+/* Threads (pool.h) split products by rows or columns and time steps by rows
+ * of the batch. pool_pretend(n) plans every piece of work for n threads and
+ * runs the chunks last to first: the losses, parameters, dx and dh0 must be
+ * the bits of the unsplit run, for every cell, with bidirectional layers and
+ * every dropout too. */
+static void split_run(const rnnlab_config *c, int threads, float *out, size_t *n_out) {
+    pool_pretend(threads);
+    rnnlab_model *m = create_model(c);
+    *n_out = 0;
+    if (m) {
+        rnnlab_set_batch(m, 10, 5);
+        rng_seed(77);
+        size_t n = 0, k;
+        for (int i = 0; i < 4; i++) {
+            fill_batch(m);
+            CHECK_STATUS(rnnlab_train_step(m, RNNLAB_USE_H0 | RNNLAB_TRAINING), RNNLAB_OK);
+            out[n++] = fbuf(m, RNNLAB_BUF_STATS, NULL)[RNNLAB_STAT_LOSS];
+        }
+        const int ids[] = {RNNLAB_BUF_PARAMS, RNNLAB_BUF_DX, RNNLAB_BUF_DH0, RNNLAB_BUF_FLOW_H};
+        for (int b = 0; b < 4; b++) {
+            const float *p = fbuf(m, ids[b], &k);
+            if (p) memcpy(out + n, p, k * sizeof(float));
+            n += p ? k : 0;
+        }
+        *n_out = n;
+        rnnlab_free(m);
+    }
+    pool_pretend(1);
+}
+
+static void test_thread_split(void) {
+    enum { MAXN = 20000 };
+    static float a[MAXN], b[MAXN];
+    for (int v = 0; v < N_VARIANTS; v++)
+        for (int kind = 0; kind < 3; kind++) {
+            rnnlab_config c = make_config(&VARIANTS[v], 3, 6, 2, 2);
+            c.bidirectional = kind == 1;
+            if (kind == 2) { c.dropout = 0.3f; c.input_dropout = 0.2f; c.recurrent_dropout = 0.2f; }
+            size_t na = 0, nb = 0;
+            split_run(&c, 1, a, &na);
+            for (int threads = 2; threads <= 3; threads++) {
+                split_run(&c, threads, b, &nb);
+                CHECK(na > 0 && na == nb && memcmp(a, b, na * sizeof(float)) == 0,
+                      "%s (%s) on %d threads: other bits than on 1", VARIANTS[v].name,
+                      kind == 0 ? "plain" : kind == 1 ? "bidirectional" : "dropout", threads);
+            }
+        }
+}
+
 static void test_no_allocation_in_steps(void) {
     if (!wrapping_linked()) { skip(ALLOC_SKIP); return; }
     for (int v = 0; v < N_VARIANTS; v++)
@@ -1840,6 +1890,7 @@ int main(int argc, char **argv) {
     run_test("[alloc] load: a small file cannot force a large allocation", test_header_cannot_force_allocation);
     run_test("spectral norms of orthogonal init equal recurrent_scale", test_spectral_norms);
     run_test("determinism: same seed, same bits", test_determinism);
+    run_test("threads: the split changes no bits (cells, bidirectional, dropout)", test_thread_split);
     run_test("[alloc] the allocation counter sees the engine's allocations", test_allocation_watch_works);
     run_test("[alloc] no allocation inside steps once the batch shape is known", test_no_allocation_in_steps);
     run_test("bidirectional with every dropout: steps, refusals, save/load", test_bidirectional_dropout);

@@ -177,14 +177,21 @@ function build() {
   return true;
 }
 
+// "(SIMD build, 2 threads)"; on one thread, why not more where the runtime said.
+function engineKind(simd, threads, why) {
+  const build = simd ? 'SIMD build' : 'the build without SIMD';
+  const count = `${threads} thread${threads === 1 ? '' : 's'}`;
+  return `(${build}, training on ${count}${threads === 1 && why ? `: ${why}` : ''})`;
+}
+
 const onMessage = {
   gradchecked({ results }) {
     $('gradcheck-result').textContent = results.map((r) => `${r.label}: ${r.ok ? 'ok' : 'MISMATCH'}, ` +
       `worst relative error ${r.maxRelError.toExponential(1)} (${r.tensor}; tolerance ${r.tolerance} for float32)`).join(' · ');
   },
-  ready({ simd }) {
+  ready({ simd, threads, threadsUnavailable }) {
     state.ready = true;
-    $('engine-kind').textContent = simd ? '(SIMD build)' : '(the build without SIMD)';
+    $('engine-kind').textContent = engineKind(simd, threads, threadsUnavailable);
     experiments.setBusy(false);
     if (state.experiment) runExperiment(state.experiment, false);
     else build();

@@ -51,9 +51,9 @@ async function protobufForOnnx() {
 
 const handlers = {
   async init() {
-    const { simd } = await init();
+    const { simd, threads, threadsUnavailable } = await init();
     await warmUp();
-    post({ type: 'ready', simd });
+    post({ type: 'ready', simd, threads, threadsUnavailable });
   },
   async text({ text, file }) {
     userText = null;
