@@ -3,6 +3,7 @@
  * applied on the fly inside the update: the raw gradients of the step stay
  * readable in m->grads. */
 #include "model.h"
+#include "pool.h"
 #include "simd.h"
 
 #include <math.h>
@@ -173,6 +174,38 @@ static size_t adam_vectors(const update_rule *u, size_t n, const float *grad, fl
     return n;
 }
 
+/* adam_vectors shared among the threads (pool.h) by ranges of whole vectors:
+ * every element's arithmetic is its own, so the split changes no bits. The
+ * checking pass reports the first bad element of all: each chunk finds its
+ * own first, and the smallest wins. */
+typedef struct {
+    const update_rule *u;
+    size_t n, step, bad[POOL_MAX_CHUNKS];
+    const float *grad;
+    float scale, v, *p, *s1, *s2;
+    int fresh, write;
+} adam_job;
+
+static void adam_chunk(void *job, int chunk, int thread) {
+    adam_job *j = job;
+    size_t at = (size_t)chunk * j->step, len = j->n - at < j->step ? j->n - at : j->step;
+    size_t bad = adam_vectors(j->u, len, j->grad + at, j->scale, j->v, j->p + at, j->s1 + at,
+                              j->s2 + at, j->fresh, j->write);
+    j->bad[chunk] = bad < len ? at + bad : j->n;
+}
+
+static size_t adam_all(const update_rule *u, size_t n, const float *grad, float scale, float v,
+                       float *p, float *s1, float *s2, int fresh, int write) {
+    size_t end = n - n % VW;
+    int step = 0, chunks = end > (size_t)1 << 30 ? 1 : pool_plan((int)(end / VW), 1, 12.0 * (double)end, &step);
+    if (chunks == 1) return adam_vectors(u, n, grad, scale, v, p, s1, s2, fresh, write);
+    adam_job j = {u, end, (size_t)step * VW, {0}, grad, scale, v, p, s1, s2, fresh, write};
+    pool_run(chunks, adam_chunk, &j);
+    size_t bad = n;
+    for (int c = 0; c < chunks; c++) bad = j.bad[c] < end && j.bad[c] < bad ? j.bad[c] : bad;
+    return bad;
+}
+
 /* Two passes: the first only checks that every new value is finite (a finite
  * gradient can still overflow lr·g or g²), the second writes. A step that
  * would leave anything non-finite changes nothing. The check costs one
@@ -197,7 +230,7 @@ rnnlab_status apply_update(rnnlab_model *m, float scale, float v) {
     int adam = o->type == RNNLAB_OPT_ADAM || o->type == RNNLAB_OPT_ADAMW;
     size_t first = 0; /* elements before it were checked as vectors */
     if (adam) {
-        size_t bad = adam_vectors(&u, n, grad, scale, v, p, s1, s2, fresh, 0);
+        size_t bad = adam_all(&u, n, grad, scale, v, p, s1, s2, fresh, 0);
         if (bad < n)
             return set_error(m, RNNLAB_E_NONFINITE,
                              "the update would make parameter %zu non-finite (the learning rate "
@@ -217,7 +250,7 @@ rnnlab_status apply_update(rnnlab_model *m, float scale, float v) {
         memset(s2, 0, n * sizeof(float));
         m->moments_type = o->type;
     }
-    if (adam) adam_vectors(&u, n, grad, scale, v, p, s1, s2, 0, 1);
+    if (adam) adam_all(&u, n, grad, scale, v, p, s1, s2, 0, 1);
     for (size_t i = first; i < n; i++)
         update_one(&u, clipped(grad[i], scale, v), p[i], s1[i], s2[i], &p[i], &s1[i], &s2[i]);
     m->step = step;
