@@ -50,8 +50,12 @@ after(async () => {
 
 test('the folder holds the page, the library, the wasm, the vendored files and the spec', () => {
   for (const path of ['index.html', 'demo/app.js', 'demo/worker.js', 'demo/spec.html', 'rnnlab.js', 'SPEC.md',
-    'dist/rnnlab-simd.wasm', 'dist/rnnlab.wasm', 'vendor/uPlot.esm.js', 'vendor/katex.mjs', 'vendor/marked.esm.js']) {
+    'dist/rnnlab-simd.wasm', 'dist/rnnlab.wasm', 'dist/rnnlab-simd-threads.wasm', 'vendor/uPlot.esm.js', 'vendor/katex.mjs', 'vendor/marked.esm.js']) {
     assert.ok(statSync(join(dir, path)).isFile(), path);
+  }
+  const headers = readFileSync(join(dir, '_headers'), 'utf8');
+  for (const line of ['Cross-Origin-Opener-Policy: same-origin', 'Cross-Origin-Embedder-Policy: require-corp', "worker-src 'self' blob:"]) {
+    assert.ok(headers.includes(line), `_headers: ${line}`);
   }
   assert.throws(() => statSync(join(dir, 'server.js')));
 });
@@ -67,6 +71,7 @@ test('served by a plain static server, the page runs an experiment from a link',
   assert.equal(result.id, 'depth');
   assert.match(sentence, /T = 200/);
   assert.equal(await page.evaluate(() => crossOriginIsolated), false, 'no isolation headers, and it still works');
+  assert.match(await page.textContent('#engine-kind'), /training on 1 thread: the page is not cross-origin isolated/, 'on one thread, and it says why');
   assert.deepEqual(await rawTexOnPage(page), []);
   await runInPage(page, 'direction');
   await page.goto(`${url}demo/spec.html`);

@@ -6,9 +6,10 @@
 // The folder holds index.html (the page), demo/ (its modules, the worker, the
 // spec page), the library's modules, SPEC.md, dist/*.wasm and vendor/ (uPlot,
 // marked, KaTeX from node_modules). Every path in it is relative, so it also
-// works from a sub-folder. The engine is single-threaded: no cross-origin
-// isolation headers are needed. _headers carries the CSP for hosts that read
-// that file (Netlify, Cloudflare Pages); elsewhere the page works without it.
+// works from a sub-folder. _headers carries the CSP and the cross-origin
+// isolation headers (COOP, COEP) for hosts that read that file (Netlify,
+// Cloudflare Pages): with them the engine trains on several threads; without
+// them (any other host) the page works on one thread, with the same results.
 
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -17,7 +18,7 @@ import { CONTENT_SECURITY_POLICY, vendorFiles } from './server.js';
 
 const WEB = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(WEB, '..');
-const WASM = ['rnnlab-simd.wasm', 'rnnlab.wasm'];
+const WASM = ['rnnlab-simd.wasm', 'rnnlab.wasm', 'rnnlab-simd-threads.wasm'];
 const NOT_SHIPPED = new Set(['server.js', 'build-site.js']); // the tools, not the page
 
 /** Copies the page into `out` (emptied first). Returns the list of top-level entries. */
@@ -45,7 +46,8 @@ export function buildSite(out = join(ROOT, 'build', 'site')) {
   cpSync(join(WEB, 'demo', 'index.html'), join(out, 'index.html'));
   mkdirSync(join(out, 'vendor'));
   for (const [url, file] of vendor) cpSync(file, join(out, url.slice(1)));
-  writeFileSync(join(out, '_headers'), `/*\n  Content-Security-Policy: ${CONTENT_SECURITY_POLICY}\n  X-Content-Type-Options: nosniff\n`);
+  writeFileSync(join(out, '_headers'), `/*\n  Content-Security-Policy: ${CONTENT_SECURITY_POLICY}\n  X-Content-Type-Options: nosniff\n` +
+    '  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n');
   return readdirSync(out).sort();
 }
 
