@@ -102,7 +102,7 @@ const facts = (abi) => ({ simd: abi.simd, threads: abi.threads, threadsUnavailab
 async function planThreads(options, simd) {
   const support = await threadSupport();
   const wanted = options.threads ?? support.max;
-  if (wanted === 1) return { threads: 1, why: null };
+  if (wanted === 1) return { threads: 1, why: options.threads === 1 ? null : support.reason };
   if (!simd) return { threads: 1, why: 'the threaded build needs WebAssembly SIMD' };
   if (support.max === 1 && support.reason) return { threads: 1, why: support.reason };
   return { threads: wanted, why: null };

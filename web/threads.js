@@ -59,6 +59,9 @@ const inNode = typeof process === 'object' && !!process.versions?.node && typeof
 
 /** How many threads this runtime can run: { max, reason } (max 1 with the reason why). */
 export async function threadSupport() {
+  if (!inNode && globalThis.crossOriginIsolated !== true) {
+    return { max: 1, reason: 'the page is not cross-origin isolated (it needs the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)' };
+  }
   if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') {
     return { max: 1, reason: 'this runtime has no SharedArrayBuffer' };
   }
@@ -66,9 +69,6 @@ export async function threadSupport() {
     const osModule = 'node:os';
     const os = await import(/* webpackIgnore: true */ /* @vite-ignore */ osModule);
     return { max: os.availableParallelism?.() ?? os.cpus().length, reason: null };
-  }
-  if (globalThis.crossOriginIsolated !== true) {
-    return { max: 1, reason: 'the page is not cross-origin isolated (it needs the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)' };
   }
   if (typeof Worker === 'undefined') return { max: 1, reason: 'this context cannot start workers' };
   return { max: navigator.hardwareConcurrency || 1, reason: null };
