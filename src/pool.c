@@ -100,7 +100,8 @@ struct slot {
     _Atomic int word;     /* generation of the last wake-up */
     _Atomic int sleeping; /* 1 while in (or about to enter) Atomics.wait */
     _Atomic int dead;     /* set by JS when the worker's thread ended */
-    char pad[64 - 3 * sizeof(int)];
+    _Atomic int poison;   /* fault injection for the tests: trap in the next chunk */
+    char pad[64 - 4 * sizeof(int)];
 };
 
 static struct {
@@ -140,6 +141,7 @@ static void run_chunks(int thread) {
         uint32_t at = (uint32_t)cur;
         if (at >= (uint32_t)atomic_load(&pool.chunks)) return;
         if (!atomic_compare_exchange_weak(&pool.next, &cur, cur + 1)) continue;
+        if (thread > 0 && atomic_load(&pool.slot[thread].poison)) __builtin_trap(); /* the chunk is lost */
         atomic_load(&pool.task)(atomic_load(&pool.ctx), (int)at, thread);
         atomic_store(&pool.chunk_done[at], 1);
         atomic_fetch_add(&pool.done, 1);
@@ -297,10 +299,12 @@ void rnnlab_pool_stop(void) {
     for (int t = 1; t < pool.started; t++) wake(t, (int)++pool.generation);
 }
 
-/* Addresses JS reads and writes: what 0 = a worker's `dead` word, 1 = `lost`. */
+/* Addresses JS reads and writes: what 0 = a worker's `dead` word, 1 =
+ * `lost`, 2 = a worker's `poison` word (tests make a worker trap with it). */
 int *rnnlab_pool_word(int what, int thread) {
     if (what == 0 && thread > 0 && thread < POOL_MAX_THREADS) return (int *)&pool.slot[thread].dead;
     if (what == 1) return (int *)&pool.lost;
+    if (what == 2 && thread > 0 && thread < POOL_MAX_THREADS) return (int *)&pool.slot[thread].poison;
     return NULL;
 }
 

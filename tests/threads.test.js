@@ -160,3 +160,29 @@ test('a worker marked dead (as its JS does when it traps): the engine runs alone
   assert.deepEqual(got, want, 'the job with the lost worker gave the same bits');
   await terminate();
 });
+
+test('a worker that traps inside a job: the owner finishes the chunk it lost, the same bits; E_LOAD on the next call', { timeout: 120_000 }, async () => {
+  const data = batch(5);
+  await terminate();
+  await init({ threads: 1 });
+  const reference = await createModel(small);
+  const want = [step(reference, data), step(reference, data), step(reference, data)];
+  await terminate();
+
+  await init({ threads: 2 });
+  const model = await createModel(small);
+  const abi = model._abi;
+  const [worker] = abi.pool.workers;
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  const got = [step(model, data)];
+  // fault injection (src/pool.c): the worker traps right after claiming its
+  // next chunk, which then never finishes unless the owner takes it over
+  Atomics.store(abi._heap().i32, abi.poolWord(2, 1) >>> 2, 1);
+  got.push(step(model, data));
+  assert.equal(Atomics.load(abi._heap().i32, abi.poolWord(0, 1) >>> 2), 1, 'the worker trapped and was marked dead');
+  await exited;
+  assert.throws(() => step(model, data), (err) => err.code === 'E_LOAD' && /worker thread 1 of 2 stopped/.test(err.message));
+  got.push(step(model, data));
+  assert.deepEqual(got, want, 'the step the worker died in gave the same bits');
+  await terminate();
+});

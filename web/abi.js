@@ -112,7 +112,7 @@ export class Abi {
     this._views = null;
     this._defaults = null;
     this._stopped = null; // the error every call throws once the engine is terminated
-    this._pending = null; // a lost worker, reported by the next call
+    this._pending = null; // a lost worker, reported by the next call of the API
     this._lostWord = 0;
     // every export wrapped once: counted, and reached only through this object
     const raw = instance.exports;
@@ -120,7 +120,7 @@ export class Abi {
     for (const [name, f] of Object.entries(raw)) {
       if (typeof f !== 'function') continue;
       this._fn[name.replace(/^rnnlab_/, '')] = (...args) => {
-        if (this._stopped || this._pending) this._refuse();
+        if (this._stopped) throw this._stopped;
         this.calls++;
         const result = f(...args);
         if (this._lostWord && this._heap().i32[this._lostWord >>> 2] !== 0) this._workerLost();
@@ -131,9 +131,10 @@ export class Abi {
 
   // ---------------------------------------------------------------- threads
 
-  _refuse() {
-    if (this._stopped) throw this._stopped;
+  /** A lost worker is reported once, by the next call of the API (model methods, createModel, loadModel). */
+  throwPending() {
     const err = this._pending;
+    if (!err) return;
     this._pending = null;
     throw err;
   }
@@ -303,6 +304,7 @@ export class Abi {
   }
 
   create(config, what) {
+    this.throwPending();
     const ptr = this._struct(what);
     this.writeStruct(CONFIG_FIELDS, ptr, toStructConfig(config));
     const handle = this._fn.create_from(ptr);
@@ -311,6 +313,7 @@ export class Abi {
   }
 
   load(bytes, what) {
+    this.throwPending();
     const handle = this.withScratch(bytes.length, what, `a copy of the ${bytes.length}-byte file`, (ptr) => {
       this.u8(ptr, bytes.length).set(bytes);
       return this._fn.load_from(ptr, bytes.length);

@@ -54,6 +54,7 @@ export class Model {
   _live(what) {
     if (this._handle === 0) throw new RnnlabError('E_DISPOSED', `${what}: the model was disposed; create or load a new one`);
     if (this._abi.stopped) throw new RnnlabError('E_DISPOSED', `${what}: the engine was stopped with terminate(); create or load a new model`);
+    this._abi.throwPending();
   }
 
   // `owner`: the Trainer that fit() runs, which may go on while it is busy.
