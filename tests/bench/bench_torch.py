@@ -67,7 +67,7 @@ def blas_libraries():
             entry['name'] = 'OpenBLAS ' + lib.openblas_get_config().decode().replace('OpenBLAS ', '', 1)
             entry['openblas'] = lib
         elif '/blas/' in entry['realpath']:
-            entry['name'] = 'reference BLAS (Debian libblas3, netlib: no SIMD kernels, one thread)'
+            entry['name'] = 'the reference BLAS (Debian libblas3)'
         elif 'blis' in entry['realpath']:
             entry['name'] = 'BLIS'
         else:
@@ -173,7 +173,7 @@ def main():
     fwd = time_reps(lambda: forward(x), budget_ms=budget_ms * 0.3)
 
     config = torch.__config__.show()
-    blas_info = next((s.strip() for s in config.replace(',', '\n').split('\n') if 'BLAS_INFO' in s), None)
+    blas_info = next((s.strip() for s in config.replace(',', ' ').split() if s.startswith('BLAS_INFO=')), None)
     result = {
         'impl': 'torch', 'version': torch.__version__, 'python': sys.version.split()[0],
         'cell': cell, 'size': size, **w, 'threads': thread_info,
