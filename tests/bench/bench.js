@@ -413,7 +413,8 @@ for (const [k, r] of Object.entries(results.simd2)) if (r.unavailable) { notes.p
 for (const [k, r] of Object.entries(results.simd2)) if (r.threads != null && r.threads !== 2) notes.push(`rnnlab ${k}: asked for 2 threads, init used ${r.threads}`);
 for (const name of ['simd', 'plain']) for (const r of all(name)) for (const n of r.notes ?? []) if (!notes.includes(`rnnlab: ${n}`)) notes.push(`rnnlab: ${n}`);
 if (torchAvailable && blasEntries) {
-  notes.push(`PyTorch ${torchVersion} runs on ${blasName} (${blasEntries.map((b) => b.realpath).join(', ')}); its build says ${firstOf(['torch1'], (r) => r.blasInfo) ?? '?'}; OMP_WAIT_POLICY=${torchEnv(1).OMP_WAIT_POLICY}.`);
+  const configs = [...new Set(blasEntries.map((b) => b.config).filter(Boolean))];
+  notes.push(`PyTorch ${torchVersion} runs on ${blasName}${configs.length ? ` (${configs.join('; ')})` : ''}: ${[...new Set(blasEntries.map((b) => b.realpath))].join(', ')}; its build says ${firstOf(['torch1'], (r) => r.blasInfo) ?? '?'}; OMP_WAIT_POLICY=${torchEnv(1).OMP_WAIT_POLICY}.`);
   if (!onOpenBlas) notes.push('PyTorch is on a BLAS other than OpenBLAS: Debian\'s reference BLAS is many times slower, so its figures are no fair comparison; install OpenBLAS with sudo apt-get install -y libopenblas0-pthread (the libblas.so.3 alternative then points at it).');
   for (const [k, r] of Object.entries(results.torch2)) if (r.threads && r.threads.torch !== 2) notes.push(`PyTorch ${k}: asked for 2 threads, torch.get_num_threads() says ${r.threads.torch}`);
 }

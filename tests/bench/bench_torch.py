@@ -64,7 +64,11 @@ def blas_libraries():
             lib = None
         if lib is not None and hasattr(lib, 'openblas_get_config'):
             lib.openblas_get_config.restype = ctypes.c_char_p
-            entry['name'] = 'OpenBLAS ' + lib.openblas_get_config().decode().replace('OpenBLAS ', '', 1)
+            entry['config'] = lib.openblas_get_config().decode()
+            words = entry['config'].split()
+            flavour = 'OpenMP' if 'openmp' in entry['realpath'] else 'pthreads' if 'pthread' in entry['realpath'] else None
+            # "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64": version and kernels
+            entry['name'] = ' '.join(words[:2]) + (f' ({flavour})' if flavour else '')
             entry['openblas'] = lib
         elif '/blas/' in entry['realpath']:
             entry['name'] = 'the reference BLAS (Debian libblas3)'
