@@ -318,6 +318,7 @@ for (const size of sizes) for (const cell of cells) order.push({ cell, size });
 // then TF.js on that size, LSTM first (the headline workload, should TF.js's
 // share of the run cut the rest).
 let tfjsSpentMs = 0;
+const unavailableLogged = new Set();
 for (const size of sizes) {
   for (const cell of cells) {
     for (const [name, label, cmd, argv, opts] of workloadChildren(cell, size)) {
@@ -327,7 +328,10 @@ for (const size of sizes) {
         results.native[key(cell, size)] = r.json?.results?.[0] ?? { cell, size, error: r.error ?? 'no result' };
       } else {
         results[name][key(cell, size)] = r.json ?? { cell, size, error: r.error };
-        if (r.json?.unavailable) log(`${label}: ${r.json.unavailable}`);
+        if (r.json?.unavailable && !unavailableLogged.has(name)) {
+          unavailableLogged.add(name);
+          log(`${label}: ${r.json.unavailable} (said once)`);
+        }
       }
     }
   }
@@ -416,6 +420,8 @@ if (torchAvailable && blasEntries) {
   const configs = [...new Set(blasEntries.map((b) => b.config).filter(Boolean))];
   notes.push(`PyTorch ${torchVersion} runs on ${blasName}${configs.length ? ` (${configs.join('; ')})` : ''}: ${[...new Set(blasEntries.map((b) => b.realpath))].join(', ')}; its build says ${firstOf(['torch1'], (r) => r.blasInfo) ?? '?'}; OMP_WAIT_POLICY=${torchEnv(1).OMP_WAIT_POLICY}.`);
   if (!onOpenBlas) notes.push('PyTorch is on a BLAS other than OpenBLAS: Debian\'s reference BLAS is many times slower, so its figures are no fair comparison; install OpenBLAS with sudo apt-get install -y libopenblas0-pthread (the libblas.so.3 alternative then points at it).');
+  const slowTorch = [1, 2].flatMap((n) => Object.entries(results[`torch${n}`]).filter(([, r]) => r.notes?.length).map(([k]) => `${k} on ${n}`));
+  if (slowTorch.length) notes.push(`PyTorch's first full-size step took over a third of its budget, so it had no more warm-up and may be timed only once, in: ${slowTorch.join(', ')} thread(s)`);
   for (const [k, r] of Object.entries(results.torch2)) if (r.threads && r.threads.torch !== 2) notes.push(`PyTorch ${k}: asked for 2 threads, torch.get_num_threads() says ${r.threads.torch}`);
 }
 for (const [k, r] of Object.entries(results.ort2)) {
