@@ -86,7 +86,7 @@ export function summarize(rows) {
     const all = (f) => rows.map((r) => r[c][f]).filter(Number.isFinite);
     const m = rows.find((r) => r.workload === 'lstm-M')?.[c];
     const pick = (o, keys) => (o ? Object.fromEntries(keys.map((key) => [key, o[key] ?? null])) : null);
-    const keys = ['threadSpeedup', 'vsTorchBest2', 'vsTorchBest1', 'vsOrt1', 'vsOrt2', 'speedupVsTfjs', 'speedupVsTfjs2', 'wasmVsNative', 'plainSlowdown'];
+    const keys = ['threadSpeedup', 'forwardThreadSpeedup', 'vsTorchBest2', 'vsTorchBest1', 'vsOrt1', 'vsOrt2', 'speedupVsTfjs', 'speedupVsTfjs2', 'wasmVsNative', 'plainSlowdown'];
     summary[c] = {
       lstmM: pick(m, ['train1', 'train2', 'trainGflops1', 'trainGflops2', ...keys]),
       geomean: Object.fromEntries(keys.map((key) => [key, geomean(all(key))])),
@@ -226,10 +226,10 @@ function ratioLines(s) {
   const w = s.wall, m = w.lstmM;
   const lines = [];
   if (m) {
-    lines.push(`LSTM-M (wall clock): 2 threads vs 1 ${x(m.threadSpeedup)}; rnnlab 2 threads vs PyTorch's best ${x(m.vsTorchBest2)} (1 thread: ${x(m.vsTorchBest1)}); forward vs onnxruntime-web ${x(m.vsOrt1)} on 1 thread, ${x(m.vsOrt2)} on 2; vs TF.js ${x(m.speedupVsTfjs)} (2 threads: ${x(m.speedupVsTfjs2)}); ${f(m.trainGflops1)} GFLOP/s on 1 thread, ${f(m.trainGflops2)} on 2; wasm/native ${x(m.wasmVsNative)}; no-SIMD vs SIMD ${x(m.plainSlowdown)}.`);
+    lines.push(`LSTM-M (wall clock): 2 threads vs 1 ${x(m.threadSpeedup)} per step, ${x(m.forwardThreadSpeedup)} per forward; rnnlab 2 threads vs PyTorch's best ${x(m.vsTorchBest2)} (1 thread: ${x(m.vsTorchBest1)}); forward vs onnxruntime-web ${x(m.vsOrt1)} on 1 thread, ${x(m.vsOrt2)} on 2; vs TF.js ${x(m.speedupVsTfjs)} (2 threads: ${x(m.speedupVsTfjs2)}); ${f(m.trainGflops1)} GFLOP/s on 1 thread, ${f(m.trainGflops2)} on 2; wasm/native ${x(m.wasmVsNative)}; no-SIMD vs SIMD ${x(m.plainSlowdown)}.`);
   }
   const g = w.geomean;
-  lines.push(`All workloads (wall clock, geometric means): 2 threads vs 1 ${x(g.threadSpeedup)}; rnnlab 2 threads vs PyTorch's best ${x(g.vsTorchBest2)} (1 thread: ${x(g.vsTorchBest1)}); forward vs onnxruntime-web ${x(g.vsOrt1)} on 1 thread (worst ${x(w.worst.vsOrt1)}), ${x(g.vsOrt2)} on 2 (worst ${x(w.worst.vsOrt2)}); vs TF.js ${x(g.speedupVsTfjs)}; wasm/native ${x(g.wasmVsNative)} (worst ${x(w.worst.wasmVsNative)}); no-SIMD vs SIMD ${x(g.plainSlowdown)} (worst ${x(w.worst.plainSlowdown)}).`);
+  lines.push(`All workloads (wall clock, geometric means): 2 threads vs 1 ${x(g.threadSpeedup)} per step, ${x(g.forwardThreadSpeedup)} per forward; rnnlab 2 threads vs PyTorch's best ${x(g.vsTorchBest2)} (1 thread: ${x(g.vsTorchBest1)}); forward vs onnxruntime-web ${x(g.vsOrt1)} on 1 thread (worst ${x(w.worst.vsOrt1)}), ${x(g.vsOrt2)} on 2 (worst ${x(w.worst.vsOrt2)}); vs TF.js ${x(g.speedupVsTfjs)}; wasm/native ${x(g.wasmVsNative)} (worst ${x(w.worst.wasmVsNative)}); no-SIMD vs SIMD ${x(g.plainSlowdown)} (worst ${x(w.worst.plainSlowdown)}).`);
   const c = s.cpu.geomean;
   lines.push(`Single-threaded runs by CPU time (geometric means): vs TF.js ${x(c.speedupVsTfjs)}, forward vs onnxruntime-web ${x(c.vsOrt1)}, wasm/native ${x(c.wasmVsNative)}, no-SIMD vs SIMD ${x(c.plainSlowdown)}.`);
   return lines;
