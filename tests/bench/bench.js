@@ -29,7 +29,7 @@
 // the wall-clock tables in the form of README.md's Speed section.
 //
 // The default run takes 9 to 10 minutes on the 2-core machine (measured
-// 9.5 minutes with a load average of 3 from other work), about half of it in
+// 9.5 minutes with a load average of 3 from other work), over a third of it in
 // TF.js, whose LONG steps take tens of seconds each: there TF.js is timed once
 // or twice, and a TF.js workload is skipped once TF.js has used its share of
 // the run (TFJS_ALLOWANCE_MS). PyTorch on Debian's reference BLAS (no
