@@ -28,12 +28,14 @@
 // latest.md (or --out=DIR); latest.md starts with the machine, the date and
 // the wall-clock tables in the form of README.md's Speed section.
 //
-// The default run takes 9 to 10 minutes on the 2-core machine (measured
-// 9.5 minutes with a load average of 3 from other work), over a third of it in
-// TF.js, whose LONG steps take tens of seconds each: there TF.js is timed once
-// or twice, and a TF.js workload is skipped once TF.js has used its share of
-// the run (TFJS_ALLOWANCE_MS). PyTorch on Debian's reference BLAS (no
-// OpenBLAS installed) takes seconds a step: it is then timed fewer times.
+// The default run takes 7 to 9 minutes on the 2-core machine (measured 7.4
+// minutes with a load average of 2 to 3 from other work; the 2-thread rnnlab
+// children will add about half a minute once the library has threads), over
+// a third of it in TF.js, whose LONG steps take tens of seconds each: there
+// TF.js is timed once or twice, and a TF.js workload is skipped once TF.js
+// has used its share of the run (TFJS_ALLOWANCE_MS). PyTorch on Debian's
+// reference BLAS (no OpenBLAS installed) takes seconds a step: it is then
+// timed fewer times.
 // --full gives TF.js room for warm-up and repeated steps everywhere, and
 // longer budgets to the others (about 20 minutes); --quick is a smoke test
 // with small budgets (about 6 minutes on the loaded machine).
