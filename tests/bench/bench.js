@@ -1,40 +1,62 @@
-// bench.js — `npm run bench`: rnnlab against TensorFlow.js (wasm backend) and
-// against its own C compiled natively, on the workloads of SPEC §10.
+// bench.js — `npm run bench`: rnnlab on 1 and 2 threads against PyTorch (on
+// this CPU, with its BLAS), onnxruntime-web and TensorFlow.js (both wasm, in
+// Node), and against its own C compiled natively, on the workloads of SPEC
+// §10 (issue 14).
 //
 //   node tests/bench/bench.js [--quick | --full] [--cells=lstm,gru] [--sizes=S,M]
-//        [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--no-variants] [--out=DIR]
+//        [--no-torch] [--no-ort] [--no-tfjs] [--no-native] [--no-plain]
+//        [--no-kernels] [--no-variants] [--out=DIR]
 //
 // Every measurement runs in a child process of its own, one at a time:
-//   worker-rnnlab.js  one workload on one wasm build (SIMD or the fallback;
-//                     the library loads one build per process)
+//   worker-rnnlab.js  one workload on one wasm build: the SIMD build on 1 and
+//                     on 2 threads (--threads=N: init({ threads: N }); "not
+//                     available in this build" while the library has no
+//                     threads), the no-SIMD fallback on 1
+//   bench_torch.py    PyTorch (Debian's python3-torch, /usr/bin/python3 or
+//                     $RNNLAB_PYTHON): the same step and forward on 1 and 2
+//                     threads; reports which BLAS it runs on
+//   worker-ort.js     onnxruntime-web's wasm backend on 1 and 2 threads, the
+//                     forward pass of the same model exported by toONNX
 //   worker-tfjs.js    the same workload in TF.js with its wasm backend
 //   bench_native.c    the engine built with gcc -O3 -march=native, one workload
 //                     per run
 //   tests/c/bench_kernels.c --json, native and as wasm (when it exists)
-//   variants.js       LSTM-M bidirectional and with dropout against the same
-//                     model without (worker-rnnlab.js with a config)
+//   worker-variant.js LSTM-M bidirectional and with dropout against the same
+//                     model without, interleaved step by step in one process
+//                     (variants.js)
 // Results: printed, and written to tests/bench/results/latest.json and
-// latest.md (or --out=DIR).
+// latest.md (or --out=DIR); latest.md starts with the machine, the date and
+// the wall-clock tables in the form of README.md's Speed section.
 //
-// The default run takes 5 to 6 minutes on the 2-core machine, most of it in
-// TF.js, whose LONG steps take tens of seconds each: there TF.js is timed once
-// or twice, and a TF.js workload that would start after 330 s is skipped.
-// --full gives TF.js room for warm-up and repeated steps everywhere (about
-// 15 minutes); --quick is a smoke test with small budgets.
+// The default run takes 7 to 9 minutes on the 2-core machine (measured 7.4
+// minutes with a load average of 2 to 3 from other work; the 2-thread rnnlab
+// children will add about half a minute once the library has threads), over
+// a third of it in TF.js, whose LONG steps take tens of seconds each: there
+// TF.js is timed once or twice, and a TF.js workload is skipped once TF.js
+// has used its share of the run (TFJS_ALLOWANCE_MS). PyTorch on Debian's
+// reference BLAS (no OpenBLAS installed) takes seconds a step: it is then
+// timed fewer times.
+// --full gives TF.js room for warm-up and repeated steps everywhere, and
+// longer budgets to the others (about 20 minutes); --quick is a smoke test
+// with small budgets (about 6 minutes on the loaded machine).
 //
 // Every call is timed twice: by the wall clock and by the CPU time of its
-// process. The machine is shared; the CPU time is much less disturbed by the
-// other work, and equals the wall time on an idle machine for these
-// single-threaded steps. Both are reported.
+// process (every thread). The machine is shared; the CPU time is much less
+// disturbed by the other work, and equals the wall time on an idle machine
+// for single-threaded work. With threads, CPU time adds up the threads: the
+// wall clock is the figure for threaded runs (rnnlab, PyTorch and
+// onnxruntime-web on 2 threads), and the tables give wall-clock medians.
 
 import { spawnSync, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { WORKLOADS, CELLS, forwardFlops, stepFlops, RESULT_TAG } from './common.js';
-import { runVariants, variantsReport } from './variants.js';
+import { WORKLOADS, CELLS, RESULT_TAG } from './common.js';
+import { runVariants, variantsReport, VARIANT_CELL, VARIANT_SIZE } from './variants.js';
+import { CLOCKS, buildRows, summarize, judgeTargets, markdownReport } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -44,9 +66,10 @@ const option = (name, dflt) => {
   const a = args.find((s) => s.startsWith(`--${name}=`));
   return a ? a.slice(name.length + 3) : dflt;
 };
+const USAGE = 'usage: node tests/bench/bench.js [--quick | --full] [--cells=rnn,lstm,gru] [--sizes=S,M,LONG] [--no-torch] [--no-ort] [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--no-variants] [--out=DIR]';
 for (const a of args) {
-  if (!/^--(quick|full|no-tfjs|no-native|no-plain|no-kernels|no-variants|cells=.*|sizes=.*|out=.*)$/.test(a)) {
-    console.error(`bench: unknown argument '${a}'\nusage: node tests/bench/bench.js [--quick | --full] [--cells=rnn,lstm,gru] [--sizes=S,M,LONG] [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--no-variants] [--out=DIR]`);
+  if (!/^--(quick|full|no-torch|no-ort|no-tfjs|no-native|no-plain|no-kernels|no-variants|cells=.*|sizes=.*|out=.*)$/.test(a)) {
+    console.error(`bench: unknown argument '${a}'\n${USAGE}`);
     process.exit(2);
   }
 }
@@ -58,15 +81,17 @@ for (const c of cells) if (!CELLS.includes(c)) { console.error(`bench: unknown c
 for (const s of sizes) if (!WORKLOADS[s]) { console.error(`bench: unknown size '${s}'`); process.exit(2); }
 const outDir = path.resolve(option('out', path.join(here, 'results')));
 
-// Time budgets (ms) per child. The whole default run aims at about 5 minutes
-// on the 2-core machine; TF.js takes most of it.
+// Time budgets (ms) per child; native: seconds per workload (bench_native.c);
+// pairs: interleaved step pairs per variant.
 const BUDGET = quick
-  ? { simd: 1200, plain: 1200, native: 0.8, tfjs: { S: 4000, M: 12000, LONG: 15000 } }
+  ? { simd: 1200, plain: 1200, native: 0.8, torch: 800, ort: 600, pairs: 6, tfjs: { S: 4000, M: 12000, LONG: 15000 } }
   : full
-    ? { simd: 3000, plain: 4000, native: 2, tfjs: { S: 15000, M: 60000, LONG: 180000 } }
-    : { simd: 2000, plain: 2500, native: 1.5, tfjs: { S: 8000, M: 40000, LONG: 45000 } };
-// TF.js workloads that would start past this are skipped
-const DEADLINE_MS = quick ? 150e3 : full ? Infinity : 330e3;
+    ? { simd: 3000, plain: 4000, native: 2, torch: 4000, ort: 3000, pairs: 30, tfjs: { S: 15000, M: 60000, LONG: 180000 } }
+    : { simd: 2000, plain: 2000, native: 1.5, torch: 1500, ort: 1000, pairs: 15, tfjs: { S: 8000, M: 35000, LONG: 40000 } };
+// TF.js's share of the run: a TF.js workload that would take it past this
+// (counting TF.js's children only) is skipped
+const TFJS_ALLOWANCE_MS = quick ? 90e3 : full ? Infinity : 300e3;
+const THREADS = [1, 2];
 const startedAt = Date.now();
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
@@ -190,11 +215,6 @@ function runChild(label, cmd, argv, { timeoutMs, env, tagged = true } = {}) {
   return { json };
 }
 
-const results = { native: {}, simd: {}, plain: {}, tfjs: {} };
-const key = (cell, size) => `${cell}-${size}`;
-const order = [];
-for (const size of sizes) for (const cell of cells) order.push({ cell, size });
-
 // 1. compile the native driver
 let nativeExe = null;
 if (!flag('no-native')) {
@@ -243,224 +263,206 @@ if (flag('no-kernels')) {
   }
 }
 
-// 3. is TF.js installed?
+// 3. which of the other libraries are there?
+const require = createRequire(path.join(here, 'bench.js'));
+const resolves = (...names) => {
+  try {
+    for (const n of names) require.resolve(n);
+    return true;
+  } catch {
+    return false;
+  }
+};
 let tfjsAvailable = false;
 if (!flag('no-tfjs')) {
-  try {
-    const { createRequire } = await import('node:module');
-    const req = createRequire(path.join(here, 'worker-tfjs.js'));
-    req.resolve('@tensorflow/tfjs');
-    req.resolve('@tensorflow/tfjs-backend-wasm');
-    tfjsAvailable = true;
-  } catch {
-    notes.push('TensorFlow.js skipped: @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm are not installed (npm install)');
-    log(notes.at(-1));
+  tfjsAvailable = resolves('@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm');
+  if (!tfjsAvailable) notes.push('TensorFlow.js skipped: @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm are not installed (npm install)');
+}
+let ortAvailable = false;
+if (!flag('no-ort')) {
+  ortAvailable = resolves('onnxruntime-web', 'protobufjs');
+  if (!ortAvailable) notes.push('onnxruntime-web skipped: onnxruntime-web or protobufjs is not installed (npm install)');
+}
+const PYTHON = process.env.RNNLAB_PYTHON || '/usr/bin/python3';
+let torchAvailable = false;
+if (!flag('no-torch')) {
+  const probe = fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)']);
+  torchAvailable = probe && probe.status === 0;
+  if (!torchAvailable) notes.push(`PyTorch skipped: ${PYTHON} cannot import torch. To compare with it: sudo apt-get install -y python3-torch libopenblas0-pthread (or set RNNLAB_PYTHON to a python3 with torch)`);
+}
+for (const n of notes) log(n);
+
+// PyTorch's children: the thread count for ATen and for the BLAS's own pool,
+// and GNU OpenMP's passive waiting (bench_torch.py explains why).
+const torchEnv = (n) => ({ OMP_NUM_THREADS: String(n), OPENBLAS_NUM_THREADS: String(n), OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' });
+const node = (script, argv, budget, timeoutFactor = 6) => [process.execPath, [path.join(here, script), ...argv], { timeoutMs: budget * timeoutFactor + 60e3 }];
+
+// Every child of one workload, in order (right after each other: the
+// machine's load drifts, and neighbours in time make fairer ratios).
+function workloadChildren(cell, size) {
+  const list = [];
+  if (nativeExe) list.push(['native', `native ${cell} ${size}`, nativeExe, [String(BUDGET.native), cell, size], { timeoutMs: 120e3, tagged: false }]);
+  for (const n of THREADS) list.push([n === 1 ? 'simd' : `simd${n}`, `rnnlab simd ${cell} ${size} ${n} thread(s)`, ...node('worker-rnnlab.js', ['simd', cell, size, String(BUDGET.simd), `--threads=${n}`], BUDGET.simd)]);
+  if (!flag('no-plain')) list.push(['plain', `rnnlab plain ${cell} ${size}`, ...node('worker-rnnlab.js', ['plain', cell, size, String(BUDGET.plain), '--threads=1'], BUDGET.plain)]);
+  if (torchAvailable) {
+    for (const n of THREADS) {
+      list.push([`torch${n}`, `torch ${cell} ${size} ${n} thread(s)`, PYTHON, [path.join(here, 'bench_torch.py'), cell, size, String(n), String(BUDGET.torch)],
+        { timeoutMs: BUDGET.torch * 20 + 120e3, env: torchEnv(n) }]);
+    }
   }
+  if (ortAvailable) for (const n of THREADS) list.push([`ort${n}`, `onnxruntime-web ${cell} ${size} ${n} thread(s)`, ...node('worker-ort.js', [cell, size, String(n), String(BUDGET.ort)], BUDGET.ort)]);
+  return list;
 }
 
-// 4. the workloads, size by size: for each, native, the SIMD build and the
-// fallback right after each other (the machine's load drifts: neighbours in
-// time make fairer ratios), then TF.js on that size, LSTM first (the headline
-// workload, should the time limit cut the rest).
+const results = { native: {}, simd: {}, simd2: {}, plain: {}, torch1: {}, torch2: {}, ort1: {}, ort2: {}, tfjs: {} };
+const key = (cell, size) => `${cell}-${size}`;
+const order = [];
+for (const size of sizes) for (const cell of cells) order.push({ cell, size });
+
+// 4. the workloads, size by size: for each, every implementation but TF.js,
+// then TF.js on that size, LSTM first (the headline workload, should TF.js's
+// share of the run cut the rest).
+let tfjsSpentMs = 0;
+const unavailableLogged = new Set();
 for (const size of sizes) {
   for (const cell of cells) {
-    const k = key(cell, size);
-    if (nativeExe) {
-      const r = runChild(`native ${cell} ${size}`, nativeExe, [String(BUDGET.native), cell, size], { timeoutMs: 120e3, tagged: false });
-      if (r.json) machine.nativeCompiler = r.json.compiler;
-      results.native[k] = r.json?.results?.[0] ?? { cell, size, error: r.error ?? 'no result' };
-    }
-    for (const build of flag('no-plain') ? ['simd'] : ['simd', 'plain']) {
-      const budget = BUDGET[build];
-      const r = runChild(`rnnlab ${build} ${cell} ${size}`, process.execPath, [path.join(here, 'worker-rnnlab.js'), build, cell, size, String(budget)], { timeoutMs: budget * 6 + 60e3 });
-      results[build][k] = r.json ?? { cell, size, error: r.error };
+    for (const [name, label, cmd, argv, opts] of workloadChildren(cell, size)) {
+      const r = runChild(label, cmd, argv, opts);
+      if (name === 'native') {
+        if (r.json) machine.nativeCompiler = r.json.compiler;
+        results.native[key(cell, size)] = r.json?.results?.[0] ?? { cell, size, error: r.error ?? 'no result' };
+      } else {
+        results[name][key(cell, size)] = r.json ?? { cell, size, error: r.error };
+        if (r.json?.unavailable && !unavailableLogged.has(name)) {
+          unavailableLogged.add(name);
+          log(`${label}: ${r.json.unavailable} (said once)`);
+        }
+      }
     }
   }
   if (!tfjsAvailable) continue;
   for (const cell of [...cells].sort((a, b) => (b === 'lstm') - (a === 'lstm'))) {
-    const left = DEADLINE_MS - (Date.now() - startedAt);
-    const budget = Math.min(BUDGET.tfjs[size], left);
+    const budget = Math.min(BUDGET.tfjs[size], TFJS_ALLOWANCE_MS - tfjsSpentMs);
     if (budget < BUDGET.tfjs[size] * 0.8) {
-      results.tfjs[key(cell, size)] = { cell, size, skipped: `the run's time limit (${DEADLINE_MS / 1000} s) was reached; --full runs it` };
+      results.tfjs[key(cell, size)] = { cell, size, skipped: `TF.js's share of the run (${TFJS_ALLOWANCE_MS / 1000} s) was used up; --full runs it` };
       log(`tfjs ${cell} ${size}: skipped (time limit)`);
       continue;
     }
+    const t0 = Date.now();
     const r = runChild(`tfjs ${cell} ${size}`, process.execPath, [path.join(here, 'worker-tfjs.js'), cell, size, String(budget)], { timeoutMs: budget * 4 + 60e3 });
+    tfjsSpentMs += Date.now() - t0;
     results.tfjs[key(cell, size)] = r.json ?? { cell, size, error: r.error };
   }
 }
-// 5. the options that change a step's work (variants.js), SIMD build, LSTM-M
-const variantRuns = flag('no-variants') ? [] : runVariants((config) => {
-  const r = runChild(`rnnlab simd lstm M ${JSON.stringify(config)}`, process.execPath,
-    [path.join(here, 'worker-rnnlab.js'), 'simd', 'lstm', 'M', String(BUDGET.simd), JSON.stringify(config)], { timeoutMs: BUDGET.simd * 6 + 60e3 });
+
+// 5. the options that change a step's work (variants.js): SIMD build, one
+// thread, LSTM-M, each variant interleaved with its base in one process
+const variantRuns = flag('no-variants') ? [] : runVariants((v) => {
+  const r = runChild(`rnnlab variant ${v.name}`, process.execPath,
+    [path.join(here, 'worker-variant.js'), VARIANT_CELL, VARIANT_SIZE, String(BUDGET.pairs), JSON.stringify(v.base), JSON.stringify(v.config), String(BUDGET.pairs * 2000), '--threads=1'],
+    { timeoutMs: BUDGET.pairs * 10e3 + 60e3 });
   return r.json ?? { error: r.error };
 });
 machine.loadAverageAtEnd = os.loadavg().map((v) => Number(v.toFixed(2)));
 machine.totalSeconds = Math.round((Date.now() - startedAt) / 1000);
 
-// ------------------------------------------------------------------ summary
-
-// Two clocks: wall (the time a user waits: medians of wall-clock time) and
-// cpu (medians of the process's CPU time per call: much less disturbed when
-// other work shares the machine's two cores; the same on an idle machine).
-const CLOCKS = ['wall', 'cpu'];
-const ms = (r, phase, clock) => r?.timing?.[phase]?.[`${clock}Ms`];
-const fin = (v) => (Number.isFinite(v) ? v : undefined);
-const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : undefined);
-const geomean = (v) => (v.length ? Math.exp(v.reduce((a, b) => a + Math.log(b), 0) / v.length) : null);
-
-const rows = [];
-for (const { cell, size } of order) {
-  const k = key(cell, size);
-  const w = WORKLOADS[size];
-  const s = results.simd[k], p = results.plain[k], n = results.native[k], t = results.tfjs[k];
-  const row = { workload: k, cell, size, ...w, stepGflop: stepFlops(cell, w) / 1e9, forwardGflop: forwardFlops(cell, w) / 1e9 };
-  for (const c of CLOCKS) {
-    const fig = {
-      trainMs: fin(ms(s, 'train', c)), forwardMs: fin(ms(s, 'forward', c)),
-      trainEngineMs: fin(ms(s, 'trainEngine', c)), forwardEngineMs: fin(ms(s, 'forwardEngine', c)),
-      plainTrainMs: fin(ms(p, 'train', c)), plainForwardMs: fin(ms(p, 'forward', c)),
-      nativeTrainMs: fin(ms(n, 'train', c)), nativeForwardMs: fin(ms(n, 'forward', c)),
-      tfjsTrainMs: fin(ms(t, 'train', c)), tfjsForwardMs: fin(ms(t, 'forward', c)),
-    };
-    fig.trainGflops = ratio(stepFlops(cell, w) / 1e6, fig.trainMs);
-    fig.forwardGflops = ratio(forwardFlops(cell, w) / 1e6, fig.forwardMs);
-    // speedups: > 1 means rnnlab (or the SIMD build, or wasm) is faster
-    fig.speedupVsTfjs = ratio(fig.tfjsTrainMs, fig.trainMs);
-    fig.forwardSpeedupVsTfjs = ratio(fig.tfjsForwardMs, fig.forwardMs);
-    // wasm vs native compares the bare engine calls on both sides
-    fig.wasmVsNative = ratio(fig.nativeTrainMs, fig.trainEngineMs);
-    fig.wasmVsNativeForward = ratio(fig.nativeForwardMs, fig.forwardEngineMs);
-    fig.plainSlowdown = ratio(fig.plainTrainMs, fig.trainMs);
-    fig.plainForwardSlowdown = ratio(fig.plainForwardMs, fig.forwardMs);
-    row[c] = fig;
-  }
-  if (s?.memory) Object.assign(row, { peakMemoryBytes: s.memory.peak, memoryAfterFirstStepBytes: s.memory.afterFirstStep, memoryGrew: s.memory.grewAfterFirstStep });
-  if (p?.memory) Object.assign(row, { plainPeakMemoryBytes: p.memory.peak, plainMemoryGrew: p.memory.grewAfterFirstStep });
-  if (t?.timing) Object.assign(row, { tfjsReps: t.timing.train.reps, tfjsNotes: t.notes, tfjsWasmMemoryBytes: t.wasmMemoryBytes });
-  rows.push(row);
-}
-
-const memoryGrew = rows.filter((r) => r.memoryGrew || r.plainMemoryGrew).map((r) => r.workload);
-const memoryChecked = rows.some((r) => r.memoryGrew !== undefined);
-const summary = {};
-const targets = {};
-for (const c of CLOCKS) {
-  const all = (f) => rows.map((r) => r[c][f]).filter(Number.isFinite);
-  const m = rows.find((r) => r.workload === 'lstm-M')?.[c];
-  summary[c] = {
-    lstmM: m ? { speedupVsTfjs: m.speedupVsTfjs ?? null, trainGflops: m.trainGflops ?? null, wasmVsNative: m.wasmVsNative ?? null, plainSlowdown: m.plainSlowdown ?? null } : null,
-    geomean: { speedupVsTfjs: geomean(all('speedupVsTfjs')), wasmVsNative: geomean(all('wasmVsNative')), plainSlowdown: geomean(all('plainSlowdown')) },
-    worst: { wasmVsNative: all('wasmVsNative').length ? Math.min(...all('wasmVsNative')) : null, plainSlowdown: all('plainSlowdown').length ? Math.max(...all('plainSlowdown')) : null },
-  };
-  const check = (v, ok) => (v == null ? null : ok(v));
-  targets[c] = {
-    'LSTM-M at least 30x faster per step than TF.js': check(m?.speedupVsTfjs, (v) => v >= 30),
-    'LSTM-M step at least 30 GFLOP/s': check(m?.trainGflops, (v) => v >= 30),
-    'wasm at least 0.8x the speed of native (LSTM-M)': check(m?.wasmVsNative, (v) => v >= 0.8),
-    'no-SIMD fallback within 3x of SIMD (every workload)': check(summary[c].worst.plainSlowdown, (v) => v <= 3),
-  };
-}
-summary.memoryGrewAfterFirstStep = memoryGrew;
-const variants = variantsReport(variantRuns, CLOCKS);
-if (variantRuns.length) for (const c of CLOCKS) Object.assign(targets[c], variants.targets[c]);
-targets.memory = { 'wasm memory does not grow after the first step (every workload, both builds)': memoryChecked ? memoryGrew.length === 0 : null };
-
-for (const [k, r] of Object.entries(results.tfjs)) if (r.notes?.length) notes.push(`TF.js ${k}: ${r.notes.join('; ')}`);
-for (const [k, r] of Object.entries(results.tfjs)) if (r.skipped) notes.push(`TF.js ${k}: skipped, ${r.skipped}`);
-for (const b of ['simd', 'plain', 'tfjs', 'native']) for (const [k, r] of Object.entries(results[b])) if (r.error) notes.push(`${b} ${k}: ${r.error}`);
-if (staleWasm.length) notes.push(`${staleWasm.join(', ')} older than the engine sources when this ran`);
-if (git.dirtyFiles.length) notes.push(`uncommitted changes in: ${git.dirtyFiles.join(', ')}`);
-
-// ------------------------------------------------------------------ report
-
-const f = (v, d = 1) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(d) : v.toFixed(d + 1)) : '–');
-const x = (v) => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(0) : v.toFixed(2)}×` : '–');
-const mib = (b) => (Number.isFinite(b) ? (b / 2 ** 20).toFixed(0) : '–');
-
-function table(c) {
-  const md = [];
-  md.push('| workload (X, H, B, T) | rnnlab step ms | GFLOP/s | forward ms | TF.js step ms | vs TF.js | native step ms | wasm/native | no-SIMD step ms | no-SIMD slowdown | peak wasm MiB |');
-  md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows) {
-    const v = r[c];
-    const star = r.tfjsReps !== undefined && r.tfjsReps < 3 ? '*' : '';
-    md.push(`| ${r.cell.toUpperCase()} ${r.size} (${r.X}, ${r.H}, ${r.B}, ${r.T}) | ${f(v.trainMs)} | ${f(v.trainGflops)} | ${f(v.forwardMs)} | ${f(v.tfjsTrainMs, 0)}${star} | ${x(v.speedupVsTfjs)} | ${f(v.nativeTrainMs)} | ${x(v.wasmVsNative)} | ${f(v.plainTrainMs)} | ${x(v.plainSlowdown)} | ${mib(r.peakMemoryBytes)}${r.memoryGrew ? ' (grew!)' : ''} |`);
-  }
-  return md;
-}
-function ratioLines(c) {
-  const s = summary[c];
-  return [
-    `LSTM-M: ${x(s.lstmM?.speedupVsTfjs)} faster per step than TF.js, ${f(s.lstmM?.trainGflops)} GFLOP/s, wasm/native ${x(s.lstmM?.wasmVsNative)}, no-SIMD slowdown ${x(s.lstmM?.plainSlowdown)}.`,
-    `All workloads (geometric mean): ${x(s.geomean.speedupVsTfjs)} vs TF.js, wasm/native ${x(s.geomean.wasmVsNative)} (worst ${x(s.worst.wasmVsNative)}), no-SIMD slowdown ${x(s.geomean.plainSlowdown)} (worst ${x(s.worst.plainSlowdown)}).`,
-  ];
-}
-
-const tfVersion = Object.values(results.tfjs).find((r) => r.version)?.version;
-const legend = [
-  'One training step = forward + BPTT + Adam (MSE, many-to-many, linear head to Y = X), batch-major [B, T, X]; medians after warm-up. GFLOP/s by SPEC §10 (a step counts 3 × 2·G·H·(X+H)·B·T).',
-  `rnnlab: the wasm SIMD build through the JS API (model.trainStep, model.predict). TF.js${tfVersion ? ` ${tfVersion}` : ''}: wasm backend, SIMD, one thread; its LSTM / GRU / SimpleRNN layer (returnSequences) + timeDistributed dense, MSE, Adam, trainOnBatch. vs TF.js = TF.js time / rnnlab time.`,
-  'native: the same C through the C API, gcc -O3 -march=native; wasm/native = native time / wasm time of the bare engine call (1 = parity). no-SIMD slowdown = fallback build time / SIMD build time. Peak wasm memory: byteLength of the engine\'s WebAssembly.Memory (model._engine.memory) after the run, one process per workload.',
-];
-if (rows.some((r) => r.tfjsReps < 3)) legend.push('\\* TF.js timed fewer than 3 times: too slow for the time budget (see notes; --full gives it more).');
-const load = `load average ${machine.loadAverageAtStart[0]} at start, ${machine.loadAverageAtEnd[0]} at end`;
-const machineLine = `Measured ${machine.date.slice(0, 10)} on ${machine.cpu}, ${machine.cores} cores (shared with other work: ${load}), Node ${machine.node}, ${machine.gcc ?? 'gcc ?'}; rnnlab ${git.commit ?? ''}${git.dirtyFiles.length ? ' with uncommitted changes' : ''}, builds web/dist/rnnlab-simd.wasm ${builds.simd.sha256} and rnnlab.wasm ${builds.plain.sha256}; ${quick ? 'quick' : full ? 'full' : 'default'} run of ${machine.totalSeconds} s.`;
-
 // The kernel benchmark's JSON belongs to the kernel work and may change: take
 // every object of numbers in it as a group of figures (the key names the unit).
-const kernelGroups = (j) => {
+function kernelGroups(j) {
   const groups = {};
   if (!j || j.error) return groups;
   for (const [g, v] of Object.entries(j)) {
     if (v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((n) => typeof n === 'number')) groups[g === 'results' ? (j.unit ?? 'results') : g] = v;
   }
   return groups;
-};
-const kmd = [];
-const kBuilds = ['native', 'wasm', 'wasmScalar'].filter((b) => kernels?.[b]);
-const kg = Object.fromEntries(kBuilds.map((b) => [b, kernelGroups(kernels[b])]));
-const kRows = [];
-for (const b of kBuilds) for (const [g, v] of Object.entries(kg[b])) for (const n of Object.keys(v)) if (!kRows.some((r) => r.g === g && r.n === n)) kRows.push({ g, n });
-if (kRows.length) {
-  kmd.push(`| kernel (tests/c/bench_kernels.c), unit | native ${kernels.native?.build ?? ''} | wasm ${kernels.wasm?.build ?? ''} | wasm ${kernels.wasmScalar?.build ?? 'no-SIMD'} | wasm/native |`);
-  kmd.push('|---|---:|---:|---:|---:|');
-  for (const { g, n } of kRows) {
-    const [a, b, c] = ['native', 'wasm', 'wasmScalar'].map((k) => kg[k]?.[g]?.[n]);
-    kmd.push(`| ${n}, ${g} | ${f(a)} | ${f(b)} | ${f(c)} | ${Number.isFinite(a) && Number.isFinite(b) ? (b / a).toFixed(2) : '–'} |`);
-  }
-  kmd.push('', 'Wall-clock medians measured by the kernel benchmark itself.');
-  for (const b of kBuilds) if (kernels[b].error) kmd.push('', `${b}: ${kernels[b].error}`);
-} else if (kernels?.skipped) {
-  kmd.push(`Kernel micro-benchmark skipped: ${kernels.skipped}.`);
-} else if (kernels) {
-  kmd.push(`Kernel micro-benchmark failed: ${kBuilds.map((b) => `${b}: ${kernels[b].error}`).join('; ')}`);
 }
 
-const targetLines = Object.keys(targets.wall).map((t) => {
-  const w = targets.wall[t], c = targets.cpu[t];
-  const word = (v) => (v === null ? '–' : v ? 'met' : 'NOT met');
-  return `- ${t}: ${word(w)} (wall clock), ${word(c)} (CPU time)`;
+function kernelsMarkdown() {
+  const f = (v) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)) : '–');
+  const kmd = [];
+  const kBuilds = ['native', 'wasm', 'wasmScalar'].filter((b) => kernels?.[b]);
+  const kg = Object.fromEntries(kBuilds.map((b) => [b, kernelGroups(kernels[b])]));
+  const kRows = [];
+  for (const b of kBuilds) for (const [g, v] of Object.entries(kg[b])) for (const n of Object.keys(v)) if (!kRows.some((r) => r.g === g && r.n === n)) kRows.push({ g, n });
+  if (kRows.length) {
+    kmd.push(`| kernel (tests/c/bench_kernels.c), unit | native ${kernels.native?.build ?? ''} | wasm ${kernels.wasm?.build ?? ''} | wasm ${kernels.wasmScalar?.build ?? 'no-SIMD'} | wasm/native |`);
+    kmd.push('|---|---:|---:|---:|---:|');
+    for (const { g, n } of kRows) {
+      const [a, b, c] = ['native', 'wasm', 'wasmScalar'].map((k) => kg[k]?.[g]?.[n]);
+      kmd.push(`| ${n}, ${g} | ${f(a)} | ${f(b)} | ${f(c)} | ${Number.isFinite(a) && Number.isFinite(b) ? (b / a).toFixed(2) : '–'} |`);
+    }
+    kmd.push('', 'Wall-clock medians measured by the kernel benchmark itself.');
+    for (const b of kBuilds) if (kernels[b].error) kmd.push('', `${b}: ${kernels[b].error}`);
+  } else if (kernels?.skipped) {
+    kmd.push(`Kernel micro-benchmark skipped: ${kernels.skipped}.`);
+  } else if (kernels) {
+    kmd.push(`Kernel micro-benchmark failed: ${kBuilds.map((b) => `${b}: ${kernels[b].error}`).join('; ')}`);
+  }
+  return kmd;
+}
+
+// ------------------------------------------------------------------ report
+
+const all = (name) => Object.values(results[name]);
+const firstOf = (names, get) => names.flatMap(all).map(get).find((v) => v != null);
+const threadsUnavailable = all('simd2').some((r) => r.unavailable);
+const tfjsVersion = firstOf(['tfjs'], (r) => r.version);
+const ortVersion = firstOf(['ort1', 'ort2'], (r) => r.version);
+const torchVersion = firstOf(['torch1', 'torch2'], (r) => r.version);
+// PyTorch's BLAS, as its child found it mapped (the libblas.so.3 alternative)
+const blasEntries = firstOf(['torch1', 'torch2'], (r) => r.blas);
+const blasName = blasEntries?.length ? [...new Set(blasEntries.map((b) => b.name))].join(' + ') : null;
+const onOpenBlas = !!blasEntries?.some((b) => /^OpenBLAS/.test(b.name));
+let torchNote = null;
+if (!torchAvailable) torchNote = flag('no-torch') ? 'PyTorch not run (--no-torch)' : 'PyTorch not installed';
+else if (!blasEntries) torchNote = 'PyTorch did not run (see notes)';
+else if (!onOpenBlas) torchNote = `not judged: PyTorch ran on ${blasName}, not OpenBLAS (sudo apt-get install -y libopenblas0-pthread)`;
+
+for (const [k, r] of Object.entries(results.simd2)) if (r.unavailable) { notes.push(`rnnlab 2 threads: ${r.unavailable}; its columns say n/a`); break; }
+for (const [k, r] of Object.entries(results.simd2)) if (r.threads != null && r.threads !== 2) notes.push(`rnnlab ${k}: asked for 2 threads, init used ${r.threads}`);
+for (const name of ['simd', 'plain']) for (const r of all(name)) for (const n of r.notes ?? []) if (!notes.includes(`rnnlab: ${n}`)) notes.push(`rnnlab: ${n}`);
+if (torchAvailable && blasEntries) {
+  const configs = [...new Set(blasEntries.map((b) => b.config).filter(Boolean))];
+  notes.push(`PyTorch ${torchVersion} runs on ${blasName}${configs.length ? ` (${configs.join('; ')})` : ''}: ${[...new Set(blasEntries.map((b) => b.realpath))].join(', ')}; its build says ${firstOf(['torch1'], (r) => r.blasInfo) ?? '?'}; OMP_WAIT_POLICY=${torchEnv(1).OMP_WAIT_POLICY}.`);
+  if (!onOpenBlas) notes.push('PyTorch is on a BLAS other than OpenBLAS: Debian\'s reference BLAS is many times slower, so its figures are no fair comparison; install OpenBLAS with sudo apt-get install -y libopenblas0-pthread (the libblas.so.3 alternative then points at it).');
+  const slowTorch = [1, 2].flatMap((n) => Object.entries(results[`torch${n}`]).filter(([, r]) => r.notes?.length).map(([k]) => `${k} on ${n}`));
+  if (slowTorch.length) notes.push(`PyTorch's first full-size step took over a third of its budget, so it had no more warm-up and may be timed only once, in: ${slowTorch.join(', ')} thread(s)`);
+  for (const [k, r] of Object.entries(results.torch2)) if (r.threads && r.threads.torch !== 2) notes.push(`PyTorch ${k}: asked for 2 threads, torch.get_num_threads() says ${r.threads.torch}`);
+}
+for (const [k, r] of Object.entries(results.ort2)) {
+  if (r.threads != null && r.threads !== 2) notes.push(`onnxruntime-web ${k}: asked for 2 threads, ort.env.wasm.numThreads is ${r.threads}`);
+}
+const ortCpuPerWall = all('ort2').map((r) => r.cpuPerWall).filter(Number.isFinite);
+if (ortCpuPerWall.length) notes.push(`onnxruntime-web on 2 threads in Node (worker_threads): CPU time / wall time per run ${Math.min(...ortCpuPerWall).toFixed(2)}–${Math.max(...ortCpuPerWall).toFixed(2)} (2 when both threads work throughout; its LSTM/GRU/RNN kernels split only large enough products).`);
+for (const [k, r] of Object.entries(results.tfjs)) if (r.notes?.length) notes.push(`TF.js ${k}: ${r.notes.join('; ')}`);
+for (const [k, r] of Object.entries(results.tfjs)) if (r.skipped) notes.push(`TF.js ${k}: skipped, ${r.skipped}`);
+for (const b of Object.keys(results)) for (const [k, r] of Object.entries(results[b])) if (r.error) notes.push(`${b} ${k}: ${r.error}`);
+if (staleWasm.length) notes.push(`${staleWasm.join(', ')} older than the engine sources when this ran`);
+if (git.dirtyFiles.length) notes.push(`uncommitted changes in: ${git.dirtyFiles.join(', ')}`);
+
+const rows = buildRows(results, order);
+const summary = summarize(rows);
+const variants = variantsReport(variantRuns, CLOCKS);
+for (const r of variants.rows) if (r.error) notes.push(`variant ${r.variant}: ${r.error}`);
+const targets = judgeTargets(rows, { threadsUnavailable, torchNote, variantTargets: variantRuns.length ? variants.targets : null });
+
+const load = `load average ${machine.loadAverageAtStart[0]} at start, ${machine.loadAverageAtEnd[0]} at end`;
+const versions = [
+  `Node ${machine.node}`, machine.gcc ?? 'gcc ?',
+  torchVersion && `PyTorch ${torchVersion}${blasName ? ` on ${blasName}` : ''}`,
+  ortVersion && `onnxruntime-web ${ortVersion}`, tfjsVersion && `TensorFlow.js ${tfjsVersion}`,
+].filter(Boolean).join(', ');
+const machineLine = `One run on ${machine.date.slice(0, 10)} (rnnlab ${git.commit ?? '?'}${git.dirtyFiles.length ? ' with uncommitted changes' : ''}): ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB (shared with other work: ${load}); ${versions}; builds web/dist/rnnlab-simd.wasm ${builds.simd.sha256} and rnnlab.wasm ${builds.plain.sha256}; \`npm run bench${quick ? ' -- --quick' : full ? ' -- --full' : ''}\`, ${machine.totalSeconds} s.`;
+
+const markdown = markdownReport(rows, summary, targets, {
+  machineLine, threadsUnavailable, torchVersion, blas: blasName, ortVersion, tfjsVersion,
+  variantsMd: variantRuns.length ? variants.md : null, kernelsMd: kernelsMarkdown(), notes,
 });
-for (const [t, v] of Object.entries(targets.memory)) targetLines.push(`- ${t}: ${v === null ? '–' : v ? 'met' : `NOT met (${memoryGrew.join(', ')})`}`);
-
-const markdown = [
-  '## Benchmark', '', machineLine, '',
-  '### Wall clock', '', ...table('wall'), '',
-  '### CPU time', '',
-  'The same run, each call timed by the CPU time of its process instead of the wall clock: on this shared 2-core machine much less disturbed by the other work, and on an idle machine the same as the wall clock for these single-threaded steps (V8\'s GC helper threads add a little to TF.js).', '',
-  ...table('cpu'), '',
-  ...legend.map((l) => `${l}  `), '',
-  '### Ratios', '',
-  ...ratioLines('wall').map((l) => `- wall clock: ${l}`), ...ratioLines('cpu').map((l) => `- CPU time: ${l}`),
-  `- Wasm memory after the first step of a shape: ${memoryGrew.length ? `GREW in ${memoryGrew.join(', ')}` : memoryChecked ? 'no growth in any workload (SIMD and fallback)' : 'not measured'}.`, '',
-  ...(variantRuns.length ? ['### Bidirectional and dropout (LSTM-M)', '', ...variants.md, ''] : []),
-  '### Targets (issues 5 and 11)', '', ...targetLines, '',
-  ...(kmd.length ? ['### Matrix kernels', '', ...kmd, ''] : []),
-  ...(notes.length ? ['### Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
-].join('\n');
-
-const out = { machine, builds, mode: quick ? 'quick' : full ? 'full' : 'default', budgets: BUDGET, workloads: WORKLOADS, rows, variants: variants.rows, summary, targets, kernels, notes, raw: results };
+const out = {
+  machine, builds, mode: quick ? 'quick' : full ? 'full' : 'default', budgets: BUDGET, threads: THREADS, workloads: WORKLOADS,
+  versions: { torch: torchVersion ?? null, blas: blasEntries ?? null, ortWeb: ortVersion ?? null, tfjs: tfjsVersion ?? null },
+  rows, variants: variants.rows, summary, targets, kernels, notes, raw: results, rawVariants: variantRuns.map((v) => v.result),
+};
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
 fs.writeFileSync(path.join(outDir, 'latest.md'), `${markdown}\n`);
