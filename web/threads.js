@@ -17,9 +17,11 @@ const READY_TIMEOUT_MS = 20000;
 // onto its own stack and TLS, report ready, then serve jobs until stopped.
 // A trap marks the worker dead in shared memory, so the owner finishes its
 // work instead of waiting for it.
+// In Node it may run as a script or as a module (a process started with
+// --input-type=module passes that on to its workers): import() works in both.
 const WORKER_SOURCE = `'use strict';
-const inNode = typeof process === 'object' && !!(process.versions && process.versions.node) && typeof require === 'function';
-const port = inNode ? require('node:worker_threads').parentPort : self;
+const inNode = typeof process === 'object' && !!(process.versions && process.versions.node);
+let port = inNode ? null : self;
 const post = (message) => port.postMessage(message);
 function start({ module, memory, thread, stackTop, tls, dead }) {
   const i32 = new Int32Array(memory.buffer);
@@ -51,8 +53,14 @@ function start({ module, memory, thread, stackTop, tls, dead }) {
   }
   if (!inNode) self.close();
 }
-if (inNode) start(require('node:worker_threads').workerData);
-else self.onmessage = (event) => start(event.data);
+if (inNode) {
+  import('node:worker_threads').then((threads) => {
+    port = threads.parentPort;
+    start(threads.workerData);
+  });
+} else {
+  self.onmessage = (event) => start(event.data);
+}
 `;
 
 const inNode = typeof process === 'object' && !!process.versions?.node && typeof window === 'undefined';
