@@ -1079,7 +1079,13 @@ describe('init: bad options', () => {
     ['wasm: true', '{ wasm: true }', 'E_TYPE', ['wasm', /expected/, 'true']],
     ["misspelt 'wsam'", "{ wsam: new URL('file:///nonexistent.wasm') }", 'E_INVALID', ['init options', "unknown option 'wsam'", "did you mean 'wasm'?"]],
     ["misspelt 'SIMD'", '{ SIMD: false }', 'E_INVALID', ['init options', "unknown option 'SIMD'", "did you mean 'simd'?"]],
-    ["unknown 'threads'", '{ threads: 4 }', 'E_INVALID', ['init options', "unknown option 'threads'", 'known options: wasm, simd']],
+    ["misspelt 'thread'", '{ thread: 2 }', 'E_INVALID', ['init options', "unknown option 'thread'", "did you mean 'threads'?"]],
+    ["unknown 'workers'", '{ workers: 2 }', 'E_INVALID', ['init options', "unknown option 'workers'", 'known options: wasm, simd, threads']],
+    ['threads: 0', '{ threads: 0 }', 'E_INVALID', ['init options.threads', 'expected an integer from 1 to 16', 'got 0']],
+    ['threads: 17', '{ threads: 17 }', 'E_INVALID', ['init options.threads', 'expected an integer from 1 to 16', 'got 17']],
+    ['threads: 1.5', '{ threads: 1.5 }', 'E_INVALID', ['init options.threads', 'expected an integer from 1 to 16', 'got 1.5']],
+    ['threads: NaN', '{ threads: NaN }', 'E_INVALID', ['init options.threads', 'expected an integer from 1 to 16', 'got NaN']],
+    ["threads: '2'", "{ threads: '2' }", 'E_TYPE', ['init options.threads', 'expected an integer from 1 to 16', '"2"']],
     ['wasm: bytes that are not WebAssembly', '{ wasm: new Uint8Array([1, 2, 3, 4]) }', 'E_LOAD', ['could not load the rnnlab WebAssembly module', /magic|expected/, /wasm|WebAssembly/]],
   ];
   const lib = JSON.stringify(new URL('../web/rnnlab.js', import.meta.url).href);
