@@ -3,11 +3,13 @@
 // same disturbances, and the medians of the turns are compared.
 //
 //   node tests/bench/ab.js A.wasm B.wasm [--cell=lstm] [--size=M] [--rounds=4]
+//                          [--phase=train|forward]
 //
-// Each turn times the bare engine call rnnlab_train_step (the model's
-// internals, as worker-rnnlab.js does) on one SPEC §10 workload after the
-// same warm-up, and prints its median; the last line gives each build's
-// median over the turns and the ratio B/A (below 1: B is faster).
+// Each turn times the bare engine call rnnlab_train_step, or with
+// --phase=forward rnnlab_forward without the loss (the model's internals, as
+// worker-rnnlab.js does), on one SPEC §10 workload after the same warm-up,
+// and prints its median; the last line gives each build's median over the
+// turns and the ratio B/A (below 1: B is faster).
 
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,20 +19,21 @@ const args = process.argv.slice(2);
 const option = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 
 if (args[0] === '--turn') {
-  await turn(args[1], args[2], args[3]);
+  await turn(args[1], args[2], args[3], args[4]);
 } else {
   const builds = args.filter((a) => !a.startsWith('--'));
   const cell = option('cell', 'lstm');
   const size = option('size', 'M');
   const rounds = Number(option('rounds', 4));
-  if (builds.length !== 2 || !CELLS.includes(cell) || !WORKLOADS[size] || !(rounds >= 1)) {
-    console.error('usage: node tests/bench/ab.js A.wasm B.wasm [--cell=rnn|lstm|gru] [--size=S|M|LONG] [--rounds=N]');
+  const phase = option('phase', 'train');
+  if (builds.length !== 2 || !CELLS.includes(cell) || !WORKLOADS[size] || !(rounds >= 1) || !['train', 'forward'].includes(phase)) {
+    console.error('usage: node tests/bench/ab.js A.wasm B.wasm [--cell=rnn|lstm|gru] [--size=S|M|LONG] [--rounds=N] [--phase=train|forward]');
     process.exit(2);
   }
   const times = builds.map(() => []);
   for (let r = 0; r < rounds; r++) {
     builds.forEach((wasm, k) => {
-      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--turn', wasm, cell, size], { encoding: 'utf8' });
+      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--turn', wasm, cell, size, phase], { encoding: 'utf8' });
       if (child.status !== 0) {
         console.error(`ab: ${wasm}: ${child.stderr.trim()}`);
         process.exit(1);
@@ -41,11 +44,12 @@ if (args[0] === '--turn') {
     });
   }
   const [a, b] = times.map(median);
-  console.log(`${cell} ${size}: A ${a.toFixed(2)} ms, B ${b.toFixed(2)} ms per step (medians of ${rounds} turns); B/A ${(b / a).toFixed(3)}`);
+  const what = phase === 'train' ? 'step' : 'forward';
+  console.log(`${cell} ${size} ${phase}: A ${a.toFixed(2)} ms, B ${b.toFixed(2)} ms per ${what} (medians of ${rounds} turns); B/A ${(b / a).toFixed(3)}`);
 }
 
-// One turn: the median of 11 bare training steps, printed alone.
-async function turn(wasmPath, cell, size) {
+// One turn: the median of 11 bare training steps (or forwards), printed alone.
+async function turn(wasmPath, cell, size, phase) {
   const { readFileSync } = await import('node:fs');
   const { init, createModel } = await import('../../web/rnnlab.js');
   await init({ wasm: readFileSync(wasmPath) });
@@ -62,9 +66,9 @@ async function turn(wasmPath, cell, size) {
   const times = [];
   for (let i = 0; i < 11; i++) {
     const t0 = performance.now();
-    const status = abi.trainStep(model._handle, 0);
+    const status = phase === 'forward' ? abi.forward(model._handle, 0, false) : abi.trainStep(model._handle, 0);
     times.push(performance.now() - t0);
-    if (status !== 0) throw new Error(`rnnlab_train_step returned status ${status}`);
+    if (status !== 0) throw new Error(`rnnlab_${phase === 'forward' ? 'forward' : 'train_step'} returned status ${status}`);
   }
   console.log(median(times));
 }
