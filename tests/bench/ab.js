@@ -8,12 +8,14 @@
 // Each turn times the bare engine call rnnlab_train_step, or with
 // --phase=forward rnnlab_forward without the loss (the model's internals, as
 // worker-rnnlab.js does), on one SPEC §10 workload after the same warm-up,
-// and prints its median; the last line gives each build's median over the
-// turns and the ratio B/A (below 1: B is faster).
+// and prints its median wall-clock and CPU time (process.cpuUsage, as
+// common.js's cpuMs: on a busy machine a step's CPU time moves much less than
+// its wall-clock time); the last line gives each build's medians over the
+// turns and the ratios B/A (below 1: B is faster).
 
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { WORKLOADS, CELLS, median, inputs } from './common.js';
+import { WORKLOADS, CELLS, median, inputs, cpuMs } from './common.js';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
@@ -30,7 +32,7 @@ if (args[0] === '--turn') {
     console.error('usage: node tests/bench/ab.js A.wasm B.wasm [--cell=rnn|lstm|gru] [--size=S|M|LONG] [--rounds=N] [--phase=train|forward]');
     process.exit(2);
   }
-  const times = builds.map(() => []);
+  const times = builds.map(() => ({ wall: [], cpu: [] }));
   for (let r = 0; r < rounds; r++) {
     builds.forEach((wasm, k) => {
       const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--turn', wasm, cell, size, phase], { encoding: 'utf8' });
@@ -38,17 +40,22 @@ if (args[0] === '--turn') {
         console.error(`ab: ${wasm}: ${child.stderr.trim()}`);
         process.exit(1);
       }
-      const ms = Number(child.stdout.trim());
-      times[k].push(ms);
-      console.log(`round ${r + 1} ${k ? 'B' : 'A'} ${ms.toFixed(2)} ms`);
+      const [wall, cpu] = child.stdout.trim().split(' ').map(Number);
+      times[k].wall.push(wall);
+      times[k].cpu.push(cpu);
+      console.log(`round ${r + 1} ${k ? 'B' : 'A'} ${wall.toFixed(2)} ms (CPU ${cpu.toFixed(2)} ms)`);
     });
   }
-  const [a, b] = times.map(median);
   const what = phase === 'train' ? 'step' : 'forward';
-  console.log(`${cell} ${size} ${phase}: A ${a.toFixed(2)} ms, B ${b.toFixed(2)} ms per ${what} (medians of ${rounds} turns); B/A ${(b / a).toFixed(3)}`);
+  const line = (clock) => {
+    const [a, b] = times.map((t) => median(t[clock]));
+    return `A ${a.toFixed(2)} ms, B ${b.toFixed(2)} ms, B/A ${(b / a).toFixed(3)}`;
+  };
+  console.log(`${cell} ${size} ${phase} per ${what}, medians of ${rounds} turns: wall ${line('wall')}; CPU ${line('cpu')}`);
 }
 
-// One turn: the median of 11 bare training steps (or forwards), printed alone.
+// One turn: the medians of 11 bare training steps (or forwards), wall-clock
+// and CPU time, printed alone.
 async function turn(wasmPath, cell, size, phase) {
   const { readFileSync } = await import('node:fs');
   const { init, createModel } = await import('../../web/rnnlab.js');
@@ -64,11 +71,14 @@ async function turn(wasmPath, cell, size, phase) {
   model.trainStep({ x, y: x, shape: [B, T, X] });
   const abi = model._abi;
   const times = [];
+  const cpu = [];
   for (let i = 0; i < 11; i++) {
+    const c0 = cpuMs();
     const t0 = performance.now();
     const status = phase === 'forward' ? abi.forward(model._handle, 0, false) : abi.trainStep(model._handle, 0);
     times.push(performance.now() - t0);
+    cpu.push(cpuMs() - c0);
     if (status !== 0) throw new Error(`rnnlab_${phase === 'forward' ? 'forward' : 'train_step'} returned status ${status}`);
   }
-  console.log(median(times));
+  console.log(`${median(times)} ${median(cpu)}`);
 }
