@@ -3,7 +3,7 @@
 // same disturbances, and the medians of the turns are compared.
 //
 //   node tests/bench/ab.js A.wasm B.wasm [--cell=lstm] [--size=M] [--rounds=4]
-//                          [--phase=train|forward]
+//                          [--phase=train|forward] [--config=JSON]
 //
 // Each turn times the bare engine call rnnlab_train_step, or with
 // --phase=forward rnnlab_forward without the loss (the model's internals, as
@@ -11,7 +11,8 @@
 // and prints its median wall-clock and CPU time (process.cpuUsage, as
 // common.js's cpuMs: on a busy machine a step's CPU time moves much less than
 // its wall-clock time); the last line gives each build's medians over the
-// turns and the ratios B/A (below 1: B is faster).
+// turns and the ratios B/A (below 1: B is faster). --config overrides the
+// model's config as worker-rnnlab.js's does, e.g. '{"gruVariant":"reset-after"}'.
 
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -21,21 +22,22 @@ const args = process.argv.slice(2);
 const option = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 
 if (args[0] === '--turn') {
-  await turn(args[1], args[2], args[3], args[4]);
+  await turn(args[1], args[2], args[3], args[4], JSON.parse(args[5] ?? '{}'));
 } else {
   const builds = args.filter((a) => !a.startsWith('--'));
   const cell = option('cell', 'lstm');
   const size = option('size', 'M');
   const rounds = Number(option('rounds', 4));
   const phase = option('phase', 'train');
+  const config = args.find((a) => a.startsWith('--config='))?.slice('--config='.length) ?? '{}';
   if (builds.length !== 2 || !CELLS.includes(cell) || !WORKLOADS[size] || !(rounds >= 1) || !['train', 'forward'].includes(phase)) {
-    console.error('usage: node tests/bench/ab.js A.wasm B.wasm [--cell=rnn|lstm|gru] [--size=S|M|LONG] [--rounds=N] [--phase=train|forward]');
+    console.error('usage: node tests/bench/ab.js A.wasm B.wasm [--cell=rnn|lstm|gru] [--size=S|M|LONG] [--rounds=N] [--phase=train|forward] [--config=JSON]');
     process.exit(2);
   }
   const times = builds.map(() => ({ wall: [], cpu: [] }));
   for (let r = 0; r < rounds; r++) {
     builds.forEach((wasm, k) => {
-      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--turn', wasm, cell, size, phase], { encoding: 'utf8' });
+      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--turn', wasm, cell, size, phase, config], { encoding: 'utf8' });
       if (child.status !== 0) {
         console.error(`ab: ${wasm}: ${child.stderr.trim()}`);
         process.exit(1);
@@ -51,17 +53,18 @@ if (args[0] === '--turn') {
     const [a, b] = times.map((t) => median(t[clock]));
     return `A ${a.toFixed(2)} ms, B ${b.toFixed(2)} ms, B/A ${(b / a).toFixed(3)}`;
   };
-  console.log(`${cell} ${size} ${phase} per ${what}, medians of ${rounds} turns: wall ${line('wall')}; CPU ${line('cpu')}`);
+  const named = config === '{}' ? '' : ` ${config}`;
+  console.log(`${cell}${named} ${size} ${phase} per ${what}, medians of ${rounds} turns: wall ${line('wall')}; CPU ${line('cpu')}`);
 }
 
 // One turn: the medians of 11 bare training steps (or forwards), wall-clock
 // and CPU time, printed alone.
-async function turn(wasmPath, cell, size, phase) {
+async function turn(wasmPath, cell, size, phase, config) {
   const { readFileSync } = await import('node:fs');
   const { init, createModel } = await import('../../web/rnnlab.js');
   await init({ wasm: readFileSync(wasmPath) });
   const { X, H, B, T } = WORKLOADS[size];
-  const model = await createModel({ cell, inputSize: X, hiddenSize: H, outputSize: X, seed: 7 });
+  const model = await createModel({ cell, inputSize: X, hiddenSize: H, outputSize: X, seed: 7, ...config });
   // Warm-up as in worker-rnnlab.js: short calls first, then a pause for V8's
   // background compiler, then the workload's own shape.
   const small = inputs(4 * 8 * X, 99);
