@@ -1,6 +1,6 @@
 // ab.js — two engine builds side by side, for judging a change on a noisy
-// machine: the builds take turns, a fresh process each time, so both see the
-// same disturbances, and the medians of the turns are compared.
+// machine: the builds take turns (ABBAAB…), a fresh process each time, so
+// both see the same disturbances, and the medians of the turns are compared.
 //
 //   node tests/bench/ab.js A.wasm B.wasm [--cell=lstm] [--size=M] [--rounds=4]
 //                          [--phase=train|forward] [--config=JSON]
@@ -36,7 +36,9 @@ if (args[0] === '--turn') {
   }
   const times = builds.map(() => ({ wall: [], cpu: [] }));
   for (let r = 0; r < rounds; r++) {
-    builds.forEach((wasm, k) => {
+    // A first in odd rounds, B first in even ones: the order is no bias
+    for (const k of r % 2 ? [1, 0] : [0, 1]) {
+      const wasm = builds[k];
       const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--turn', wasm, cell, size, phase, config], { encoding: 'utf8' });
       if (child.status !== 0) {
         console.error(`ab: ${wasm}: ${child.stderr.trim()}`);
@@ -46,7 +48,7 @@ if (args[0] === '--turn') {
       times[k].wall.push(wall);
       times[k].cpu.push(cpu);
       console.log(`round ${r + 1} ${k ? 'B' : 'A'} ${wall.toFixed(2)} ms (CPU ${cpu.toFixed(2)} ms)`);
-    });
+    }
   }
   const what = phase === 'train' ? 'step' : 'forward';
   const line = (clock) => {
