@@ -1,4 +1,4 @@
-/* vmath.c — the array and scalar forms of vmath.h's sigmoid and tanh, and
+/* vmath.c — the array and scalar forms of vmath.h's sigmoid, tanh and
  * relu. */
 #include "vmath.h"
 
@@ -20,8 +20,6 @@
 void vec_sigmoid(float *x, int n) { APPLY_VF(sigmoid_vf, x, n); }
 void vec_tanh(float *x, int n) { APPLY_VF(tanh_vf, x, n); }
 
-/* x < 0 ? 0 : x, so that NaN stays NaN. */
-static inline vf relu_vf(vf x) { return vf_pmax(x, vf_splat(0.0f)); }
 void vec_relu(float *x, int n) { APPLY_VF(relu_vf, x, n); }
 
 float scalar_sigmoid(float x) { return sigmoid_vf(vf_splat(x))[0]; }

@@ -82,6 +82,9 @@ static inline vf tanh_vf(vf x) {
     return (vf)((vi)t | sign); /* tanh is odd: sign(x) tanh|x| */
 }
 
+/* x < 0 ? 0 : x, so that NaN stays NaN. */
+static inline vf relu_vf(vf x) { return vf_pmax(x, vf_splat(0.0f)); }
+
 void vec_sigmoid(float *x, int n); /* x <- 1 / (1 + exp(-x)) */
 void vec_tanh(float *x, int n);    /* x <- tanh(x)           */
 void vec_relu(float *x, int n);    /* x <- max(x, 0)         */
