@@ -1,7 +1,8 @@
 /* layer.c — one recurrent layer over all T steps (SPEC §1, §4): the time
- * loop, each step taking its input projection and calling the cell, and
- * after the backward loop the weight gradients as big products over all
- * T*B rows at once. Gradients accumulate (+=) into m->grads. */
+ * loop, taking the input projection a few steps at a time and calling the
+ * cell at each step, and after the backward loop the weight gradients as big
+ * products over all T*B rows at once. Gradients accumulate (+=) into
+ * m->grads. */
 #include "model.h"
 #include "cells.h"
 #include "gemm.h"
