@@ -159,7 +159,7 @@ static void input_dropout_backward(rnnlab_model *m, int l, const float *in, floa
 /* ---------------------------------------------------------------- recurrent dropout */
 
 /* pre (B, G*H): block g += (h_prev ⊙ m_g) U_g^T for the blocks masked here,
- * with U_g packed once per optimiser step (pack_recurrent) */
+ * with U_g packed once per optimiser step (pack_weights) */
 void recurrent_dropout_product(rnnlab_model *m, int l, const float *h_prev, float *pre) {
     int B = m->B, H = m->H, GH = m->G * H;
     for (int g = 0; g < recurrent_dropout_blocks(m); g++) {

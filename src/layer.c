@@ -1,7 +1,8 @@
-/* layer.c — one recurrent layer over all T steps (SPEC §1, §4): the input
- * projection of every step as one gemm, the time loop calling the cell, and
- * after the backward loop the weight gradients as big products over all
- * T*B rows at once. Gradients accumulate (+=) into m->grads. */
+/* layer.c — one recurrent layer over all T steps (SPEC §1, §4): the time
+ * loop, taking the input projection a few steps at a time and calling the
+ * cell at each step, and after the backward loop the weight gradients as big
+ * products over all T*B rows at once. Gradients accumulate (+=) into
+ * m->grads. */
 #include "model.h"
 #include "cells.h"
 #include "gemm.h"
@@ -20,12 +21,15 @@ void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld) {
     }
 }
 
-/* Packs U once per optimiser step: h U^T for the forward loop and dG U for
- * the backward loop (the GRU keeps its r,z blocks apart from the n block). */
-void pack_recurrent(rnnlab_model *m) {
+/* Packs the weights once per optimiser step: x W^T and h U^T for the
+ * forward loop, dG U for the backward loop (the GRU keeps its r,z blocks
+ * apart from the n block). */
+void pack_weights(rnnlab_model *m) {
     int H = m->H, GH = m->G * m->H;
     for (int l = 0; l < m->units; l++) {
         const float *U = m->params + m->lay[l].U;
+        int X = m->lay[l].in;
+        gemm_pack_b(1, X, GH, m->params + m->lay[l].W, X, m->packed + m->packed_in[l]);
         if (m->cfg.cell == RNNLAB_CELL_GRU) {
             const float *Un = U + (size_t)2 * H * H;
             gemm_pack_b(1, H, 2 * H, U, H, m->packed + m->packed_fwd[l]);
@@ -52,6 +56,31 @@ static void initial_state(float *dst, const float *carried, const float *given, 
     const float *src = flags & RNNLAB_CARRY_STATE ? carried : flags & RNNLAB_USE_H0 ? given : NULL;
     if (src) memcpy(dst, src, BH * sizeof(float));
     else memset(dst, 0, BH * sizeof(float));
+}
+
+/* Each of the rows of gates (rows, G*H) = layer l's bias b. */
+static void bias_rows(const rnnlab_model *m, int l, float *gates, size_t rows) {
+    size_t GH = (size_t)m->G * m->H;
+    const float *bias = m->params + m->lay[l].b;
+    for (size_t r = 0; r < rows; r++) memcpy(gates + r * GH, bias, GH * sizeof(float));
+}
+
+/* The input part of the pre-activations of `steps` steps from step t on:
+ * pre (steps*B, G*H) = b + x W^T (x: (steps*B, X_l) from step t), with W
+ * packed once per optimiser step. */
+static void input_projection(const rnnlab_model *m, int l, const float *x, float *pre, int steps) {
+    int GH = m->G * m->H, X = m->lay[l].in, rows = steps * m->B;
+    bias_rows(m, l, pre, (size_t)rows);
+    gemm_packed(rows, GH, X, x, X, m->packed + m->packed_in[l], 1.0f, pre, GH);
+}
+
+/* Steps whose input part is taken at once: as many as fit in PROJECTION_FLOATS
+ * of gates, so that they are still in cache when the time loop reaches them,
+ * and at least one. */
+#define PROJECTION_FLOATS 32768 /* 128 KB */
+static int projection_steps(const rnnlab_model *m) {
+    size_t per_step = (size_t)m->B * m->G * m->H;
+    return per_step >= PROJECTION_FLOATS ? 1 : (int)(PROJECTION_FLOATS / per_step);
 }
 
 /* Rows [r0, r0 + rows) of one step of layer l's cell on pre (B, G*H), the
@@ -122,16 +151,25 @@ void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
     float *tc = lstm ? m->tanh_c + (size_t)l * TB * m->H : NULL;           /* (T, B, H)   */
     float *aux = gru ? m->aux + (size_t)l * TB * m->H : NULL;              /* (T, B, H)   */
 
-    /* the input projection of all steps at once: gates = b + X_all W^T */
-    const float *bias = m->params + lo->b;
-    for (size_t r = 0; r < TB; r++) memcpy(gates + r * GH, bias, (size_t)GH * sizeof(float));
-    if (m->dropping && m->cfg.input_dropout > 0.0f) input_dropout_project(m, l, in, gates);
-    else gemm(0, 1, (int)TB, GH, lo->in, in, lo->in, m->params + lo->W, lo->in, 1.0f, gates, GH);
+    /* The input part, gates = b + x W^T: inside the loop, a few steps at a
+     * time while their rows are in cache; with input dropout for all steps at
+     * once first (dropout.c). Each element sums the same products in the same
+     * order either way (gemm.c). */
+    int masked_in = m->dropping && m->cfg.input_dropout > 0.0f, chunk = projection_steps(m);
+    if (masked_in) {
+        bias_rows(m, l, gates, TB);
+        input_dropout_project(m, l, in, gates);
+    }
 
     /* hT/cT of layer l are read here before this layer overwrites them */
     initial_state(hs, m->hT + (size_t)l * BH, m->h0 + (size_t)l * BH, flags, BH);
     if (lstm) initial_state(cs, m->cT + (size_t)l * BH, m->c0 + (size_t)l * BH, flags, BH);
-    for (int t = 0; t < T; t++) forward_step(m, l, t, gates + (size_t)t * B * GH, hs, cs, tc, aux);
+    for (int t = 0; t < T; t++) {
+        float *pre = gates + (size_t)t * B * GH;
+        if (!masked_in && t % chunk == 0)
+            input_projection(m, l, in + (size_t)t * B * lo->in, pre, t + chunk <= T ? chunk : T - t);
+        forward_step(m, l, t, pre, hs, cs, tc, aux);
+    }
     memcpy(m->hT + (size_t)l * BH, hs + (size_t)T * BH, BH * sizeof(float));
     if (lstm) memcpy(m->cT + (size_t)l * BH, cs + (size_t)T * BH, BH * sizeof(float));
 }

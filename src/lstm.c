@@ -2,30 +2,46 @@
  * cells.h). */
 #include "cells.h"
 #include "gemm.h"
-#include "simd.h"
 #include "vmath.h"
 
 #include <stddef.h>
-#include <string.h>
+
+/* Accessors for the unit macros: a vector of units at j, or unit j alone. */
+#define AT_V(p) vf_load((p) + j)
+#define ST_V(p, v) vf_store((p) + j, (v))
+#define AT_S(p) ((p)[j])
+#define ST_S(p, v) ((p)[j] = (v))
+
+/* One LSTM unit's step forward, all in one pass: the gates in place (their
+ * pre-activations on entry), c, tanh c and h. Every argument is a vector of
+ * units; the same arithmetic serves whole vectors and the scalar tail
+ * (scalar_sigmoid and scalar_tanh run the vector code on one lane). */
+#define LSTM_UNIT_FORWARD(T_, SIGMOID, TANH, at, st)                               \
+    do {                                                                          \
+        T_ i_ = SIGMOID(at(i)), f_ = SIGMOID(at(f));                              \
+        T_ g_ = TANH(at(g)), o_ = SIGMOID(at(o));                                 \
+        T_ c_ = f_ * at(cp) + i_ * g_; /* c = f⊙c' + i⊙g */                       \
+        T_ tc_ = TANH(c_);                                                        \
+        st(i, i_);                                                                \
+        st(f, f_);                                                                \
+        st(g, g_);                                                                \
+        st(o, o_);                                                                \
+        st(cb, c_);                                                               \
+        st(tcb, tc_);                                                             \
+        st(hb, o_ * tc_); /* h = o⊙tanh(c) */                                     \
+    } while (0)
 
 void lstm_forward_step(int B, int H, const float *U_fwd, const float *h_prev,
                        const float *c_prev, float *pre, float *h, float *c, float *tanh_c) {
     int GH = 4 * H;
     if (U_fwd) gemm_packed(B, GH, H, h_prev, H, U_fwd, 1.0f, pre, GH);
     for (int b = 0; b < B; b++) {
-        float *a = pre + (size_t)b * GH;
-        vec_sigmoid(a, 2 * H);      /* i = σ(.), f = σ(.) */
-        vec_tanh(a + 2 * H, H);     /* g = tanh(.)        */
-        vec_sigmoid(a + 3 * H, H);  /* o = σ(.)           */
-        const float *i = a, *f = a + H, *g = a + 2 * H;
+        float *i = pre + (size_t)b * GH, *f = i + H, *g = i + 2 * H, *o = i + 3 * H;
         const float *cp = c_prev + (size_t)b * H;
-        float *cb = c + (size_t)b * H, *tcb = tanh_c + (size_t)b * H;
-        for (int j = 0; j < H; j++) cb[j] = f[j] * cp[j] + i[j] * g[j]; /* c = f⊙c' + i⊙g */
-        memcpy(tcb, cb, (size_t)H * sizeof(float));
-        vec_tanh(tcb, H);
-        const float *o = a + 3 * H;
-        float *hb = h + (size_t)b * H;
-        for (int j = 0; j < H; j++) hb[j] = o[j] * tcb[j]; /* h = o⊙tanh(c) */
+        float *cb = c + (size_t)b * H, *tcb = tanh_c + (size_t)b * H, *hb = h + (size_t)b * H;
+        int j = 0;
+        for (; j + VW <= H; j += VW) LSTM_UNIT_FORWARD(vf, sigmoid_vf, tanh_vf, AT_V, ST_V);
+        for (; j < H; j++) LSTM_UNIT_FORWARD(float, scalar_sigmoid, scalar_tanh, AT_S, ST_S);
     }
 }
 
@@ -42,10 +58,6 @@ void lstm_forward_step(int B, int H, const float *U_fwd, const float *h_prev,
         st(dgg, dc_ * i_ * (ONE - g_ * g_));                                        \
         st(dcb, dc_ * f_); /* c_t = f⊙c_{t-1} + …: the additive highway */          \
     } while (0)
-#define AT_V(p) vf_load((p) + j)
-#define ST_V(p, v) vf_store((p) + j, (v))
-#define AT_S(p) ((p)[j])
-#define ST_S(p, v) ((p)[j] = (v))
 
 void lstm_backward_step(int B, int H, const float *U_bwd, const float *gates,
                         const float *c_prev, const float *tanh_c, const float *dh,

@@ -163,6 +163,8 @@ static size_t packed_floats(rnnlab_model *m) {
     size_t total = 0;
     int H = m->H, GH = m->G * m->H;
     for (int l = 0; l < m->units; l++) {
+        m->packed_in[l] = total;
+        total += gemm_packed_size(m->lay[l].in, GH);
         if (m->cfg.cell == RNNLAB_CELL_GRU) {
             m->packed_fwd[l] = total;   total += gemm_packed_size(H, 2 * H);
             m->packed_fwd_n[l] = total; total += gemm_packed_size(H, H);

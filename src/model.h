@@ -37,9 +37,11 @@ struct rnnlab_model {
     int32_t moments_type;  /* the optimiser the moments belong to: another
                               type starts from zero at its first update     */
 
-    /* packed recurrent weights, per layer: forward (h * U^T) and backward
-     * (dG * U); GRU keeps the r,z blocks and the n block apart */
+    /* packed weights, per layer: W for the input part of each step (x W^T),
+     * U forward (h * U^T) and backward (dG * U); GRU keeps U's r,z blocks
+     * and its n block apart */
     float *packed;         /* one allocation                                 */
+    size_t packed_in[2 * RNNLAB_MAX_LAYERS];
     size_t packed_fwd[2 * RNNLAB_MAX_LAYERS], packed_fwd_n[2 * RNNLAB_MAX_LAYERS];
     size_t packed_bwd[2 * RNNLAB_MAX_LAYERS], packed_bwd_n[2 * RNNLAB_MAX_LAYERS];
     /* recurrent dropout (dropout.c): each gate block's U_g packed on its own,
@@ -121,7 +123,7 @@ void buffer_table_refresh(rnnlab_model *m);
 
 /* layer.c: one layer over all T steps. in, din: (T, B, X_l) time-major;
  * flags pick the initial state (RNNLAB_CARRY_STATE, RNNLAB_USE_H0). */
-void pack_recurrent(rnnlab_model *m);
+void pack_weights(rnnlab_model *m);
 void layer_forward(rnnlab_model *m, int l, const float *in, int flags);
 void layer_backward(rnnlab_model *m, int l, const float *in, float *din); /* din may be NULL */
 void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld);

@@ -96,7 +96,7 @@ static rnnlab_status run_forward(rnnlab_model *m, int flags, int with_loss) {
     if (st) return st;
     if (m->cfg.output == RNNLAB_OUTPUT_LAST) pick_last_steps(m, flags);
     if (with_loss && (st = check_targets(m, flags))) return st;
-    if (!m->packed_valid) pack_recurrent(m);
+    if (!m->packed_valid) pack_weights(m);
     if (m->cfg.embedding_vocab) embedding_forward(m);
     m->dropping = dropout_active(m, flags);
     if (m->dropping) dropout_draw(m);
