@@ -65,11 +65,11 @@ static void bias_rows(const rnnlab_model *m, int l, float *gates, size_t rows) {
     for (size_t r = 0; r < rows; r++) memcpy(gates + r * GH, bias, GH * sizeof(float));
 }
 
-/* The input part of the pre-activations of `steps` steps from step t on:
- * pre (steps*B, G*H) = b + x W^T (x: (steps*B, X_l) from step t), with W
+/* The input part of the pre-activations of `rows` rows (whole steps, or
+ * rows of one step): pre (rows, G*H) = b + x W^T (x: (rows, X_l)), with W
  * packed once per optimiser step. */
-static void input_projection(const rnnlab_model *m, int l, const float *x, float *pre, int steps) {
-    int GH = m->G * m->H, X = m->lay[l].in, rows = steps * m->B;
+static void input_projection(const rnnlab_model *m, int l, const float *x, float *pre, int rows) {
+    int GH = m->G * m->H, X = m->lay[l].in;
     bias_rows(m, l, pre, (size_t)rows);
     gemm_packed(rows, GH, X, x, X, m->packed + m->packed_in[l], 1.0f, pre, GH);
 }
@@ -114,6 +114,7 @@ typedef struct {
     rnnlab_model *m;
     int l, t, step;
     float *pre, *hs, *cs, *tc, *aux;
+    const float *x; /* the step's input rows when its projection is taken here, or NULL */
 } step_job;
 
 static int step_chunks(const rnnlab_model *m, int *step) {
@@ -124,20 +125,30 @@ static int step_chunks(const rnnlab_model *m, int *step) {
     return pool_plan(m->B, 4, 2.0 * m->B * m->G * m->H * m->H, step);
 }
 
+/* A chunk of rows: their input projection (when the step takes its own),
+ * then the cell. */
 static void forward_rows(void *job, int chunk, int thread) {
     const step_job *j = job;
     int r0 = chunk * j->step, rows = j->m->B - r0 < j->step ? j->m->B - r0 : j->step;
+    if (j->x) {
+        int X = j->m->lay[j->l].in;
+        input_projection(j->m, j->l, j->x + (size_t)r0 * X, j->pre + (size_t)r0 * j->m->G * j->m->H, rows);
+    }
     cell_forward(j->m, j->l, j->t, r0, rows, j->pre, j->hs, j->cs, j->tc, j->aux);
 }
 
-static void forward_step(rnnlab_model *m, int l, int t, float *pre, float *hs, float *cs,
-                         float *tc, float *aux) {
-    step_job j = {m, l, t, 0, pre, hs, cs, tc, aux};
+/* Step t of layer l; x: the step's input (B, X_l) when its projection is
+ * still to be taken, or NULL. */
+static void forward_step(rnnlab_model *m, int l, int t, const float *x, float *pre, float *hs,
+                         float *cs, float *tc, float *aux) {
+    step_job j = {m, l, t, 0, pre, hs, cs, tc, aux, x};
     int chunks = step_chunks(m, &j.step);
-    if (chunks > 1)
+    if (chunks > 1) {
         pool_run(chunks, forward_rows, &j);
-    else
-        cell_forward(m, l, t, 0, m->B, pre, hs, cs, tc, aux);
+        return;
+    }
+    if (x) input_projection(m, l, x, pre, m->B);
+    cell_forward(m, l, t, 0, m->B, pre, hs, cs, tc, aux);
 }
 
 void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
@@ -166,9 +177,12 @@ void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
     if (lstm) initial_state(cs, m->cT + (size_t)l * BH, m->c0 + (size_t)l * BH, flags, BH);
     for (int t = 0; t < T; t++) {
         float *pre = gates + (size_t)t * B * GH;
-        if (!masked_in && t % chunk == 0)
-            input_projection(m, l, in + (size_t)t * B * lo->in, pre, t + chunk <= T ? chunk : T - t);
-        forward_step(m, l, t, pre, hs, cs, tc, aux);
+        const float *x = masked_in ? NULL : in + (size_t)t * B * lo->in;
+        if (x && chunk > 1) { /* several steps at once, then none inside the step */
+            if (t % chunk == 0) input_projection(m, l, x, pre, (t + chunk <= T ? chunk : T - t) * B);
+            x = NULL;
+        }
+        forward_step(m, l, t, x, pre, hs, cs, tc, aux);
     }
     memcpy(m->hT + (size_t)l * BH, hs + (size_t)T * BH, BH * sizeof(float));
     if (lstm) memcpy(m->cT + (size_t)l * BH, cs + (size_t)T * BH, BH * sizeof(float));
