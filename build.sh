@@ -81,10 +81,10 @@ build_wasm() {
 # are our own: each moves onto the stack the owning thread allocated for it
 # (stackRestore) and sets up its thread-local storage (__wasm_init_tls).
 # emcc checks the module's imports against a JS library: the stub declares
-# the two that src/pool.c calls (web/threads.js provides them).
+# the three that src/pool.c calls (web/threads.js provides them).
 build_threads() { # the common emcc flags
   mkdir -p build
-  printf '%s\n' 'mergeInto(LibraryManager.library, { rnnlab_wait: function () {}, rnnlab_now: function () { return 0; } });' \
+  printf '%s\n' 'mergeInto(LibraryManager.library, { rnnlab_wait: function () {}, rnnlab_notify: function () {}, rnnlab_now: function () { return 0; } });' \
     > build/threads-imports.js
   say "wasm threaded SIMD build"
   NODE_PATH=/usr/share/nodejs emcc "$@" -msimd128 -matomics -mbulk-memory -sIMPORTED_MEMORY \

@@ -231,7 +231,7 @@ static void backward_through_time(rnnlab_model *m, int l) {
     float *dh_next = m->dh_next, *dc_next = m->dc_next;
     memset(dh_next, 0, BH * sizeof(float));
     if (lstm) memset(dc_next, 0, BH * sizeof(float));
-    step_job j = {m, l, 0, 0, NULL, NULL, NULL, NULL, NULL};
+    step_job j = {m, l, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL};
     int chunks = step_chunks(m, &j.step);
     for (int t = T - 1; t >= 0; t--) {
         float *dht = m->dH + (size_t)t * BH; /* becomes the total dL/dh_t */

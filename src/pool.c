@@ -12,9 +12,12 @@
  * included, claims chunks by compare-and-swap on that counter; the generation
  * makes a claim from an earlier job fail. The owner waits (spinning: a page's
  * main thread cannot block) until every chunk is done. Workers spin for a
- * while after a job, then sleep in Atomics.wait through a JS import (Node 20's
- * baseline compiler loses locals across the wasm wait instruction), each on a
- * word of its own, woken only when a job needs them.
+ * while after a job, then sleep in Atomics.wait, each on a word of its own,
+ * woken by Atomics.notify only when a job needs them. Both go through JS
+ * imports: Node 20's baseline compiler loses locals live across the wasm wait
+ * instruction, and with the wasm notify instruction the owner's job now and
+ * then came out with other bits (a local such as the chunk count lost, so the
+ * owner did not wait for a worker's chunk): never since it calls JS.
  *
  * A worker that dies (its JS catches the trap, or the runtime reports its
  * exit, and sets its `dead` word) or stops making progress for 30 s: the
@@ -87,6 +90,8 @@ void rnnlab_worker_main(int thread) {}
 
 __attribute__((import_module("env"), import_name("rnnlab_wait")))
 void rnnlab_wait(int *word, int expected);
+__attribute__((import_module("env"), import_name("rnnlab_notify")))
+void rnnlab_notify(int *word);
 __attribute__((import_module("env"), import_name("rnnlab_now")))
 double rnnlab_now(void);
 extern void __wasm_init_tls(void *block);
@@ -113,7 +118,8 @@ static struct {
     _Atomic int stop;
     _Atomic int lost; /* 1 + the worker that was lost, 0 while none */
     _Atomic int busy; /* a job is running: tasks see one thread */
-    _Atomic unsigned char chunk_done[POOL_MAX_CHUNKS];
+    _Atomic unsigned char chunk_state[POOL_MAX_CHUNKS]; /* CLAIMED, STARTED, DONE */
+    _Atomic int torn; /* a chunk was left half done: that call's results cannot be trusted */
     uint32_t generation;
     int threads, started;
     float *workspace[POOL_MAX_THREADS];
@@ -134,6 +140,8 @@ float *pool_workspace(int thread) {
     return thread > 0 && thread < POOL_MAX_THREADS ? pool.workspace[thread] : NULL;
 }
 
+enum { CLAIMED, STARTED, DONE };
+
 /* Claims and runs chunks of the current job until none is left. */
 static void run_chunks(int thread) {
     for (;;) {
@@ -142,8 +150,9 @@ static void run_chunks(int thread) {
         if (at >= (uint32_t)atomic_load(&pool.chunks)) return;
         if (!atomic_compare_exchange_weak(&pool.next, &cur, cur + 1)) continue;
         if (thread > 0 && atomic_load(&pool.slot[thread].poison)) __builtin_trap(); /* the chunk is lost */
+        atomic_store(&pool.chunk_state[at], STARTED);
         atomic_load(&pool.task)(atomic_load(&pool.ctx), (int)at, thread);
-        atomic_store(&pool.chunk_done[at], 1);
+        atomic_store(&pool.chunk_state[at], DONE);
         atomic_fetch_add(&pool.done, 1);
     }
 }
@@ -151,7 +160,7 @@ static void run_chunks(int thread) {
 static void wake(int thread, int generation) {
     struct slot *s = &pool.slot[thread];
     atomic_store(&s->word, generation);
-    if (atomic_load(&s->sleeping)) __builtin_wasm_memory_atomic_notify((int *)&s->word, 1);
+    if (atomic_load(&s->sleeping)) rnnlab_notify((int *)&s->word);
 }
 
 static int any_dead(int used) {
@@ -162,9 +171,11 @@ static int any_dead(int used) {
 
 static void lose(int worker);
 
-/* A worker is gone (or stalled): no more claims, and every chunk that is not
- * done is run here. A chunk a live worker is still computing is waited for a
- * moment; rerunning it would write the very same values anyway. */
+/* A worker is gone (or stalled): no more claims; every chunk nobody started
+ * is run here. Tasks work in place (a step turns pre-activations into gates),
+ * so a chunk a worker was inside when it died cannot be run again: after
+ * waiting a moment for live workers, such a chunk marks the job torn, and JS
+ * says this call's results cannot be trusted. */
 static void recover(int chunks, int worker) {
     uint64_t cur = atomic_load(&pool.next);
     while (!atomic_compare_exchange_weak(&pool.next, &cur, (cur >> 32 << 32) | (uint32_t)chunks)) {}
@@ -174,8 +185,11 @@ static void recover(int chunks, int worker) {
     for (int c = (int)claimed; c < chunks; c++) task(ctx, c, 0);
     double until = rnnlab_now() + 100.0;
     while (atomic_load(&pool.done) < (int)claimed && rnnlab_now() < until) {}
-    for (int c = 0; c < (int)claimed; c++)
-        if (!atomic_load(&pool.chunk_done[c])) task(ctx, c, 0);
+    for (int c = 0; c < (int)claimed; c++) {
+        int state = atomic_load(&pool.chunk_state[c]);
+        if (state == CLAIMED) task(ctx, c, 0);
+        else if (state == STARTED) atomic_store(&pool.torn, 1);
+    }
     lose(worker);
 }
 
@@ -215,7 +229,7 @@ void pool_run(int chunks, pool_task task, void *ctx) {
     atomic_store(&pool.task, task);
     atomic_store(&pool.ctx, ctx);
     atomic_store(&pool.chunks, chunks);
-    for (int c = 0; c < chunks; c++) atomic_store(&pool.chunk_done[c], 0);
+    for (int c = 0; c < chunks; c++) atomic_store(&pool.chunk_state[c], CLAIMED);
     atomic_store(&pool.done, 0);
     uint32_t generation = ++pool.generation;
     atomic_store(&pool.next, (uint64_t)generation << 32);
@@ -300,10 +314,12 @@ void rnnlab_pool_stop(void) {
 }
 
 /* Addresses JS reads and writes: what 0 = a worker's `dead` word, 1 =
- * `lost`, 2 = a worker's `poison` word (tests make a worker trap with it). */
+ * `lost`, 2 = a worker's `poison` word (tests make a worker trap with it),
+ * 3 = `torn`. */
 int *rnnlab_pool_word(int what, int thread) {
     if (what == 0 && thread > 0 && thread < POOL_MAX_THREADS) return (int *)&pool.slot[thread].dead;
     if (what == 1) return (int *)&pool.lost;
+    if (what == 3) return (int *)&pool.torn;
     if (what == 2 && thread > 0 && thread < POOL_MAX_THREADS) return (int *)&pool.slot[thread].poison;
     return NULL;
 }

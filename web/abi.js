@@ -167,7 +167,11 @@ export class Abi {
     const was = this.threads;
     this.threads = 1;
     const what = why ?? `worker thread ${thread} of ${was} stopped`;
-    this._pending = new RnnlabError('E_LOAD', `${what}: the engine runs on 1 thread from now on, with the same results; ` +
+    const torn = this._heap().i32[this._fn.pool_word(3, 0) >>> 2] !== 0;
+    const before = torn
+      ? 'it stopped in the middle of its share of the previous call, so that call\'s results (and the weights, if it trained) cannot be trusted: load the model from a save; '
+      : 'the previous call finished without it, with the same results; ';
+    this._pending = new RnnlabError('E_LOAD', `${what}: ${before}the engine runs on 1 thread from now on, with the same results; ` +
       'this call was not carried out: make it again (or call terminate() and init() to start the threads again)');
   }
 

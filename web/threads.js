@@ -35,6 +35,7 @@ function start({ module, memory, thread, stackTop, tls, dead }) {
       memory,
       emscripten_notify_memory_growth() {},
       rnnlab_wait(word, expected) { Atomics.wait(i32, word >>> 2, expected); },
+      rnnlab_notify(word) { Atomics.notify(i32, word >>> 2, 1); },
       rnnlab_now() { return performance.now(); },
     };
     exports = new WebAssembly.Instance(module, { env }).exports;
@@ -99,6 +100,7 @@ export function threadedImports(memory) {
       memory,
       emscripten_notify_memory_growth() {},
       rnnlab_wait() { throw new Error('the owning thread never waits'); },
+      rnnlab_notify(word) { Atomics.notify(new Int32Array(memory.buffer, word, 1), 0, 1); },
       rnnlab_now() { return performance.now(); },
     },
   };
