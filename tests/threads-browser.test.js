@@ -74,17 +74,21 @@ async function threadsShown(page) {
   return { text, cores };
 }
 
+// Every thread count against Node, then the page's own footer.
+async function checkPage(name, page) {
+  const problems = watchConsole(page, []);
+  await page.goto(server.url);
+  await checkBrowser(name, (e) => page.evaluate(e));
+  await page.reload();
+  const { text, cores } = await threadsShown(page);
+  assert.match(text, new RegExp(`SIMD build, training on ${cores} thread${cores === 1 ? '' : 's'}\\)`));
+  assert.deepEqual(problems, []);
+}
+
 test('Chromium: 1, 2 and 3 threads give the bits of Node; the page trains on the core count', { skip: skipChromium, timeout: 300_000 }, async () => {
   const browser = await launchBrowser();
   try {
-    const page = await browser.context.newPage();
-    const problems = watchConsole(page, []);
-    await page.goto(server.url);
-    await checkBrowser('Chromium', (e) => page.evaluate(e));
-    await page.reload();
-    const { text, cores } = await threadsShown(page);
-    assert.match(text, new RegExp(`SIMD build, training on ${cores} thread${cores === 1 ? '' : 's'}\\)`));
-    assert.deepEqual(problems, []);
+    await checkPage('Chromium', await browser.context.newPage());
   } finally {
     await browser.close();
   }
@@ -93,14 +97,7 @@ test('Chromium: 1, 2 and 3 threads give the bits of Node; the page trains on the
 test('Firefox: 1, 2 and 3 threads give the bits of Node; the page trains on the core count', { skip: skipFirefox, timeout: 300_000 }, async () => {
   const firefox = await launchFirefox();
   try {
-    const page = await firefox.browser.newPage();
-    const problems = watchConsole(page, []);
-    await page.goto(server.url);
-    await checkBrowser('Firefox', (e) => page.evaluate(e));
-    await page.reload();
-    const { text, cores } = await threadsShown(page);
-    assert.match(text, new RegExp(`SIMD build, training on ${cores} thread${cores === 1 ? '' : 's'}\\)`));
-    assert.deepEqual(problems, []);
+    await checkPage('Firefox', await firefox.browser.newPage());
   } finally {
     await firefox.close();
   }

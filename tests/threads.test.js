@@ -44,6 +44,20 @@ function batch(seed = 1) {
 }
 const step = (model, data) => model.trainStep(data, { optimizer: { type: 'adam', lr: 0.01 } }).loss;
 
+// Three steps on one thread (a fresh engine): the losses and parameters a
+// run that loses a worker must still give. Leaves a 2-thread engine and a
+// model on it.
+async function referenceThenTwoThreads(data) {
+  await terminate();
+  await init({ threads: 1 });
+  const reference = await createModel(small);
+  const want = [step(reference, data), step(reference, data), step(reference, data)];
+  const wantParams = reference.getParameters();
+  await terminate();
+  await init({ threads: 2 });
+  return { want, wantParams, model: await createModel(small) };
+}
+
 test('init: threads default to the core count; bad counts are refused with what was given', async () => {
   await terminate();
   const loaded = await init();
@@ -117,15 +131,7 @@ test('1,000 createModel/dispose cycles on 2 threads: no new workers, no memory g
 
 test('a worker that ends: the next call is E_LOAD, then the engine goes on alone with the same bits', { timeout: 120_000 }, async () => {
   const data = batch(7);
-  await terminate();
-  await init({ threads: 1 });
-  const reference = await createModel(small);
-  const want = [step(reference, data), step(reference, data), step(reference, data)];
-  const wantParams = reference.getParameters();
-  await terminate();
-
-  await init({ threads: 2 });
-  const model = await createModel(small);
+  const { want, wantParams, model } = await referenceThenTwoThreads(data);
   const got = [step(model, data)];
   const [worker] = model._abi.pool.workers;
   await worker.terminate(); // as if it crashed between calls
@@ -141,14 +147,7 @@ test('a worker that ends: the next call is E_LOAD, then the engine goes on alone
 
 test('a worker marked dead (as its JS does when it traps): the engine runs alone from the next job; E_LOAD on the call after', { timeout: 120_000 }, async () => {
   const data = batch(9);
-  await terminate();
-  await init({ threads: 1 });
-  const reference = await createModel(small);
-  const want = [step(reference, data), step(reference, data), step(reference, data)];
-  await terminate();
-
-  await init({ threads: 2 });
-  const model = await createModel(small);
+  const { want, model } = await referenceThenTwoThreads(data);
   const abi = model._abi;
   const got = [step(model, data)];
   // the worker's dead word, as its JS sets it when the worker traps: the
@@ -163,14 +162,7 @@ test('a worker marked dead (as its JS does when it traps): the engine runs alone
 
 test('a worker that traps inside a job: the owner finishes the chunk it lost, the same bits; E_LOAD on the next call', { timeout: 120_000 }, async () => {
   const data = batch(5);
-  await terminate();
-  await init({ threads: 1 });
-  const reference = await createModel(small);
-  const want = [step(reference, data), step(reference, data), step(reference, data)];
-  await terminate();
-
-  await init({ threads: 2 });
-  const model = await createModel(small);
+  const { want, model } = await referenceThenTwoThreads(data);
   const abi = model._abi;
   const [worker] = abi.pool.workers;
   const exited = new Promise((resolve) => worker.once('exit', resolve));
