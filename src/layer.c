@@ -263,15 +263,18 @@ static void weight_gradients(rnnlab_model *m, int l, const float *in) {
         gemm_shared_a(1, GH, (int)TB, dg, GH, lo->in, in, lo->in, dW, lo->in, H, hs, H, dU, H, 1.0f);
         return;
     }
-    float *dUn = dU + (size_t)2 * H * H;
-    gemm(1, 0, GH, lo->in, (int)TB, dg, GH, in, lo->in, 1.0f, dW, lo->in);
-    gemm(1, 0, 2 * H, H, (int)TB, dg, GH, hs, H, 1.0f, dU, H);
+    /* The r,z rows of dW and dU from one packing of dG_rz; with reset before
+     * the n rows too, from dG_n: dU_n = dG_nᵀ (r⊙h_{t-1}) */
+    int X = lo->in;
+    float *dUn = dU + (size_t)2 * H * H, *dWn = dW + (size_t)2 * H * X;
+    gemm_shared_a(1, 2 * H, (int)TB, dg, GH, X, in, X, dW, X, H, hs, H, dU, H, 1.0f);
     if (m->cfg.gru_reset_after) {
+        gemm(1, 0, H, X, (int)TB, dg + 2 * H, GH, in, X, 1.0f, dWn, X);
         gemm(1, 0, H, H, (int)TB, m->daux, H, hs, H, 1.0f, dUn, H);
         add_column_sums(m->grads + lo->bhn, m->daux, TB, H, H);
     } else {
-        const float *aux = m->aux + (size_t)l * TB * H; /* r⊙h_{t-1} */
-        gemm(1, 0, H, H, (int)TB, dg + 2 * H, GH, aux, H, 1.0f, dUn, H);
+        const float *aux = m->aux + (size_t)l * TB * H;
+        gemm_shared_a(1, H, (int)TB, dg + 2 * H, GH, X, in, X, dWn, X, H, aux, H, dUn, H, 1.0f);
     }
 }
 
