@@ -239,7 +239,7 @@ if (flag('no-kernels')) {
   kernels = { skipped: 'tests/c/bench_kernels.c missing or without --json' };
 } else {
   kernels = {};
-  const kernelFiles = ['tests/c/bench_kernels.c', 'src/gemm.c', 'src/vmath.c'];
+  const kernelFiles = ['tests/c/bench_kernels.c', 'src/gemm.c', 'src/pool.c', 'src/vmath.c'];
   try {
     const exe = path.join(tmp, 'bench_kernels');
     execFileSync('gcc', ['-O3', '-march=native', '-std=c11', '-Isrc', ...kernelFiles, '-lm', '-o', exe], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,10 +1,10 @@
 /* bench_kernels.c — GFLOP/s of the matrix kernels on the shapes the engine
  * uses, and billions of elements per second of the nonlinearities.
  *
- *   gcc -O3 -march=native -Isrc tests/c/bench_kernels.c src/gemm.c src/vmath.c \
+ *   gcc -O3 -march=native -Isrc tests/c/bench_kernels.c src/gemm.c src/pool.c src/vmath.c \
  *       -lm -o /tmp/bk && /tmp/bk [--json]
  *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 -sSINGLE_FILE -sALLOW_MEMORY_GROWTH \
- *       -Isrc tests/c/bench_kernels.c src/gemm.c src/vmath.c -o /tmp/bk.js && node /tmp/bk.js
+ *       -Isrc tests/c/bench_kernels.c src/gemm.c src/pool.c src/vmath.c -o /tmp/bk.js && node /tmp/bk.js
  *   (and the same without -msimd128 for the scalar fallback)
  *
  * Each figure is the median of REPS timed repetitions, each running the
