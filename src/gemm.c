@@ -437,6 +437,13 @@ static void packed_chunk(void *job, int chunk, int thread) {
                   j->packed + (size_t)(at / NR) * stride, stride, j->beta, j->C + at, j->ldc);
 }
 
+/* Each chunk of a split packs its own copy of the factor it shares with the
+ * other chunks (all of B for a block of rows, all of A for a block of
+ * columns): a chunk narrower than this would spend as long packing as
+ * multiplying. */
+#define SPLIT_MIN 64
+_Static_assert(SPLIT_MIN % MR == 0 && SPLIT_MIN % NR == 0, "chunks of whole tiles");
+
 /* ---- public ------------------------------------------------------------- */
 
 /* Split along the longer side of C: each chunk packs the whole of the other
@@ -445,7 +452,7 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, M >= N, 0, A, B, beta, C};
-    int chunks = K > 0 ? pool_plan(j.by_rows ? M : N, j.by_rows ? MR : NR, 2.0 * M * N * K, &j.step) : 1;
+    int chunks = K > 0 ? pool_plan(j.by_rows ? M : N, SPLIT_MIN, 2.0 * M * N * K, &j.step) : 1;
     if (chunks > 1)
         pool_run(chunks, gemm_chunk, &j);
     else
@@ -461,7 +468,7 @@ void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
         return;
     }
     shared_job j = {ta, M, K, lda, N1, ldb1, ldc1, N2, ldb2, ldc2, 0, A, B1, B2, C1, C2, beta};
-    int chunks = pool_plan(M, MR, 2.0 * M * K * (N1 + N2), &j.step);
+    int chunks = pool_plan(M, SPLIT_MIN, 2.0 * M * K * (N1 + N2), &j.step);
     if (chunks > 1)
         pool_run(chunks, shared_chunk, &j);
     else
@@ -486,7 +493,7 @@ void gemm_packed(int M, int N, int K, const float *A, int lda,
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { scale_empty(M, N, beta, C, ldc); return; }
     packed_job j = {M, N, K, lda, ldc, 0, A, packed, beta, C};
-    int chunks = pool_plan(N, NR, 2.0 * M * N * K, &j.step);
+    int chunks = pool_plan(N, SPLIT_MIN, 2.0 * M * N * K, &j.step);
     if (chunks > 1)
         pool_run(chunks, packed_chunk, &j);
     else

@@ -272,7 +272,15 @@ test('a saved model loads back with the same validation loss', { skip, timeout: 
 // same text, gives the same validation loss. Returns the saved file's path.
 async function checkCharDownloads() {
   const { readFile } = await import('node:fs/promises');
-  const [before] = await rows();
+  // The figures of the pause arrive with its last diagnosis and are drawn on
+  // a later animation frame: read the table once it has settled.
+  let before = null;
+  for (let i = 0; i < 20; i++) {
+    const [row] = await rows();
+    if (before && row.valLoss === before.valLoss && row.steps === before.steps) break;
+    before = row;
+    await page.waitForTimeout(400);
+  }
   const V = 23;
   assert.match(await page.textContent('#task-hint'), new RegExp(`embedding.*Now: an alphabet of ${V}, so the table is ${V} × 16\\.`));
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#comparison-rows tr button[data-action="save"]')]);
