@@ -125,11 +125,18 @@ static int step_chunks(const rnnlab_model *m, int *step) {
     return pool_plan(m->B, 4, 2.0 * m->B * m->G * m->H * m->H, step);
 }
 
+/* The first row of a chunk; *rows: how many (the last chunk may be short). */
+static int chunk_rows(const step_job *j, int chunk, int *rows) {
+    int r0 = chunk * j->step;
+    *rows = j->m->B - r0 < j->step ? j->m->B - r0 : j->step;
+    return r0;
+}
+
 /* A chunk of rows: their input projection (when the step takes its own),
  * then the cell. */
 static void forward_rows(void *job, int chunk, int thread) {
     const step_job *j = job;
-    int r0 = chunk * j->step, rows = j->m->B - r0 < j->step ? j->m->B - r0 : j->step;
+    int rows, r0 = chunk_rows(j, chunk, &rows);
     if (j->x) {
         int X = j->m->lay[j->l].in;
         input_projection(j->m, j->l, j->x + (size_t)r0 * X, j->pre + (size_t)r0 * j->m->G * j->m->H, rows);
@@ -137,18 +144,16 @@ static void forward_rows(void *job, int chunk, int thread) {
     cell_forward(j->m, j->l, j->t, r0, rows, j->pre, j->hs, j->cs, j->tc, j->aux);
 }
 
-/* Step t of layer l; x: the step's input (B, X_l) when its projection is
- * still to be taken, or NULL. */
-static void forward_step(rnnlab_model *m, int l, int t, const float *x, float *pre, float *hs,
-                         float *cs, float *tc, float *aux) {
-    step_job j = {m, l, t, 0, pre, hs, cs, tc, aux, x};
-    int chunks = step_chunks(m, &j.step);
+/* Step j->t of layer j->l in `chunks` chunks of rows (planned once per
+ * layer by step_chunks); j->x: the step's input (B, X_l) when its projection
+ * is still to be taken, or NULL. */
+static void forward_step(step_job *j, int chunks) {
     if (chunks > 1) {
-        pool_run(chunks, forward_rows, &j);
+        pool_run(chunks, forward_rows, j);
         return;
     }
-    if (x) input_projection(m, l, x, pre, m->B);
-    cell_forward(m, l, t, 0, m->B, pre, hs, cs, tc, aux);
+    if (j->x) input_projection(j->m, j->l, j->x, j->pre, j->m->B);
+    cell_forward(j->m, j->l, j->t, 0, j->m->B, j->pre, j->hs, j->cs, j->tc, j->aux);
 }
 
 void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
@@ -175,6 +180,8 @@ void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
     /* hT/cT of layer l are read here before this layer overwrites them */
     initial_state(hs, m->hT + (size_t)l * BH, m->h0 + (size_t)l * BH, flags, BH);
     if (lstm) initial_state(cs, m->cT + (size_t)l * BH, m->c0 + (size_t)l * BH, flags, BH);
+    step_job j = {m, l, 0, 0, NULL, hs, cs, tc, aux, NULL};
+    int chunks = step_chunks(m, &j.step);
     for (int t = 0; t < T; t++) {
         float *pre = gates + (size_t)t * B * GH;
         const float *x = masked_in ? NULL : in + (size_t)t * B * lo->in;
@@ -182,7 +189,10 @@ void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
             if (t % chunk == 0) input_projection(m, l, x, pre, (t + chunk <= T ? chunk : T - t) * B);
             x = NULL;
         }
-        forward_step(m, l, t, x, pre, hs, cs, tc, aux);
+        j.t = t;
+        j.pre = pre;
+        j.x = x;
+        forward_step(&j, chunks);
     }
     memcpy(m->hT + (size_t)l * BH, hs + (size_t)T * BH, BH * sizeof(float));
     if (lstm) memcpy(m->cT + (size_t)l * BH, cs + (size_t)T * BH, BH * sizeof(float));
@@ -215,7 +225,7 @@ static void cell_backward(rnnlab_model *m, int l, int t, int r0, int rows) {
 
 static void backward_rows(void *job, int chunk, int thread) {
     const step_job *j = job;
-    int r0 = chunk * j->step, rows = j->m->B - r0 < j->step ? j->m->B - r0 : j->step;
+    int rows, r0 = chunk_rows(j, chunk, &rows);
     cell_backward(j->m, j->l, j->t, r0, rows);
 }
 

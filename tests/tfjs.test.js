@@ -192,16 +192,23 @@ test('TF.js-built models -> loadTFJS -> rnnlab equals TF.js', async (t) => {
   t.diagnostic(`max |rnnlab - TF.js|, rnnlab -> TF.js:\n${worstOut.table()}\nTF.js -> rnnlab:\n${worstIn.table()}`);
 });
 
-test('layers rnnlab cannot represent are E_FORMAT naming the layer', async () => {
-  const { expectError } = await import('./helpers/expect-error.js');
-  const model = await randomModel(KINDS[2], { X, H, Y, layers: 1, output: 'sequence', seed: 9 });
+// A model saved by toTFJS, and edit(fn): a deep copy of its model.json after
+// fn(layers of the topology, weight specs of the manifest) changed it.
+async function savedForEdits(kind, options) {
+  const model = await randomModel(kind, options);
   const saved = toTFJS(model);
   model.dispose();
   const edit = (fn) => {
     const json = JSON.parse(JSON.stringify(saved.modelJSON));
-    fn(json.modelTopology.config.layers);
+    fn(json.modelTopology.config.layers, json.weightsManifest[0].weights);
     return json;
   };
+  return { saved, edit };
+}
+
+test('layers rnnlab cannot represent are E_FORMAT naming the layer', async () => {
+  const { expectError } = await import('./helpers/expect-error.js');
+  const { saved, edit } = await savedForEdits(KINDS[2], { X, H, Y, layers: 1, output: 'sequence', seed: 9 });
   const cases = [
     [(ls) => { ls[0] = { class_name: 'Bidirectional', config: { name: 'bi', layer: ls[0] } }; }, ["layer 'bi' (Bidirectional) (forward)", "weight 'kernel' is missing"]],
     [(ls) => { ls.unshift({ class_name: 'Embedding', config: { name: 'emb', input_dim: 10, output_dim: 3 } }); }, ["layer 'emb' (Embedding)", "weight 'embeddings' is missing"]],
@@ -215,21 +222,14 @@ test('layers rnnlab cannot represent are E_FORMAT naming the layer', async () =>
   for (const [fn, says] of cases) await expectError(() => loadTFJS(edit(fn), saved.weightData), 'E_FORMAT', says);
   await expectError(() => loadTFJS(saved.modelJSON, saved.weightData.slice(4)), 'E_FORMAT', ['bytes']);
   // an embedding model: mask_zero (steps of id 0 skipped) and sizes that do not fit
-  const emb = await randomModel({ cell: 'gru', embedding: { vocabSize: 7, size: X } }, { X, H, Y, layers: 1, output: 'last', seed: 10 });
-  const embSaved = toTFJS(emb);
-  emb.dispose();
-  const embEdit = (fn) => {
-    const json = JSON.parse(JSON.stringify(embSaved.modelJSON));
-    fn(json.modelTopology.config.layers[0].config, json.weightsManifest[0].weights[0]);
-    return json;
-  };
+  const { saved: embSaved, edit: embEdit } = await savedForEdits({ cell: 'gru', embedding: { vocabSize: 7, size: X } }, { X, H, Y, layers: 1, output: 'last', seed: 10 });
   const embCases = [
     [(c) => { c.mask_zero = true; }, ["layer 'embedding' (Embedding)", 'mask_zero true', 'expected mask_zero false']],
     [(c) => { c.input_dim = 0; }, ["layer 'embedding' (Embedding)", 'input_dim 0']],
     [(c) => { c.input_dim = 8; }, ["layer 'embedding' (Embedding)", 'shape [7,3], expected [8,3]']],
     [(c, w) => { c.input_dim = 21; c.output_dim = 1; w.shape = [21, 1]; }, ["layer 'rnn_0' (GRU)", 'kernel has shape [3,15], expected [1,15]']],
   ];
-  for (const [fn, says] of embCases) await expectError(() => loadTFJS(embEdit(fn), embSaved.weightData), 'E_FORMAT', says);
+  for (const [fn, says] of embCases) await expectError(() => loadTFJS(embEdit((ls, ws) => fn(ls[0].config, ws[0])), embSaved.weightData), 'E_FORMAT', says);
   await expectError(() => loadTFJS('{not json', saved.weightData), 'E_FORMAT', ['not valid JSON']);
   await expectError(() => loadTFJS(saved.modelJSON, 'weights.bin'), 'E_TYPE');
 });
@@ -306,14 +306,7 @@ test('TF.js-built bidirectional models -> loadTFJS -> rnnlab equals TF.js', asyn
 
 test('Bidirectional refusals: merge modes other than concat, backward layers that differ, mixed directions', async () => {
   const { expectError } = await import('./helpers/expect-error.js');
-  const model = await randomModel({ cell: 'lstm', bidirectional: true }, { X, H, Y, layers: 2, output: 'last', seed: 11 });
-  const saved = toTFJS(model);
-  model.dispose();
-  const edit = (fn) => {
-    const json = JSON.parse(JSON.stringify(saved.modelJSON));
-    fn(json.modelTopology.config.layers);
-    return json;
-  };
+  const { saved, edit } = await savedForEdits({ cell: 'lstm', bidirectional: true }, { X, H, Y, layers: 2, output: 'last', seed: 11 });
   const cases = [
     ...['sum', 'ave', 'mul', null].map((mode) => [(ls) => { ls[1].config.merge_mode = mode; }, ["layer 'rnn_1' (Bidirectional)", `merge_mode ${mode === null ? 'null' : `'${mode}'`}`, "expected 'concat'"]]),
     [(ls) => { ls[0].config.backward_layer.config.go_backwards = false; }, ["layer 'rnn_0' (Bidirectional), its backward_layer", 'go_backwards false, expected true']],

@@ -108,6 +108,8 @@ export class Abi {
     this.calls = 0;
     /** Threads that run the engine's work (1 unless a pool is attached). */
     this.threads = 1;
+    /** Why the engine runs on one thread where more were wanted, or null (engine.js). */
+    this.threadsWhy = null;
     this.pool = null;
     this._views = null;
     this._defaults = null;

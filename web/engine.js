@@ -108,8 +108,8 @@ async function planThreads(options, simd) {
   return { threads: wanted, why: null };
 }
 
-async function instantiate(module) {
-  if (!isThreadedModule(module)) {
+async function instantiate(module, threaded) {
+  if (!threaded) {
     const instance = await WebAssembly.instantiate(module, { env: { emscripten_notify_memory_growth() {} } });
     return { instance, memory: instance.exports.memory };
   }
@@ -123,19 +123,20 @@ async function load(options) {
     throw new RnnlabError('E_LOAD', 'init: the SIMD build was requested but this runtime does not support WebAssembly SIMD');
   }
   const plan = await planThreads(options, simd);
-  let module, instance, memory;
+  let module, instance, memory, threaded;
   try {
     const source = options.wasm ?? (plan.threads > 1 ? await readDefault(THREADS_URL, 'rnnlab-simd-threads.wasm')
       : simd ? await readDefault(SIMD_URL, 'rnnlab-simd.wasm') : await readDefault(PLAIN_URL, 'rnnlab.wasm'));
     module = await compile(source);
-    ({ instance, memory } = await instantiate(module));
+    threaded = isThreadedModule(module);
+    ({ instance, memory } = await instantiate(module, threaded));
   } catch (err) {
     throw new RnnlabError('E_LOAD', `could not load the rnnlab WebAssembly module (${simd ? 'SIMD' : 'fallback'} build): ${err.message}`);
   }
   if (instance.exports._initialize) instance.exports._initialize();
   const abi = new Abi(instance, simd, memory);
   abi.threadsWhy = plan.why;
-  if (isThreadedModule(module)) {
+  if (threaded) {
     // the owning thread's TLS is set up by rnnlab_pool_start, even for 1 thread
     if (plan.threads > 1) abi.pool = await Pool.start(abi, module, plan.threads);
     else if (!abi.poolStart(1)) throw new RnnlabError('E_LOAD', 'init: out of wasm memory setting up the engine');
@@ -154,7 +155,7 @@ export function init(options = {}) {
   }
   if (enginePromise) {
     return enginePromise.then((abi) => {
-      if (options.threads !== undefined && options.threads !== abi.threads && !abi.pool?.lost) {
+      if (options.threads !== undefined && options.threads !== abi.threads) {
         throw new RnnlabError('E_STATE', `init: the engine is already running on ${abi.threads} thread${abi.threads === 1 ? '' : 's'}; ` +
           `call terminate() first to start it again with ${options.threads}`);
       }
