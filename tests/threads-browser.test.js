@@ -68,19 +68,29 @@ async function checkBrowser(name, evaluate) {
 
 // The footer's "(SIMD build, training on N threads)", N the page's core count.
 async function threadsShown(page) {
-  await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+  try {
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+  } catch (err) {
+    const status = await page.evaluate(() => document.getElementById('status')?.textContent).catch(() => null);
+    throw new Error(`the page did not get ready (status: ${JSON.stringify(status)}): ${err.message}`);
+  }
   const text = await page.$eval('#engine-kind', (el) => el.textContent);
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
   return { text, cores };
 }
 
-// Every thread count against Node, then the page's own footer.
-async function checkPage(name, page) {
+// Every thread count against Node, then the page's own footer, in a tab of
+// its own (newPage: opens a tab).
+async function checkPage(name, newPage) {
+  const page = await newPage();
   const problems = watchConsole(page, []);
   await page.goto(server.url);
   await checkBrowser(name, (e) => page.evaluate(e));
-  await page.reload();
-  const { text, cores } = await threadsShown(page);
+  await page.close();
+  const fresh = await newPage();
+  watchConsole(fresh, problems);
+  await fresh.goto(server.url);
+  const { text, cores } = await threadsShown(fresh);
   assert.match(text, new RegExp(`SIMD build, training on ${cores} thread${cores === 1 ? '' : 's'}\\)`));
   assert.deepEqual(problems, []);
 }
@@ -88,7 +98,7 @@ async function checkPage(name, page) {
 test('Chromium: 1, 2 and 3 threads give the bits of Node; the page trains on the core count', { skip: skipChromium, timeout: 300_000 }, async () => {
   const browser = await launchBrowser();
   try {
-    await checkPage('Chromium', await browser.context.newPage());
+    await checkPage('Chromium', () => browser.context.newPage());
   } finally {
     await browser.close();
   }
@@ -97,7 +107,7 @@ test('Chromium: 1, 2 and 3 threads give the bits of Node; the page trains on the
 test('Firefox: 1, 2 and 3 threads give the bits of Node; the page trains on the core count', { skip: skipFirefox, timeout: 300_000 }, async () => {
   const firefox = await launchFirefox();
   try {
-    await checkPage('Firefox', await firefox.browser.newPage());
+    await checkPage('Firefox', () => firefox.browser.newPage());
   } finally {
     await firefox.close();
   }
