@@ -19,11 +19,12 @@
  * with each other. Which path runs depends on the sizes alone.
  *
  * Threads (pool.h): a product big enough to pay for it is cut into blocks of
- * whole rows or whole columns of C — never along K — and each block is the
- * serial product of its rows or columns, so every element is computed as
- * above whatever the thread count. Each thread packs into its own buffers
- * (thread 0 into the static ones; no allocation here), also when a task of
- * the pool calls these functions (they then run whole on that thread).
+ * whole rows or whole columns of C — never along K — and every element is
+ * computed as above whatever the thread count. Per KC block, the calling
+ * thread packs the factor all blocks share once, and each thread packs its
+ * own part of the other. Each thread packs into its own buffers (thread 0
+ * into the static ones; no allocation here), also when a task of the pool
+ * calls these functions (they then run whole on that thread).
  */
 #include "gemm.h"
 #include "pool.h"
@@ -78,19 +79,46 @@ void gemm_reference(int ta, int tb, int M, int N, int K, const float *A, int lda
 
 /* ---- packing ------------------------------------------------------------ */
 
+/* Packing only moves floats, so it may take any route: four at a time in a
+ * 16-byte vector wherever the source allows (MR is 4). */
+typedef float f4 __attribute__((vector_size(16)));
+_Static_assert(MR == 4, "pack_a moves rows of A four at a time");
+
+static inline f4 f4_load(const float *p) {
+    f4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void f4_store(float *p, f4 v) { memcpy(p, &v, sizeof v); }
+
 /* op(A)[mc, kc] -> strips of MR rows, zero-padded: dst[strip][k][r]. */
 static void pack_a(int ta, int mc, int kc, const float *A, int lda, float *dst) {
     for (int i0 = 0; i0 < mc; i0 += MR, dst += (size_t)MR * kc) {
         int mr = min_int(MR, mc - i0);
-        if (ta) { /* op(A)[i][k] = A[k][i]: MR contiguous floats per k */
+        if (ta && mr == MR) { /* op(A)[i][k] = A[k][i]: MR contiguous floats per k */
+            for (int k = 0; k < kc; k++) f4_store(dst + k * MR, f4_load(A + (size_t)k * lda + i0));
+        } else if (ta) {
             for (int k = 0; k < kc; k++) {
                 const float *src = A + (size_t)k * lda + i0;
                 for (int r = 0; r < MR; r++) dst[k * MR + r] = r < mr ? src[r] : 0.0f;
             }
-        } else if (mr == MR) {
+        } else if (mr == MR) { /* four rows: 4 x 4 blocks turned over */
             const float *a0 = A + (size_t)i0 * lda, *a1 = a0 + lda;
             const float *a2 = a1 + lda, *a3 = a2 + lda;
-            for (int k = 0; k < kc; k++) {
+            int k = 0;
+            for (; k + 4 <= kc; k += 4) {
+                f4 r0 = f4_load(a0 + k), r1 = f4_load(a1 + k), r2 = f4_load(a2 + k), r3 = f4_load(a3 + k);
+                f4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5); /* a0k a1k a0k+1 a1k+1 */
+                f4 t1 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5);
+                f4 t2 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+                f4 t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+                f4_store(dst + k * MR, __builtin_shufflevector(t0, t1, 0, 1, 4, 5));
+                f4_store(dst + (k + 1) * MR, __builtin_shufflevector(t0, t1, 2, 3, 6, 7));
+                f4_store(dst + (k + 2) * MR, __builtin_shufflevector(t2, t3, 0, 1, 4, 5));
+                f4_store(dst + (k + 3) * MR, __builtin_shufflevector(t2, t3, 2, 3, 6, 7));
+            }
+            for (; k < kc; k++) {
                 dst[k * MR + 0] = a0[k];
                 dst[k * MR + 1] = a1[k];
                 dst[k * MR + 2] = a2[k];
@@ -118,6 +146,12 @@ static void pack_b(int tb, int kc, int nc, const float *B, int ldb, float *dst,
                 } else {
                     for (int k = 0; k < kc; k++) dst[(size_t)k * NR + c] = 0.0f;
                 }
+            }
+        } else if (nr == NR) {
+            for (int k = 0; k < kc; k++) {
+                const float *src = B + (size_t)k * ldb + j0;
+                float *d = dst + (size_t)k * NR;
+                for (int c = 0; c < NR; c += 4) f4_store(d + c, f4_load(src + c));
             }
         } else {
             for (int k = 0; k < kc; k++) {
@@ -383,6 +417,74 @@ static void packed_serial(workspace ws, int M, int N, int K, const float *A, int
 
 /* ---- the split among threads ---------------------------------------------- */
 
+/* The split products pack their shared factor once per block, on the
+ * calling thread, into its own buffer (workspace_of(pool_self())), which the
+ * chunks then only read: a block of rows of C needs all of op(B)'s block, a
+ * block of columns all of op(A)'s. Each chunk packs its own part of the
+ * other factor into its thread's other buffer. */
+typedef struct {
+    int ta, tb, M, N, lda, ldb, kc, step, accumulate;
+    const float *A, *B;   /* the block's first k: op(A)[0][pc], op(B)[pc][0] */
+    const float *packed;  /* the shared factor's block, packed */
+    float *C;
+    int ldc;
+} split_job;
+
+/* Rows [at, at + step) of C += their block of op(A) x the packed block of op(B). */
+static void rows_chunk(void *job, int chunk, int thread) {
+    const split_job *j = job;
+    workspace ws = workspace_of(thread);
+    int end = min_int(j->M, (chunk + 1) * j->step);
+    for (int ic = chunk * j->step; ic < end; ic += MC) {
+        int mc = min_int(MC, end - ic);
+        pack_a(j->ta, mc, j->kc, j->ta ? j->A + ic : j->A + (size_t)ic * j->lda, j->lda, ws.a);
+        macro_kernel(mc, j->N, j->kc, ws.a, j->packed, (size_t)j->kc * NR,
+                     j->C + (size_t)ic * j->ldc, (size_t)j->ldc, 1, j->accumulate);
+    }
+}
+
+/* Columns [at, at + step) of C += the packed block of op(A) x their block of op(B). */
+static void cols_chunk(void *job, int chunk, int thread) {
+    const split_job *j = job;
+    workspace ws = workspace_of(thread);
+    int end = min_int(j->N, (chunk + 1) * j->step);
+    for (int jc = chunk * j->step; jc < end; jc += NC) {
+        int nc = min_int(NC, end - jc);
+        pack_b(j->tb, j->kc, nc, j->tb ? j->B + (size_t)jc * j->ldb : j->B + jc, j->ldb, ws.b,
+               (size_t)j->kc * NR);
+        macro_kernel(j->M, nc, j->kc, j->packed, ws.b, (size_t)j->kc * NR, j->C + jc,
+                     (size_t)j->ldc, 1, j->accumulate);
+    }
+}
+
+/* C (=|+=) op(A) op(B) in `chunks` blocks of `step` rows (by_rows) or
+ * columns. By rows, op(B) is packed NC columns at a time (a chunk of rows
+ * covers every column); by columns, op(A) has at most MC rows. */
+static void gemm_split(int by_rows, int chunks, int step, int ta, int tb, int M, int N, int K,
+                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                       int ldc) {
+    workspace own = workspace_of(pool_self());
+    for (int jc = 0; jc < (by_rows ? N : 1); jc += NC) {
+        int nc = by_rows ? min_int(NC, N - jc) : N;
+        for (int pc = 0; pc < K; pc += KC) {
+            split_job j = {ta, tb, M, nc, lda, ldb, min_int(KC, K - pc), step, pc > 0 || beta != 0.0f,
+                           ta ? A + (size_t)pc * lda : A + pc, tb ? B + pc : B + (size_t)pc * ldb,
+                           NULL, C + jc, ldc};
+            if (by_rows) {
+                pack_b(tb, j.kc, nc, tb ? j.B + (size_t)jc * ldb : j.B + jc, ldb, own.b, (size_t)j.kc * NR);
+                j.packed = own.b;
+                pool_run(chunks, rows_chunk, &j);
+            } else {
+                pack_a(ta, M, j.kc, j.A, lda, own.a);
+                j.packed = own.a;
+                pool_run(chunks, cols_chunk, &j);
+            }
+        }
+    }
+}
+
+/* The other splits: each chunk is the serial product of its rows or columns
+ * of C, packing all of the shared factor itself. */
 typedef struct {
     int ta, tb, M, N, K, lda, ldb, ldc, by_rows, step;
     const float *A, *B;
@@ -390,7 +492,6 @@ typedef struct {
     float *C;
 } gemm_job;
 
-/* Rows [at, at + step) of C, or its columns. */
 static void gemm_chunk(void *job, int chunk, int thread) {
     const gemm_job *j = job;
     int at = chunk * j->step;
@@ -406,19 +507,25 @@ static void gemm_chunk(void *job, int chunk, int thread) {
 }
 
 typedef struct {
-    int ta, M, K, lda, N1, ldb1, ldc1, N2, ldb2, ldc2, step;
-    const float *A, *B1, *B2;
+    int ta, M, lda, kc, step, accumulate, N1, N2, ldc1, ldc2;
+    const float *A;                 /* at op(A)[0][pc] */
+    const float *packed1, *packed2; /* the two B blocks, packed by the calling thread */
     float *C1, *C2;
-    float beta;
 } shared_job;
 
 static void shared_chunk(void *job, int chunk, int thread) {
     const shared_job *j = job;
-    int at = chunk * j->step;
-    const float *a = j->ta ? j->A + at : j->A + (size_t)at * j->lda;
-    shared_a_serial(workspace_of(thread), j->ta, min_int(j->step, j->M - at), j->K, a, j->lda,
-                    j->N1, j->B1, j->ldb1, j->C1 + (size_t)at * j->ldc1, j->ldc1,
-                    j->N2, j->B2, j->ldb2, j->C2 + (size_t)at * j->ldc2, j->ldc2, j->beta);
+    workspace ws = workspace_of(thread);
+    size_t stride = (size_t)j->kc * NR;
+    int end = min_int(j->M, (chunk + 1) * j->step);
+    for (int ic = chunk * j->step; ic < end; ic += MC) {
+        int mc = min_int(MC, end - ic);
+        pack_a(j->ta, mc, j->kc, j->ta ? j->A + ic : j->A + (size_t)ic * j->lda, j->lda, ws.a);
+        macro_kernel(mc, j->N1, j->kc, ws.a, j->packed1, stride, j->C1 + (size_t)ic * j->ldc1,
+                     (size_t)j->ldc1, 1, j->accumulate);
+        macro_kernel(mc, j->N2, j->kc, ws.a, j->packed2, stride, j->C2 + (size_t)ic * j->ldc2,
+                     (size_t)j->ldc2, 1, j->accumulate);
+    }
 }
 
 typedef struct {
@@ -437,26 +544,30 @@ static void packed_chunk(void *job, int chunk, int thread) {
                   j->packed + (size_t)(at / NR) * stride, stride, j->beta, j->C + at, j->ldc);
 }
 
-/* Each chunk of a split packs its own copy of the factor it shares with the
- * other chunks (all of B for a block of rows, all of A for a block of
- * columns): a chunk narrower than this would spend as long packing as
- * multiplying. */
+/* The narrowest chunk of a split: one packed block of A's rows (MC), and
+ * whole strips of B. */
 #define SPLIT_MIN 64
-_Static_assert(SPLIT_MIN % MR == 0 && SPLIT_MIN % NR == 0, "chunks of whole tiles");
+_Static_assert(SPLIT_MIN % MC == 0 && SPLIT_MIN % NR == 0, "chunks of whole packed blocks");
 
 /* ---- public ------------------------------------------------------------- */
 
-/* Split along the longer side of C: each chunk packs the whole of the other
- * factor, so that is the smaller one to repeat. */
+/* Split along the longer side of C: the factor all chunks share, packed
+ * once, is then the smaller one. */
 void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, M >= N, 0, A, B, beta, C};
-    int chunks = K > 0 ? pool_plan(j.by_rows ? M : N, SPLIT_MIN, 2.0 * M * N * K, &j.step) : 1;
-    if (chunks > 1)
-        pool_run(chunks, gemm_chunk, &j);
-    else
+    int by_rows = M >= N, step = 0;
+    int chunks = K > 0 ? pool_plan(by_rows ? M : N, SPLIT_MIN, 2.0 * M * N * K, &step) : 1;
+    if (chunks <= 1) {
         gemm_serial(workspace_of(pool_self()), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    } else if (by_rows ? N >= NR : M >= MR && M <= MC) {
+        gemm_split(by_rows, chunks, step, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    } else { /* a C narrower than a tile (the serial code turns it around), or
+              * by columns, fewer than MR rows (taken without packing) or more
+              * than one packed block of A holds */
+        gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, by_rows, step, A, B, beta, C};
+        pool_run(chunks, gemm_chunk, &j);
+    }
 }
 
 void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
@@ -467,13 +578,23 @@ void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
         gemm(ta, 0, M, N2, K, A, lda, B2, ldb2, beta, C2, ldc2);
         return;
     }
-    shared_job j = {ta, M, K, lda, N1, ldb1, ldc1, N2, ldb2, ldc2, 0, A, B1, B2, C1, C2, beta};
-    int chunks = pool_plan(M, SPLIT_MIN, 2.0 * M * K * (N1 + N2), &j.step);
-    if (chunks > 1)
-        pool_run(chunks, shared_chunk, &j);
-    else
+    int step = 0, chunks = pool_plan(M, SPLIT_MIN, 2.0 * M * K * (N1 + N2), &step);
+    if (chunks <= 1) {
         shared_a_serial(workspace_of(pool_self()), ta, M, K, A, lda, N1, B1, ldb1, C1, ldc1,
                         N2, B2, ldb2, C2, ldc2, beta);
+        return;
+    }
+    float *own = workspace_of(pool_self()).b;
+    size_t strips1 = round_up(N1, NR) / NR;
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = min_int(KC, K - pc);
+        size_t stride = (size_t)kc * NR;
+        shared_job j = {ta, M, lda, kc, step, pc > 0 || beta != 0.0f, N1, N2, ldc1, ldc2,
+                        ta ? A + (size_t)pc * lda : A + pc, own, own + strips1 * stride, C1, C2};
+        pack_b(0, kc, N1, B1 + (size_t)pc * ldb1, ldb1, own, stride);
+        pack_b(0, kc, N2, B2 + (size_t)pc * ldb2, ldb2, own + strips1 * stride, stride);
+        pool_run(chunks, shared_chunk, &j);
+    }
 }
 
 size_t gemm_packed_size(int K, int N) {

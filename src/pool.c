@@ -30,22 +30,38 @@
 
 #include <stddef.h>
 
-#define CHUNK_MIN_FLOPS 400000.0 /* below this a chunk does not pay for its fork */
+#define CHUNK_MIN_FLOPS 1000000.0 /* below this a chunk does not pay for its fork */
 #define CHUNKS_PER_THREAD 4      /* so that a faster core can take more of them */
 
 static double min_flops(void);
 
+/* The chunk counts a plan can have are ceil(extent / step) for steps that
+ * are multiples of align. Of those up to `want`, the plan takes the one
+ * that keeps every thread busiest: n chunks on t threads take ceil(n / t)
+ * rounds, so 3 chunks on 2 threads leave a thread idle a third of the time
+ * where 2 or 4 would not. Ties go to more chunks, for the unequal cores. */
 int pool_plan(int extent, int align, double flops, int *step) {
     int threads = pool_threads();
+    double worth = flops / min_flops(); /* chunks the work pays for */
     int want = threads * CHUNKS_PER_THREAD;
-    int most = (extent + align - 1) / align;
-    if (flops / min_flops() < want) want = (int)(flops / min_flops());
-    if (want > most) want = most;
+    if (worth < want) want = (int)worth;
     if (want > POOL_MAX_CHUNKS) want = POOL_MAX_CHUNKS;
     *step = extent;
-    if (threads <= 1 || want < 2) return 1;
-    *step = ((extent + want - 1) / want + align - 1) / align * align;
-    return (extent + *step - 1) / *step;
+    if (threads <= 1 || want < 2 || extent <= align) return 1;
+    int best = 1;
+    double best_use = 0.0;
+    for (int k = want; k >= 2; k--) {
+        int s = ((extent + k - 1) / k + align - 1) / align * align;
+        int n = (extent + s - 1) / s, rounds = (n + threads - 1) / threads;
+        double use = (double)extent / ((double)threads * rounds * s); /* share of the threads' time at work */
+        if (n >= 2 && use > best_use + 1e-9) {
+            best_use = use;
+            best = n;
+            *step = s;
+        }
+    }
+    if (best < 2) *step = extent;
+    return best;
 }
 
 #if !defined(__wasm_atomics__)

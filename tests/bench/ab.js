@@ -3,7 +3,7 @@
 // both see the same disturbances, and the medians of the turns are compared.
 //
 //   node tests/bench/ab.js A.wasm B.wasm [--cell=lstm] [--size=M] [--rounds=4]
-//                          [--phase=train|forward] [--config=JSON]
+//                          [--phase=train|forward] [--config=JSON] [--threads=N]
 //
 // Each turn times the bare engine call rnnlab_train_step, or with
 // --phase=forward rnnlab_forward without the loss (the model's internals, as
@@ -13,6 +13,8 @@
 // its wall-clock time); the last line gives each build's medians over the
 // turns and the ratios B/A (below 1: B is faster). --config overrides the
 // model's config as worker-rnnlab.js's does, e.g. '{"gruVariant":"reset-after"}'.
+// --threads=N loads both builds with init({ threads: N }): then both must be
+// threaded builds (web/dist/rnnlab-simd-threads.wasm and a variant of it).
 
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +24,7 @@ const args = process.argv.slice(2);
 const option = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 
 if (args[0] === '--turn') {
-  await turn(args[1], args[2], args[3], args[4], JSON.parse(args[5] ?? '{}'));
+  await turn(args[1], args[2], args[3], args[4], JSON.parse(args[5] ?? '{}'), Number(args[6] ?? 1));
 } else {
   const builds = args.filter((a) => !a.startsWith('--'));
   const cell = option('cell', 'lstm');
@@ -30,8 +32,10 @@ if (args[0] === '--turn') {
   const rounds = Number(option('rounds', 4));
   const phase = option('phase', 'train');
   const config = args.find((a) => a.startsWith('--config='))?.slice('--config='.length) ?? '{}';
-  if (builds.length !== 2 || !CELLS.includes(cell) || !WORKLOADS[size] || !(rounds >= 1) || !['train', 'forward'].includes(phase)) {
-    console.error('usage: node tests/bench/ab.js A.wasm B.wasm [--cell=rnn|lstm|gru] [--size=S|M|LONG] [--rounds=N] [--phase=train|forward] [--config=JSON]');
+  const threads = Number(option('threads', 1));
+  if (builds.length !== 2 || !CELLS.includes(cell) || !WORKLOADS[size] || !(rounds >= 1) || !['train', 'forward'].includes(phase) ||
+      !(Number.isInteger(threads) && threads >= 1)) {
+    console.error('usage: node tests/bench/ab.js A.wasm B.wasm [--cell=rnn|lstm|gru] [--size=S|M|LONG] [--rounds=N] [--phase=train|forward] [--config=JSON] [--threads=N]');
     process.exit(2);
   }
   const times = builds.map(() => ({ wall: [], cpu: [] }));
@@ -39,7 +43,7 @@ if (args[0] === '--turn') {
     // A first in odd rounds, B first in even ones: the order is no bias
     for (const k of r % 2 ? [1, 0] : [0, 1]) {
       const wasm = builds[k];
-      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--turn', wasm, cell, size, phase, config], { encoding: 'utf8' });
+      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--turn', wasm, cell, size, phase, config, String(threads)], { encoding: 'utf8' });
       if (child.status !== 0) {
         console.error(`ab: ${wasm}: ${child.stderr.trim()}`);
         process.exit(1);
@@ -55,16 +59,17 @@ if (args[0] === '--turn') {
     const [a, b] = times.map((t) => median(t[clock]));
     return `A ${a.toFixed(2)} ms, B ${b.toFixed(2)} ms, B/A ${(b / a).toFixed(3)}`;
   };
-  const named = config === '{}' ? '' : ` ${config}`;
+  const named = (config === '{}' ? '' : ` ${config}`) + (threads > 1 ? `, ${threads} threads` : '');
   console.log(`${cell}${named} ${size} ${phase} per ${what}, medians of ${rounds} turns: wall ${line('wall')}; CPU ${line('cpu')}`);
 }
 
 // One turn: the medians of 11 bare training steps (or forwards), wall-clock
 // and CPU time, printed alone.
-async function turn(wasmPath, cell, size, phase, config) {
+async function turn(wasmPath, cell, size, phase, config, threads) {
   const { readFileSync } = await import('node:fs');
   const { init, createModel } = await import('../../web/rnnlab.js');
-  await init({ wasm: readFileSync(wasmPath) });
+  const loaded = await init({ wasm: readFileSync(wasmPath), threads });
+  if ((loaded.threads ?? 1) !== threads) throw new Error(`asked for ${threads} threads, got ${loaded.threads}: ${loaded.threadsUnavailable ?? ''}`);
   const { X, H, B, T } = WORKLOADS[size];
   const model = await createModel({ cell, inputSize: X, hiddenSize: H, outputSize: X, seed: 7, ...config });
   // Warm-up as in worker-rnnlab.js: short calls first, then a pause for V8's
