@@ -4,8 +4,8 @@
 // §10 (issue 14).
 //
 //   node tests/bench/bench.js [--quick | --full] [--cells=lstm,gru] [--sizes=S,M]
-//        [--no-torch] [--no-ort] [--no-tfjs] [--no-native] [--no-plain]
-//        [--no-kernels] [--no-variants] [--out=DIR]
+//        [--rounds=N] [--no-torch] [--no-ort] [--no-tfjs] [--no-native]
+//        [--no-plain] [--no-kernels] [--no-variants] [--out=DIR]
 //
 // Every measurement runs in a child process of its own, one at a time:
 //   worker-rnnlab.js  one workload on one wasm build: the SIMD build on 1 and
@@ -24,6 +24,14 @@
 //   worker-variant.js LSTM-M bidirectional and with dropout against the same
 //                     model without, interleaved step by step in one process
 //                     (variants.js)
+// Rounds: the figures that are compared with each other (rnnlab, PyTorch and
+// onnxruntime-web, each on 1 and 2 threads) come from --rounds=N rounds (3;
+// 1 with --quick) run in turn, each round a fresh process per figure with a
+// share of the budget, the order turned by two places each round; a figure
+// is the median of its rounds' medians. On this shared machine the same
+// build moves by up to 30% from one process to the next: a slow spell then
+// hits one round of every figure near it in time rather than one figure's
+// only run.
 // Results: printed, and written to tests/bench/results/latest.json and
 // latest.md (or --out=DIR); latest.md starts with the machine, the date and
 // the wall-clock tables in the form of README.md's Speed section.
@@ -66,9 +74,9 @@ const option = (name, dflt) => {
   const a = args.find((s) => s.startsWith(`--${name}=`));
   return a ? a.slice(name.length + 3) : dflt;
 };
-const USAGE = 'usage: node tests/bench/bench.js [--quick | --full] [--cells=rnn,lstm,gru] [--sizes=S,M,LONG] [--no-torch] [--no-ort] [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--no-variants] [--out=DIR]';
+const USAGE = 'usage: node tests/bench/bench.js [--quick | --full] [--cells=rnn,lstm,gru] [--sizes=S,M,LONG] [--rounds=N] [--no-torch] [--no-ort] [--no-tfjs] [--no-native] [--no-plain] [--no-kernels] [--no-variants] [--out=DIR]';
 for (const a of args) {
-  if (!/^--(quick|full|no-torch|no-ort|no-tfjs|no-native|no-plain|no-kernels|no-variants|cells=.*|sizes=.*|out=.*)$/.test(a)) {
+  if (!/^--(quick|full|no-torch|no-ort|no-tfjs|no-native|no-plain|no-kernels|no-variants|cells=.*|sizes=.*|rounds=\d+|out=.*)$/.test(a)) {
     console.error(`bench: unknown argument '${a}'\n${USAGE}`);
     process.exit(2);
   }
@@ -80,9 +88,12 @@ const sizes = option('sizes', Object.keys(WORKLOADS).join(',')).split(',');
 for (const c of cells) if (!CELLS.includes(c)) { console.error(`bench: unknown cell '${c}'`); process.exit(2); }
 for (const s of sizes) if (!WORKLOADS[s]) { console.error(`bench: unknown size '${s}'`); process.exit(2); }
 const outDir = path.resolve(option('out', path.join(here, 'results')));
+const ROUNDS = Number(option('rounds', quick ? 1 : 3));
+if (!(ROUNDS >= 1)) { console.error(`bench: --rounds: expected a whole number >= 1\n${USAGE}`); process.exit(2); }
 
 // Time budgets (ms) per child; native: seconds per workload (bench_native.c);
-// pairs: interleaved step pairs per variant.
+// pairs: interleaved step pairs per variant. The compared figures (simd,
+// torch, ort) get a round's share: roundBudget().
 const BUDGET = quick
   ? { simd: 1200, plain: 1200, native: 0.8, torch: 800, ort: 600, pairs: 6, tfjs: { S: 4000, M: 12000, LONG: 15000 } }
   : full
@@ -90,7 +101,10 @@ const BUDGET = quick
     : { simd: 2000, plain: 2000, native: 1.5, torch: 1500, ort: 1000, pairs: 15, tfjs: { S: 8000, M: 35000, LONG: 40000 } };
 // TF.js's share of the run: a TF.js workload that would take it past this
 // (counting TF.js's children only) is skipped
-const TFJS_ALLOWANCE_MS = quick ? 90e3 : full ? Infinity : 300e3;
+const TFJS_ALLOWANCE_MS = quick ? 90e3 : full ? Infinity : 200e3;
+// a round's share of a budget: half of it for 2 or more rounds, but at least
+// a third of the whole (the warm-up before the timing is the same every round)
+const roundBudget = (ms) => (ROUNDS === 1 ? ms : Math.round(Math.max(ms / 2, ms / ROUNDS)));
 const THREADS = [1, 2];
 const startedAt = Date.now();
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
@@ -302,16 +316,52 @@ const node = (script, argv, budget, timeoutFactor = 6) => [process.execPath, [pa
 function workloadChildren(cell, size) {
   const list = [];
   if (nativeExe) list.push(['native', `native ${cell} ${size}`, nativeExe, [String(BUDGET.native), cell, size], { timeoutMs: 120e3, tagged: false }]);
-  for (const n of THREADS) list.push([n === 1 ? 'simd' : `simd${n}`, `rnnlab simd ${cell} ${size} ${n} thread(s)`, ...node('worker-rnnlab.js', ['simd', cell, size, String(BUDGET.simd), `--threads=${n}`], BUDGET.simd)]);
   if (!flag('no-plain')) list.push(['plain', `rnnlab plain ${cell} ${size}`, ...node('worker-rnnlab.js', ['plain', cell, size, String(BUDGET.plain), '--threads=1'], BUDGET.plain)]);
+  return list;
+}
+
+// The children whose figures are compared with each other, in the order of
+// a round (roundOrder turns it).
+function comparedChildren(cell, size) {
+  const list = [];
+  const simd = roundBudget(BUDGET.simd), torch = roundBudget(BUDGET.torch), ort = roundBudget(BUDGET.ort);
+  for (const n of THREADS) list.push([n === 1 ? 'simd' : `simd${n}`, `rnnlab simd ${cell} ${size} ${n} thread(s)`, ...node('worker-rnnlab.js', ['simd', cell, size, String(simd), `--threads=${n}`], simd)]);
   if (torchAvailable) {
     for (const n of THREADS) {
-      list.push([`torch${n}`, `torch ${cell} ${size} ${n} thread(s)`, PYTHON, [path.join(here, 'bench_torch.py'), cell, size, String(n), String(BUDGET.torch)],
-        { timeoutMs: BUDGET.torch * 20 + 120e3, env: torchEnv(n) }]);
+      list.push([`torch${n}`, `torch ${cell} ${size} ${n} thread(s)`, PYTHON, [path.join(here, 'bench_torch.py'), cell, size, String(n), String(torch)],
+        { timeoutMs: torch * 20 + 120e3, env: torchEnv(n) }]);
     }
   }
-  if (ortAvailable) for (const n of THREADS) list.push([`ort${n}`, `onnxruntime-web ${cell} ${size} ${n} thread(s)`, ...node('worker-ort.js', [cell, size, String(n), String(BUDGET.ort)], BUDGET.ort)]);
+  if (ortAvailable) for (const n of THREADS) list.push([`ort${n}`, `onnxruntime-web ${cell} ${size} ${n} thread(s)`, ...node('worker-ort.js', [cell, size, String(n), String(ort)], ort)]);
   return list;
+}
+
+const roundOrder = (list, round) => list.map((_, i) => list[(i + 2 * round) % list.length]);
+
+const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+// One figure from its rounds: the first round's result, with every timed
+// phase's wall and CPU medians replaced by the medians over the rounds (the
+// rounds' own figures kept beside them). A round that failed is left out;
+// when all failed, the first error stands.
+function mergeRounds(runs) {
+  const ok = runs.filter((r) => r.json && !r.json.unavailable);
+  if (!ok.length) return runs[0].json ?? { error: runs[0].error };
+  const merged = structuredClone(ok[0].json);
+  for (const [phase, t] of Object.entries(merged.timing ?? {})) {
+    if (!Number.isFinite(t?.wallMs)) continue;
+    const of = ok.map((r) => r.json.timing?.[phase]).filter((p) => Number.isFinite(p?.wallMs));
+    t.rounds = of.map((p) => ({ wallMs: p.wallMs, cpuMs: p.cpuMs, reps: p.reps }));
+    t.wallMs = median(of.map((p) => p.wallMs));
+    if (of.every((p) => Number.isFinite(p.cpuMs))) t.cpuMs = median(of.map((p) => p.cpuMs));
+    t.reps = of.reduce((a, p) => a + (p.reps ?? 0), 0);
+  }
+  merged.rounds = ok.length;
+  if (ok.length < runs.length) merged.roundErrors = runs.filter((r) => !r.json).map((r) => r.error);
+  return merged;
 }
 
 const results = { native: {}, simd: {}, simd2: {}, plain: {}, torch1: {}, torch2: {}, ort1: {}, ort2: {}, tfjs: {} };
@@ -333,10 +383,22 @@ for (const size of sizes) {
         results.native[key(cell, size)] = r.json?.results?.[0] ?? { cell, size, error: r.error ?? 'no result' };
       } else {
         results[name][key(cell, size)] = r.json ?? { cell, size, error: r.error };
-        if (r.json?.unavailable && !unavailableLogged.has(name)) {
-          unavailableLogged.add(name);
-          log(`${label}: ${r.json.unavailable} (said once)`);
-        }
+      }
+    }
+    const compared = comparedChildren(cell, size);
+    const runs = Object.fromEntries(compared.map(([name]) => [name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, label, cmd, argv, opts] of roundOrder(compared, round)) {
+        if (runs[name].some((r) => r.json?.unavailable)) continue; // said once is enough
+        runs[name].push(runChild(ROUNDS > 1 ? `${label}, round ${round + 1}` : label, cmd, argv, opts));
+      }
+    }
+    for (const [name, label] of compared) {
+      const merged = mergeRounds(runs[name]);
+      results[name][key(cell, size)] = merged.error && !merged.timing ? { cell, size, ...merged } : merged;
+      if (merged.unavailable && !unavailableLogged.has(name)) {
+        unavailableLogged.add(name);
+        log(`${label}: ${merged.unavailable} (said once)`);
       }
     }
   }
