@@ -400,9 +400,46 @@ static void shared_a_serial(workspace ws, int ta, int M, int K, const float *A, 
     }
 }
 
+/* A short K (an input of a few features: X = 1 in the LONG workloads): a
+ * tile of the micro-kernel would be little but its set-up, packing and
+ * stores, so each row of A runs along the packed strips directly, summing
+ * as micro_kernel does (from zero, k ascending, then added to C). */
+#define THIN_K 8
+
+static void packed_thin(int M, int N, int K, const float *A, int lda, const float *packed,
+                        size_t strip_stride, int accumulate, float *C, int ldc) {
+    for (int i = 0; i < M; i++) {
+        const float *a = A + (size_t)i * lda, *pb = packed;
+        float *c = C + (size_t)i * ldc;
+        for (int j0 = 0; j0 < N; j0 += NR, pb += strip_stride) {
+            vf lo = {0}, hi = {0};
+            for (int k = 0; k < K; k++) {
+                vf ak = vf_splat(a[k]);
+                lo += ak * vf_load(pb + k * NR);
+                hi += ak * vf_load(pb + k * NR + VW);
+            }
+            int nr = min_int(NR, N - j0);
+#if !SCALAR_KERNEL
+            if (nr == NR) {
+                store_row(c + j0, lo, hi, accumulate);
+                continue;
+            }
+#endif
+            float tile[NR];
+            vf_store(tile, lo);
+            vf_store(tile + VW, hi);
+            for (int j = 0; j < nr; j++) c[j0 + j] = accumulate ? c[j0 + j] + tile[j] : tile[j];
+        }
+    }
+}
+
 static void packed_serial(workspace ws, int M, int N, int K, const float *A, int lda,
                           const float *packed, size_t strip_stride, float beta, float *C,
                           int ldc) {
+    if (K <= THIN_K) {
+        packed_thin(M, N, K, A, lda, packed, strip_stride, beta != 0.0f, C, ldc);
+        return;
+    }
     for (int pc = 0; pc < K; pc += KC) {
         int kc = min_int(KC, K - pc);
         int accumulate = pc > 0 || beta != 0.0f;

@@ -28,9 +28,10 @@ void pool_run(int chunks, pool_task task, void *ctx);
 
 /* Cuts `extent` (rows or columns) into chunks at multiples of `align` for
  * work of `flops`: enough chunks that a faster core can take more of them,
- * none so small that it does not pay for its fork. Sets *step, the extent of
- * a chunk (the last may be shorter), and returns the number of chunks: 1 when
- * the work is too small to share or there is one thread. */
+ * none so small that it does not pay for its fork, and a count that shares
+ * evenly among the threads. Sets *step, the extent of a chunk (the last may
+ * be shorter), and returns the number of chunks: 1 when the work is too small
+ * to share or there is one thread. */
 int pool_plan(int extent, int align, double flops, int *step);
 
 /* The thread running this code: 0 for the owning thread (and everywhere
