@@ -510,11 +510,11 @@ static void gemm_split(int by_rows, int chunks, int step, int ta, int tb, int M,
             if (by_rows) {
                 pack_b(tb, j.kc, nc, tb ? j.B + (size_t)jc * ldb : j.B + jc, ldb, own.b, (size_t)j.kc * NR);
                 j.packed = own.b;
-                pool_run(chunks, rows_chunk, &j);
+                pool_run(chunks, rows_chunk, &j, 2.0 * M * nc * j.kc);
             } else {
                 pack_a(ta, M, j.kc, j.A, lda, own.a);
                 j.packed = own.a;
-                pool_run(chunks, cols_chunk, &j);
+                pool_run(chunks, cols_chunk, &j, 2.0 * M * N * j.kc);
             }
         }
     }
@@ -603,7 +603,7 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
               * by columns, fewer than MR rows (taken without packing) or more
               * than one packed block of A holds */
         gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, by_rows, step, A, B, beta, C};
-        pool_run(chunks, gemm_chunk, &j);
+        pool_run(chunks, gemm_chunk, &j, 2.0 * M * N * K);
     }
 }
 
@@ -630,7 +630,7 @@ void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
                         ta ? A + (size_t)pc * lda : A + pc, own, own + strips1 * stride, C1, C2};
         pack_b(0, kc, N1, B1 + (size_t)pc * ldb1, ldb1, own, stride);
         pack_b(0, kc, N2, B2 + (size_t)pc * ldb2, ldb2, own + strips1 * stride, stride);
-        pool_run(chunks, shared_chunk, &j);
+        pool_run(chunks, shared_chunk, &j, 2.0 * M * kc * (N1 + N2));
     }
 }
 
@@ -653,7 +653,7 @@ void gemm_packed(int M, int N, int K, const float *A, int lda,
     packed_job j = {M, N, K, lda, ldc, 0, A, packed, beta, C};
     int chunks = pool_plan(N, SPLIT_MIN, 2.0 * M * N * K, &j.step);
     if (chunks > 1)
-        pool_run(chunks, packed_chunk, &j);
+        pool_run(chunks, packed_chunk, &j, 2.0 * M * N * K);
     else
         packed_serial(workspace_of(pool_self()), M, N, K, A, lda, packed, (size_t)K * NR, beta, C, ldc);
 }

@@ -113,16 +113,18 @@ static void cell_forward(rnnlab_model *m, int l, int t, int r0, int rows, float 
 typedef struct {
     rnnlab_model *m;
     int l, t, step;
+    double flops; /* a step's recurrent product */
     float *pre, *hs, *cs, *tc, *aux;
     const float *x; /* the step's input rows when its projection is taken here, or NULL */
 } step_job;
 
-static int step_chunks(const rnnlab_model *m, int *step) {
+static int step_chunks(const rnnlab_model *m, step_job *j) {
+    j->flops = 2.0 * m->B * m->G * m->H * m->H;
     if (m->dropping && m->cfg.recurrent_dropout > 0.0f) {
-        *step = m->B;
+        j->step = m->B;
         return 1;
     }
-    return pool_plan(m->B, 4, 2.0 * m->B * m->G * m->H * m->H, step);
+    return pool_plan(m->B, 4, j->flops, &j->step);
 }
 
 /* The first row of a chunk; *rows: how many (the last chunk may be short). */
@@ -149,7 +151,7 @@ static void forward_rows(void *job, int chunk, int thread) {
  * is still to be taken, or NULL. */
 static void forward_step(step_job *j, int chunks) {
     if (chunks > 1) {
-        pool_run(chunks, forward_rows, j);
+        pool_run(chunks, forward_rows, j, j->flops);
         return;
     }
     if (j->x) input_projection(j->m, j->l, j->x, j->pre, j->m->B);
@@ -180,8 +182,8 @@ void layer_forward(rnnlab_model *m, int l, const float *in, int flags) {
     /* hT/cT of layer l are read here before this layer overwrites them */
     initial_state(hs, m->hT + (size_t)l * BH, m->h0 + (size_t)l * BH, flags, BH);
     if (lstm) initial_state(cs, m->cT + (size_t)l * BH, m->c0 + (size_t)l * BH, flags, BH);
-    step_job j = {m, l, 0, 0, NULL, hs, cs, tc, aux, NULL};
-    int chunks = step_chunks(m, &j.step);
+    step_job j = {m, l, 0, 0, 0.0, NULL, hs, cs, tc, aux, NULL};
+    int chunks = step_chunks(m, &j);
     for (int t = 0; t < T; t++) {
         float *pre = gates + (size_t)t * B * GH;
         const float *x = masked_in ? NULL : in + (size_t)t * B * lo->in;
@@ -241,15 +243,15 @@ static void backward_through_time(rnnlab_model *m, int l) {
     float *dh_next = m->dh_next, *dc_next = m->dc_next;
     memset(dh_next, 0, BH * sizeof(float));
     if (lstm) memset(dc_next, 0, BH * sizeof(float));
-    step_job j = {m, l, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL};
-    int chunks = step_chunks(m, &j.step);
+    step_job j = {m, l, 0, 0, 0.0, NULL, NULL, NULL, NULL, NULL, NULL};
+    int chunks = step_chunks(m, &j);
     for (int t = T - 1; t >= 0; t--) {
         float *dht = m->dH + (size_t)t * BH; /* becomes the total dL/dh_t */
         for (size_t i = 0; i < BH; i++) dht[i] += dh_next[i];
         m->flow_h[(size_t)l * T + t] = l2_norm(dht, BH);
         j.t = t;
         if (chunks > 1)
-            pool_run(chunks, backward_rows, &j);
+            pool_run(chunks, backward_rows, &j, j.flops);
         else
             cell_backward(m, l, t, 0, B);
         if (lstm) m->flow_c[(size_t)l * T + t] = l2_norm(m->dc_total, BH);

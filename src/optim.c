@@ -200,7 +200,7 @@ static size_t adam_all(const update_rule *u, size_t n, const float *grad, float 
     int step = 0, chunks = end > (size_t)1 << 30 ? 1 : pool_plan((int)(end / VW), 1, 12.0 * (double)end, &step);
     if (chunks == 1) return adam_vectors(u, n, grad, scale, v, p, s1, s2, fresh, write);
     adam_job j = {u, end, (size_t)step * VW, {0}, grad, scale, v, p, s1, s2, fresh, write};
-    pool_run(chunks, adam_chunk, &j);
+    pool_run(chunks, adam_chunk, &j, 12.0 * (double)end);
     size_t bad = n;
     for (int c = 0; c < chunks; c++) bad = j.bad[c] < end && j.bad[c] < bad ? j.bad[c] : bad;
     return bad;

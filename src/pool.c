@@ -7,13 +7,18 @@
  * TLS and calls rnnlab_worker_main, which waits for jobs until
  * rnnlab_pool_stop. Every other build compiles the serial pool_run only.
  *
- * A job: the owner publishes task, ctx and the chunk count, then a 64-bit
- * counter holding (generation << 32 | next chunk). Every thread, the owner
- * included, claims chunks by compare-and-swap on that counter; the generation
- * makes a claim from an earlier job fail. The owner waits (spinning: a page's
- * main thread cannot block) until every chunk is done. Workers spin for a
- * while after a job, then sleep in Atomics.wait, each on a word of its own,
- * woken by Atomics.notify only when a job needs them. Both go through JS
+ * A job: the owner publishes task and ctx, then a 64-bit counter holding
+ * (generation << 32 | chunk count << 16 | next chunk). Every thread, the
+ * owner included, claims chunks by compare-and-swap on that counter; the
+ * count travels in the same word as the claims, so a worker that read the
+ * last job's counter never claims against the next job's count, and the
+ * generation makes a claim from an earlier job fail. The owner waits
+ * (spinning: a page's main thread cannot block) until every chunk is done.
+ * Workers spin for a while after a job, then sleep in Atomics.wait, each on
+ * a word of its own, woken by Atomics.notify only when a job needs them: a
+ * light job (under WAKE_MIN_FLOPS) runs on the owner alone while a worker
+ * sleeps, and only wakes it for the jobs after (waking takes longer than
+ * such a job). Both go through JS
  * imports: Node 20's baseline compiler loses locals live across the wasm wait
  * instruction, and with the wasm notify instruction the owner's job now and
  * then came out with other bits (a local such as the chunk count lost, so the
@@ -30,7 +35,7 @@
 
 #include <stddef.h>
 
-#define CHUNK_MIN_FLOPS 1000000.0 /* below this a chunk does not pay for its fork */
+#define CHUNK_MIN_FLOPS 400000.0 /* below this a chunk does not pay for its fork */
 #define CHUNKS_PER_THREAD 4      /* so that a faster core can take more of them */
 
 static double min_flops(void);
@@ -78,7 +83,7 @@ static double min_flops(void) { return pretend > 1 ? 1.0 : CHUNK_MIN_FLOPS; }
 
 int pool_threads(void) { return busy ? 1 : pretend; }
 
-void pool_run(int chunks, pool_task task, void *ctx) {
+void pool_run(int chunks, pool_task task, void *ctx, double flops) {
     busy++;
     if (pretend > 1)
         for (int c = chunks - 1; c >= 0; c--) task(ctx, c, 0);
@@ -113,6 +118,7 @@ double rnnlab_now(void);
 extern void __wasm_init_tls(void *block);
 
 #define WORKER_STACK (128 * 1024)
+#define WAKE_MIN_FLOPS 4e6 /* about 0.1 ms on one thread: less than a sleeping worker takes to wake */
 #define SPIN_BEFORE_SLEEP 200000 /* loads of the wake word, about 0.2-1 ms */
 #define STALL_MS 30000.0
 
@@ -125,10 +131,13 @@ struct slot {
     char pad[64 - 4 * sizeof(int)];
 };
 
+#define COUNT_SHIFT 16
+#define CLAIM_MASK 0xffffu
+_Static_assert(POOL_MAX_CHUNKS <= (int)CLAIM_MASK, "chunk counts fit the counter");
+
 static struct {
-    _Alignas(64) _Atomic uint64_t next; /* generation << 32 | next chunk */
+    _Alignas(64) _Atomic uint64_t next; /* generation << 32 | chunks << 16 | next chunk */
     _Alignas(64) _Atomic int done;      /* chunks finished in this job */
-    _Atomic int chunks;
     _Atomic(pool_task) task;
     _Atomic(void *) ctx;
     _Atomic int stop;
@@ -162,8 +171,8 @@ enum { CLAIMED, STARTED, DONE };
 static void run_chunks(int thread) {
     for (;;) {
         uint64_t cur = atomic_load(&pool.next);
-        uint32_t at = (uint32_t)cur;
-        if (at >= (uint32_t)atomic_load(&pool.chunks)) return;
+        uint32_t at = (uint32_t)cur & CLAIM_MASK, chunks = ((uint32_t)cur >> COUNT_SHIFT) & CLAIM_MASK;
+        if (at >= chunks) return;
         if (!atomic_compare_exchange_weak(&pool.next, &cur, cur + 1)) continue;
         if (thread > 0 && atomic_load(&pool.slot[thread].poison)) __builtin_trap(); /* the chunk is lost */
         atomic_store(&pool.chunk_state[at], STARTED);
@@ -194,8 +203,8 @@ static void lose(int worker);
  * says this call's results cannot be trusted. */
 static void recover(int chunks, int worker) {
     uint64_t cur = atomic_load(&pool.next);
-    while (!atomic_compare_exchange_weak(&pool.next, &cur, (cur >> 32 << 32) | (uint32_t)chunks)) {}
-    uint32_t claimed = (uint32_t)cur < (uint32_t)chunks ? (uint32_t)cur : (uint32_t)chunks;
+    while (!atomic_compare_exchange_weak(&pool.next, &cur, (cur & ~(uint64_t)CLAIM_MASK) | (uint32_t)chunks)) {}
+    uint32_t at = (uint32_t)cur & CLAIM_MASK, claimed = at < (uint32_t)chunks ? at : (uint32_t)chunks;
     pool_task task = atomic_load(&pool.task);
     void *ctx = atomic_load(&pool.ctx);
     for (int c = (int)claimed; c < chunks; c++) task(ctx, c, 0);
@@ -232,23 +241,36 @@ static void lose(int worker) {
     atomic_compare_exchange_strong(&pool.lost, &none, worker + 1);
 }
 
-void pool_run(int chunks, pool_task task, void *ctx) {
+/* A light job while a worker sleeps: wakes the sleepers (for the jobs that
+ * follow) and says to run this one alone. A woken worker finds the last
+ * job's counter spent and goes back to waiting, spinning first. */
+static int rouse(int used, double flops) {
+    if (flops >= WAKE_MIN_FLOPS) return 0;
+    int asleep = 0;
+    for (int t = 1; t < used; t++) asleep |= atomic_load(&pool.slot[t].sleeping);
+    if (!asleep) return 0;
+    uint32_t generation = ++pool.generation;
+    for (int t = 1; t < used; t++)
+        if (atomic_load(&pool.slot[t].sleeping)) wake(t, (int)generation);
+    return 1;
+}
+
+void pool_run(int chunks, pool_task task, void *ctx, double flops) {
     int used = pool.threads < chunks ? pool.threads : chunks;
     int dead = used > 1 ? any_dead(pool.threads) : 0;
     if (dead) lose(dead);
     atomic_fetch_add(&pool.busy, 1);
-    if (dead || used <= 1 || chunks > POOL_MAX_CHUNKS || atomic_load(&pool.busy) > 1) {
+    if (dead || used <= 1 || chunks > POOL_MAX_CHUNKS || atomic_load(&pool.busy) > 1 || rouse(used, flops)) {
         for (int c = 0; c < chunks; c++) task(ctx, c, 0); /* alone (callers plan at most that many) */
         atomic_fetch_sub(&pool.busy, 1);
         return;
     }
     atomic_store(&pool.task, task);
     atomic_store(&pool.ctx, ctx);
-    atomic_store(&pool.chunks, chunks);
     for (int c = 0; c < chunks; c++) atomic_store(&pool.chunk_state[c], CLAIMED);
     atomic_store(&pool.done, 0);
     uint32_t generation = ++pool.generation;
-    atomic_store(&pool.next, (uint64_t)generation << 32);
+    atomic_store(&pool.next, (uint64_t)generation << 32 | (uint32_t)chunks << COUNT_SHIFT);
     for (int t = 1; t < used; t++) wake(t, (int)generation);
     run_chunks(0);
     join(chunks, used);

@@ -1,7 +1,8 @@
 /* pool.h — parallel loops over chunks of work, for the threaded wasm build.
  *
- * pool_run(chunks, task, ctx) calls task(ctx, chunk, thread) once for every
- * chunk in [0, chunks) and returns when all of them are done. Without a pool
+ * pool_run(chunks, task, ctx, flops) calls task(ctx, chunk, thread) once for
+ * every chunk in [0, chunks) and returns when all of them are done; flops,
+ * the job's work, tells whether it is worth waking a sleeping worker for. Without a pool
  * (native builds, the single-threaded wasm builds, or a threaded build that
  * runs on one thread) it is a plain loop on the calling thread, thread 0.
  *
@@ -24,7 +25,7 @@ typedef void (*pool_task)(void *ctx, int chunk, int thread);
  * task's own work is never split again). */
 int pool_threads(void);
 
-void pool_run(int chunks, pool_task task, void *ctx);
+void pool_run(int chunks, pool_task task, void *ctx, double flops);
 
 /* Cuts `extent` (rows or columns) into chunks at multiples of `align` for
  * work of `flops`: enough chunks that a faster core can take more of them,
