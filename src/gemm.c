@@ -406,11 +406,15 @@ static void shared_a_serial(workspace ws, int ta, int M, int K, const float *A, 
  * as micro_kernel does (from zero, k ascending, then added to C). */
 #define THIN_K 8
 
+/* With a bias row, C = bias + the product (the sums as if C held the bias
+ * and were accumulated into). */
 static void packed_thin(int M, int N, int K, const float *A, int lda, const float *packed,
-                        size_t strip_stride, int accumulate, float *C, int ldc) {
+                        size_t strip_stride, int accumulate, const float *bias, float *C,
+                        int ldc) {
     for (int i = 0; i < M; i++) {
-        const float *a = A + (size_t)i * lda, *pb = packed;
+        const float *a = A + (size_t)i * lda, *pb = packed, *in = bias ? bias : C + (size_t)i * ldc;
         float *c = C + (size_t)i * ldc;
+        if (bias) accumulate = 1;
         for (int j0 = 0; j0 < N; j0 += NR, pb += strip_stride) {
             vf lo = {0}, hi = {0};
             for (int k = 0; k < K; k++) {
@@ -419,16 +423,19 @@ static void packed_thin(int M, int N, int K, const float *A, int lda, const floa
                 hi += ak * vf_load(pb + k * NR + VW);
             }
             int nr = min_int(NR, N - j0);
-#if !SCALAR_KERNEL
-            if (nr == NR) {
-                store_row(c + j0, lo, hi, accumulate);
+            if (nr == NR) { /* C + acc, as store_row does */
+                if (accumulate) {
+                    lo = vf_load(in + j0) + lo;
+                    hi = vf_load(in + j0 + VW) + hi;
+                }
+                vf_store(c + j0, lo);
+                vf_store(c + j0 + VW, hi);
                 continue;
             }
-#endif
             float tile[NR];
             vf_store(tile, lo);
             vf_store(tile + VW, hi);
-            for (int j = 0; j < nr; j++) c[j0 + j] = accumulate ? c[j0 + j] + tile[j] : tile[j];
+            for (int j = 0; j < nr; j++) c[j0 + j] = accumulate ? in[j0 + j] + tile[j] : tile[j];
         }
     }
 }
@@ -437,7 +444,7 @@ static void packed_serial(workspace ws, int M, int N, int K, const float *A, int
                           const float *packed, size_t strip_stride, float beta, float *C,
                           int ldc) {
     if (K <= THIN_K) {
-        packed_thin(M, N, K, A, lda, packed, strip_stride, beta != 0.0f, C, ldc);
+        packed_thin(M, N, K, A, lda, packed, strip_stride, beta != 0.0f, NULL, C, ldc);
         return;
     }
     for (int pc = 0; pc < K; pc += KC) {
@@ -644,6 +651,17 @@ size_t gemm_packed_size(int K, int N) {
 void gemm_pack_b(int tb, int K, int N, const float *B, int ldb, float *packed) {
     if (K <= 0 || N <= 0) return;
     pack_b(tb, K, N, B, ldb, packed, (size_t)K * NR);
+}
+
+void gemm_packed_bias(int M, int N, int K, const float *A, int lda, const float *packed,
+                      const float *bias, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K > 0 && K <= THIN_K) {
+        packed_thin(M, N, K, A, lda, packed, (size_t)K * NR, 1, bias, C, ldc);
+        return;
+    }
+    for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, (size_t)N * sizeof(float));
+    gemm_packed(M, N, K, A, lda, packed, 1.0f, C, ldc);
 }
 
 void gemm_packed(int M, int N, int K, const float *A, int lda,

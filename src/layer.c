@@ -96,8 +96,7 @@ static void bias_rows(const rnnlab_model *m, int l, float *gates, size_t rows) {
  * packed once per optimiser step. */
 static void input_projection(const rnnlab_model *m, int l, const float *x, float *pre, int rows) {
     int GH = m->G * m->H, X = m->lay[l].in;
-    bias_rows(m, l, pre, (size_t)rows);
-    gemm_packed(rows, GH, X, x, X, m->packed + m->packed_in[l], 1.0f, pre, GH);
+    gemm_packed_bias(rows, GH, X, x, X, m->packed + m->packed_in[l], m->params + m->lay[l].b, pre, GH);
 }
 
 /* Steps whose input part is taken at once: as many as fit in PROJECTION_FLOATS
