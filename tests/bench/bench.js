@@ -36,14 +36,12 @@
 // latest.md (or --out=DIR); latest.md starts with the machine, the date and
 // the wall-clock tables in the form of README.md's Speed section.
 //
-// The default run takes 7 to 9 minutes on the 2-core machine (measured 7.4
-// minutes with a load average of 2 to 3 from other work; the 2-thread rnnlab
-// children will add about half a minute once the library has threads), over
-// a third of it in TF.js, whose LONG steps take tens of seconds each: there
-// TF.js is timed once or twice, and a TF.js workload is skipped once TF.js
-// has used its share of the run (TFJS_ALLOWANCE_MS). PyTorch on Debian's
-// reference BLAS (no OpenBLAS installed) takes seconds a step: it is then
-// timed fewer times.
+// The default run takes about 9 minutes on the 2-core machine (536 and 558 s
+// in two runs with 3 rounds), a third of it in TF.js, whose LONG steps take
+// tens of seconds each: there TF.js is timed once or twice, and a TF.js
+// workload is skipped once TF.js has used its share of the run
+// (TFJS_ALLOWANCE_MS). PyTorch on Debian's reference BLAS (no OpenBLAS
+// installed) takes seconds a step: it is then timed fewer times.
 // --full gives TF.js room for warm-up and repeated steps everywhere, and
 // longer budgets to the others (about 20 minutes); --quick is a smoke test
 // with small budgets (about 6 minutes on the loaded machine).
@@ -502,6 +500,17 @@ for (const b of Object.keys(results)) for (const [k, r] of Object.entries(result
 if (staleWasm.length) notes.push(`${staleWasm.join(', ')} older than the engine sources when this ran`);
 if (git.dirtyFiles.length) notes.push(`uncommitted changes in: ${git.dirtyFiles.join(', ')}`);
 
+// how far the rounds of the headline figures spread (M training steps)
+if (ROUNDS > 1) {
+  const spread = (name, k) => results[name]?.[k]?.timing?.train?.rounds?.map((r) => r.wallMs.toFixed(1)).join(' / ');
+  for (const { cell, size } of order.filter((o) => o.size === 'M')) {
+    const k = key(cell, size);
+    const parts = [['rnnlab 1 thread', 'simd'], ['rnnlab 2 threads', 'simd2'], ['PyTorch 1 thread', 'torch1'], ['PyTorch 2 threads', 'torch2']]
+      .map(([label, name]) => [label, spread(name, k)]).filter(([, v]) => v).map(([label, v]) => `${label} ${v}`);
+    if (parts.length) notes.push(`${cell.toUpperCase()}-${size} training step, ms in each round: ${parts.join('; ')}.`);
+  }
+}
+
 const rows = buildRows(results, order);
 const summary = summarize(rows);
 const variants = variantsReport(variantRuns, CLOCKS);
@@ -514,14 +523,14 @@ const versions = [
   torchVersion && `PyTorch ${torchVersion}${blasName ? ` on ${blasName}` : ''}`,
   ortVersion && `onnxruntime-web ${ortVersion}`, tfjsVersion && `TensorFlow.js ${tfjsVersion}`,
 ].filter(Boolean).join(', ');
-const machineLine = `One run on ${machine.date.slice(0, 10)} (rnnlab ${git.commit ?? '?'}${git.dirtyFiles.length ? ' with uncommitted changes' : ''}): ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB (shared with other work: ${load}); ${versions}; builds web/dist/rnnlab-simd.wasm ${builds.simd.sha256} and rnnlab.wasm ${builds.plain.sha256}; \`npm run bench${quick ? ' -- --quick' : full ? ' -- --full' : ''}\`, ${machine.totalSeconds} s.`;
+const machineLine = `One run on ${machine.date.slice(0, 10)} (rnnlab ${git.commit ?? '?'}${git.dirtyFiles.length ? ' with uncommitted changes' : ''}): ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB (shared with other work: ${load}); ${versions}; builds web/dist/rnnlab-simd.wasm ${builds.simd.sha256} and rnnlab.wasm ${builds.plain.sha256}; \`npm run bench${[quick && '--quick', full && '--full', args.some((a) => a.startsWith('--rounds=')) && `--rounds=${ROUNDS}`].filter(Boolean).map((a, i) => (i ? ' ' : ' -- ') + a).join('')}\`, ${machine.totalSeconds} s.`;
 
 const markdown = markdownReport(rows, summary, targets, {
-  machineLine, threadsUnavailable, torchVersion, blas: blasName, ortVersion, tfjsVersion,
+  machineLine, threadsUnavailable, torchVersion, blas: blasName, ortVersion, tfjsVersion, rounds: ROUNDS,
   variantsMd: variantRuns.length ? variants.md : null, kernelsMd: kernelsMarkdown(), notes,
 });
 const out = {
-  machine, builds, mode: quick ? 'quick' : full ? 'full' : 'default', budgets: BUDGET, threads: THREADS, workloads: WORKLOADS,
+  machine, builds, mode: quick ? 'quick' : full ? 'full' : 'default', rounds: ROUNDS, budgets: BUDGET, threads: THREADS, workloads: WORKLOADS,
   versions: { torch: torchVersion ?? null, blas: blasEntries ?? null, ortWeb: ortVersion ?? null, tfjs: tfjsVersion ?? null },
   rows, variants: variants.rows, summary, targets, kernels, notes, raw: results, rawVariants: variantRuns.map((v) => v.result),
 };
