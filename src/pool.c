@@ -22,7 +22,10 @@
  * imports: Node 20's baseline compiler loses locals live across the wasm wait
  * instruction, and with the wasm notify instruction the owner's job now and
  * then came out with other bits (a local such as the chunk count lost, so the
- * owner did not wait for a worker's chunk): never since it calls JS.
+ * owner did not wait for a worker's chunk): never since it calls JS. (The
+ * count then had a word of its own, read after the counter: a worker could
+ * claim against the next job's count before its counter was published. That
+ * race may have been the cause; the count now travels in the counter.)
  *
  * A worker that dies (its JS catches the trap, or the runtime reports its
  * exit, and sets its `dead` word) or stops making progress for 30 s: the
