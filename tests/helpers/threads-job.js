@@ -17,7 +17,7 @@ const wasm = process.argv[3] === 'threaded' ? new URL('../../web/dist/rnnlab-sim
 
 const CASES = {
   'lstm 2 layers, mse, adam': { config: { cell: 'lstm', layers: 2 }, optimizer: { type: 'adam', lr: 0.01 } },
-  'gru reset-after, clipped': { config: { cell: 'gru' }, optimizer: { type: 'rmsprop', lr: 0.005 }, clipNorm: 0.5 },
+  'gru reset-after, clipped': { config: { cell: 'gru', gruVariant: 'reset-after' }, optimizer: { type: 'rmsprop', lr: 0.005 }, clipNorm: 0.5 },
   'gru reset-before, last': { config: { cell: 'gru', gruVariant: 'reset-before', output: 'last' }, optimizer: { type: 'momentum', lr: 0.02 } },
   'rnn relu, adamw': { config: { cell: 'rnn', activation: 'relu' }, optimizer: { type: 'adamw', lr: 0.003 } },
   'bidirectional lstm, lengths': { config: { cell: 'lstm', layers: 2, bidirectional: true }, optimizer: { type: 'adam', lr: 0.01 }, lengths: true },
