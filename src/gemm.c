@@ -372,49 +372,17 @@ static int shared_a_apart(int M, int K, int N1, int N2) {
     return M < MR || N1 < NR || N2 < NR || strips * NR > NC || K <= 0;
 }
 
-static void shared_a_serial(workspace ws, int ta, int M, int K, const float *A, int lda,
-                            int N1, const float *B1, int ldb1, float *C1, int ldc1,
-                            int N2, const float *B2, int ldb2, float *C2, int ldc2, float beta) {
-    if (shared_a_apart(M, K, N1, N2)) {
-        gemm_serial(ws, ta, 0, M, N1, K, A, lda, B1, ldb1, beta, C1, ldc1);
-        gemm_serial(ws, ta, 0, M, N2, K, A, lda, B2, ldb2, beta, C2, ldc2);
-        return;
-    }
-    size_t strips1 = round_up(N1, NR) / NR;
-    for (int pc = 0; pc < K; pc += KC) {
-        int kc = min_int(KC, K - pc);
-        size_t stride = (size_t)kc * NR;
-        float *pb2 = ws.b + strips1 * stride;
-        pack_b(0, kc, N1, B1 + (size_t)pc * ldb1, ldb1, ws.b, stride);
-        pack_b(0, kc, N2, B2 + (size_t)pc * ldb2, ldb2, pb2, stride);
-        int accumulate = pc > 0 || beta != 0.0f;
-        for (int ic = 0; ic < M; ic += MC) {
-            int mc = min_int(MC, M - ic);
-            const float *a = ta ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc;
-            pack_a(ta, mc, kc, a, lda, ws.a);
-            macro_kernel(mc, N1, kc, ws.a, ws.b, stride, C1 + (size_t)ic * ldc1,
-                         (size_t)ldc1, 1, accumulate);
-            macro_kernel(mc, N2, kc, ws.a, pb2, stride, C2 + (size_t)ic * ldc2,
-                         (size_t)ldc2, 1, accumulate);
-        }
-    }
-}
-
 /* A short K (an input of a few features: X = 1 in the LONG workloads): a
  * tile of the micro-kernel would be little but its set-up, packing and
  * stores, so each row of A runs along the packed strips directly, summing
  * as micro_kernel does (from zero, k ascending, then added to C). */
 #define THIN_K 8
 
-/* With a bias row, C = bias + the product (the sums as if C held the bias
- * and were accumulated into). */
 static void packed_thin(int M, int N, int K, const float *A, int lda, const float *packed,
-                        size_t strip_stride, int accumulate, const float *bias, float *C,
-                        int ldc) {
+                        size_t strip_stride, int accumulate, float *C, int ldc) {
     for (int i = 0; i < M; i++) {
-        const float *a = A + (size_t)i * lda, *pb = packed, *in = bias ? bias : C + (size_t)i * ldc;
+        const float *a = A + (size_t)i * lda, *pb = packed;
         float *c = C + (size_t)i * ldc;
-        if (bias) accumulate = 1;
         for (int j0 = 0; j0 < N; j0 += NR, pb += strip_stride) {
             vf lo = {0}, hi = {0};
             for (int k = 0; k < K; k++) {
@@ -423,19 +391,16 @@ static void packed_thin(int M, int N, int K, const float *A, int lda, const floa
                 hi += ak * vf_load(pb + k * NR + VW);
             }
             int nr = min_int(NR, N - j0);
-            if (nr == NR) { /* C + acc, as store_row does */
-                if (accumulate) {
-                    lo = vf_load(in + j0) + lo;
-                    hi = vf_load(in + j0 + VW) + hi;
-                }
-                vf_store(c + j0, lo);
-                vf_store(c + j0 + VW, hi);
+#if !SCALAR_KERNEL
+            if (nr == NR) {
+                store_row(c + j0, lo, hi, accumulate);
                 continue;
             }
+#endif
             float tile[NR];
             vf_store(tile, lo);
             vf_store(tile + VW, hi);
-            for (int j = 0; j < nr; j++) c[j0 + j] = accumulate ? in[j0 + j] + tile[j] : tile[j];
+            for (int j = 0; j < nr; j++) c[j0 + j] = accumulate ? c[j0 + j] + tile[j] : tile[j];
         }
     }
 }
@@ -444,7 +409,7 @@ static void packed_serial(workspace ws, int M, int N, int K, const float *A, int
                           const float *packed, size_t strip_stride, float beta, float *C,
                           int ldc) {
     if (K <= THIN_K) {
-        packed_thin(M, N, K, A, lda, packed, strip_stride, beta != 0.0f, NULL, C, ldc);
+        packed_thin(M, N, K, A, lda, packed, strip_stride, beta != 0.0f, C, ldc);
         return;
     }
     for (int pc = 0; pc < K; pc += KC) {
@@ -461,35 +426,50 @@ static void packed_serial(workspace ws, int M, int N, int K, const float *A, int
 
 /* ---- the split among threads ---------------------------------------------- */
 
-/* The split products pack their shared factor once per block, on the
+/* The split products pack their shared factor once per KC block, on the
  * calling thread, into its own buffer (workspace_of(pool_self())), which the
  * chunks then only read: a block of rows of C needs all of op(B)'s block, a
  * block of columns all of op(A)'s. Each chunk packs its own part of the
  * other factor into its thread's other buffer. */
-typedef struct {
-    int ta, tb, M, N, lda, ldb, kc, step, accumulate;
-    const float *A, *B;   /* the block's first k: op(A)[0][pc], op(B)[pc][0] */
-    const float *packed;  /* the shared factor's block, packed */
-    float *C;
-    int ldc;
-} split_job;
 
-/* Rows [at, at + step) of C += their block of op(A) x the packed block of op(B). */
+/* Rows: one packing of a block of op(A)'s rows serves one or two products
+ * (gemm_shared_a's C1 and C2; a plain gemm has N2 = 0). */
+typedef struct {
+    int ta, M, lda, kc, step, accumulate, N1, N2, ldc1, ldc2;
+    const float *A;                 /* at op(A)[0][pc] */
+    const float *packed1, *packed2; /* the B blocks, packed by the calling thread */
+    float *C1, *C2;
+} rows_job;
+
+/* Rows [at, at + step) of C1 (and C2) += their block of op(A) x the packed blocks. */
 static void rows_chunk(void *job, int chunk, int thread) {
-    const split_job *j = job;
+    const rows_job *j = job;
     workspace ws = workspace_of(thread);
+    size_t stride = (size_t)j->kc * NR;
     int end = min_int(j->M, (chunk + 1) * j->step);
     for (int ic = chunk * j->step; ic < end; ic += MC) {
         int mc = min_int(MC, end - ic);
         pack_a(j->ta, mc, j->kc, j->ta ? j->A + ic : j->A + (size_t)ic * j->lda, j->lda, ws.a);
-        macro_kernel(mc, j->N, j->kc, ws.a, j->packed, (size_t)j->kc * NR,
-                     j->C + (size_t)ic * j->ldc, (size_t)j->ldc, 1, j->accumulate);
+        macro_kernel(mc, j->N1, j->kc, ws.a, j->packed1, stride, j->C1 + (size_t)ic * j->ldc1,
+                     (size_t)j->ldc1, 1, j->accumulate);
+        if (j->N2 > 0)
+            macro_kernel(mc, j->N2, j->kc, ws.a, j->packed2, stride, j->C2 + (size_t)ic * j->ldc2,
+                         (size_t)j->ldc2, 1, j->accumulate);
     }
 }
 
+/* Columns: the packed block of op(A) (at most MC rows) x each chunk's block of op(B). */
+typedef struct {
+    int tb, M, N, ldb, kc, step, accumulate;
+    const float *B;      /* at op(B)[pc][0] */
+    const float *packed; /* op(A)'s block, packed by the calling thread */
+    float *C;
+    int ldc;
+} cols_job;
+
 /* Columns [at, at + step) of C += the packed block of op(A) x their block of op(B). */
 static void cols_chunk(void *job, int chunk, int thread) {
-    const split_job *j = job;
+    const cols_job *j = job;
     workspace ws = workspace_of(thread);
     int end = min_int(j->N, (chunk + 1) * j->step);
     for (int jc = chunk * j->step; jc < end; jc += NC) {
@@ -511,17 +491,16 @@ static void gemm_split(int by_rows, int chunks, int step, int ta, int tb, int M,
     for (int jc = 0; jc < (by_rows ? N : 1); jc += NC) {
         int nc = by_rows ? min_int(NC, N - jc) : N;
         for (int pc = 0; pc < K; pc += KC) {
-            split_job j = {ta, tb, M, nc, lda, ldb, min_int(KC, K - pc), step, pc > 0 || beta != 0.0f,
-                           ta ? A + (size_t)pc * lda : A + pc, tb ? B + pc : B + (size_t)pc * ldb,
-                           NULL, C + jc, ldc};
+            int kc = min_int(KC, K - pc), accumulate = pc > 0 || beta != 0.0f;
+            const float *a = ta ? A + (size_t)pc * lda : A + pc, *b = tb ? B + pc : B + (size_t)pc * ldb;
             if (by_rows) {
-                pack_b(tb, j.kc, nc, tb ? j.B + (size_t)jc * ldb : j.B + jc, ldb, own.b, (size_t)j.kc * NR);
-                j.packed = own.b;
-                pool_run(chunks, rows_chunk, &j, 2.0 * M * nc * j.kc);
+                pack_b(tb, kc, nc, tb ? b + (size_t)jc * ldb : b + jc, ldb, own.b, (size_t)kc * NR);
+                rows_job j = {ta, M, lda, kc, step, accumulate, nc, 0, ldc, 0, a, own.b, NULL, C + jc, NULL};
+                pool_run(chunks, rows_chunk, &j, 2.0 * M * nc * kc);
             } else {
-                pack_a(ta, M, j.kc, j.A, lda, own.a);
-                j.packed = own.a;
-                pool_run(chunks, cols_chunk, &j, 2.0 * M * N * j.kc);
+                pack_a(ta, M, kc, a, lda, own.a);
+                cols_job j = {tb, M, N, ldb, kc, step, accumulate, b, own.a, C, ldc};
+                pool_run(chunks, cols_chunk, &j, 2.0 * M * N * kc);
             }
         }
     }
@@ -547,28 +526,6 @@ static void gemm_chunk(void *job, int chunk, int thread) {
         const float *b = j->tb ? j->B + (size_t)at * j->ldb : j->B + at;
         gemm_serial(workspace_of(thread), j->ta, j->tb, j->M, min_int(j->step, j->N - at), j->K,
                     j->A, j->lda, b, j->ldb, j->beta, j->C + at, j->ldc);
-    }
-}
-
-typedef struct {
-    int ta, M, lda, kc, step, accumulate, N1, N2, ldc1, ldc2;
-    const float *A;                 /* at op(A)[0][pc] */
-    const float *packed1, *packed2; /* the two B blocks, packed by the calling thread */
-    float *C1, *C2;
-} shared_job;
-
-static void shared_chunk(void *job, int chunk, int thread) {
-    const shared_job *j = job;
-    workspace ws = workspace_of(thread);
-    size_t stride = (size_t)j->kc * NR;
-    int end = min_int(j->M, (chunk + 1) * j->step);
-    for (int ic = chunk * j->step; ic < end; ic += MC) {
-        int mc = min_int(MC, end - ic);
-        pack_a(j->ta, mc, j->kc, j->ta ? j->A + ic : j->A + (size_t)ic * j->lda, j->lda, ws.a);
-        macro_kernel(mc, j->N1, j->kc, ws.a, j->packed1, stride, j->C1 + (size_t)ic * j->ldc1,
-                     (size_t)j->ldc1, 1, j->accumulate);
-        macro_kernel(mc, j->N2, j->kc, ws.a, j->packed2, stride, j->C2 + (size_t)ic * j->ldc2,
-                     (size_t)j->ldc2, 1, j->accumulate);
     }
 }
 
@@ -622,22 +579,21 @@ void gemm_shared_a(int ta, int M, int K, const float *A, int lda,
         gemm(ta, 0, M, N2, K, A, lda, B2, ldb2, beta, C2, ldc2);
         return;
     }
+    /* one chunk on one thread is the serial loop: the same packing, in order */
     int step = 0, chunks = pool_plan(M, SPLIT_MIN, 2.0 * M * K * (N1 + N2), &step);
-    if (chunks <= 1) {
-        shared_a_serial(workspace_of(pool_self()), ta, M, K, A, lda, N1, B1, ldb1, C1, ldc1,
-                        N2, B2, ldb2, C2, ldc2, beta);
-        return;
-    }
     float *own = workspace_of(pool_self()).b;
     size_t strips1 = round_up(N1, NR) / NR;
     for (int pc = 0; pc < K; pc += KC) {
         int kc = min_int(KC, K - pc);
         size_t stride = (size_t)kc * NR;
-        shared_job j = {ta, M, lda, kc, step, pc > 0 || beta != 0.0f, N1, N2, ldc1, ldc2,
-                        ta ? A + (size_t)pc * lda : A + pc, own, own + strips1 * stride, C1, C2};
+        rows_job j = {ta, M, lda, kc, step, pc > 0 || beta != 0.0f, N1, N2, ldc1, ldc2,
+                      ta ? A + (size_t)pc * lda : A + pc, own, own + strips1 * stride, C1, C2};
         pack_b(0, kc, N1, B1 + (size_t)pc * ldb1, ldb1, own, stride);
         pack_b(0, kc, N2, B2 + (size_t)pc * ldb2, ldb2, own + strips1 * stride, stride);
-        pool_run(chunks, shared_chunk, &j, 2.0 * M * kc * (N1 + N2));
+        if (chunks > 1)
+            pool_run(chunks, rows_chunk, &j, 2.0 * M * kc * (N1 + N2));
+        else
+            rows_chunk(&j, 0, pool_self());
     }
 }
 
@@ -651,17 +607,6 @@ size_t gemm_packed_size(int K, int N) {
 void gemm_pack_b(int tb, int K, int N, const float *B, int ldb, float *packed) {
     if (K <= 0 || N <= 0) return;
     pack_b(tb, K, N, B, ldb, packed, (size_t)K * NR);
-}
-
-void gemm_packed_bias(int M, int N, int K, const float *A, int lda, const float *packed,
-                      const float *bias, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K > 0 && K <= THIN_K) {
-        packed_thin(M, N, K, A, lda, packed, (size_t)K * NR, 1, bias, C, ldc);
-        return;
-    }
-    for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, (size_t)N * sizeof(float));
-    gemm_packed(M, N, K, A, lda, packed, 1.0f, C, ldc);
 }
 
 void gemm_packed(int M, int N, int K, const float *A, int lda,

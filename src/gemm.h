@@ -37,10 +37,5 @@ size_t gemm_packed_size(int K, int N);
 void gemm_pack_b(int tb, int K, int N, const float *B, int ldb, float *packed);
 void gemm_packed(int M, int N, int K, const float *A, int lda,
                  const float *packed, float beta, float *C, int ldc);
-/* C = bias + A * packed, with bias one row of N (the input projection): the
- * bits of copying bias into every row of C and calling gemm_packed with
- * beta 1, without the copy where K is short. */
-void gemm_packed_bias(int M, int N, int K, const float *A, int lda, const float *packed,
-                      const float *bias, float *C, int ldc);
 
 #endif

@@ -13,38 +13,12 @@
 /* ‖p‖, for the flow curves */
 static float l2_norm(const float *p, size_t n) { return (float)grad_norm_global(p, n); }
 
-/* db += column sums of D (rows x cols, leading dimension ld). Each sum runs
- * down its column, rows ascending, whatever the thread count: the threads
- * share out columns, never rows. */
-typedef struct {
-    float *db;
-    const float *D;
-    size_t rows;
-    int cols, ld, step;
-} sums_job;
-
-static void column_sums(float *db, const float *D, size_t rows, int cols, int ld) {
+/* db += column sums of D (rows x cols, leading dimension ld) */
+void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld) {
     for (size_t r = 0; r < rows; r++) {
         const float *d = D + r * ld;
         for (int j = 0; j < cols; j++) db[j] += d[j];
     }
-}
-
-static void sums_chunk(void *job, int chunk, int thread) {
-    const sums_job *j = job;
-    int at = chunk * j->step, cols = j->cols - at < j->step ? j->cols - at : j->step;
-    column_sums(j->db + at, j->D + at, j->rows, cols, j->ld);
-}
-
-void add_column_sums(float *db, const float *D, size_t rows, int cols, int ld) {
-    /* an add that streams from memory costs about four flops of a product */
-    sums_job j = {db, D, rows, cols, ld, 0};
-    double work = 4.0 * (double)rows * cols;
-    int chunks = pool_plan(cols, 16, work, &j.step);
-    if (chunks > 1)
-        pool_run(chunks, sums_chunk, &j, work);
-    else
-        column_sums(db, D, rows, cols, ld);
 }
 
 /* Packs the weights once per optimiser step: x W^T and h U^T for the
@@ -96,7 +70,8 @@ static void bias_rows(const rnnlab_model *m, int l, float *gates, size_t rows) {
  * packed once per optimiser step. */
 static void input_projection(const rnnlab_model *m, int l, const float *x, float *pre, int rows) {
     int GH = m->G * m->H, X = m->lay[l].in;
-    gemm_packed_bias(rows, GH, X, x, X, m->packed + m->packed_in[l], m->params + m->lay[l].b, pre, GH);
+    bias_rows(m, l, pre, (size_t)rows);
+    gemm_packed(rows, GH, X, x, X, m->packed + m->packed_in[l], 1.0f, pre, GH);
 }
 
 /* Steps whose input part is taken at once: as many as fit in PROJECTION_FLOATS

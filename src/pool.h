@@ -2,9 +2,10 @@
  *
  * pool_run(chunks, task, ctx, flops) calls task(ctx, chunk, thread) once for
  * every chunk in [0, chunks) and returns when all of them are done; flops,
- * the job's work, tells whether it is worth waking a sleeping worker for. Without a pool
- * (native builds, the single-threaded wasm builds, or a threaded build that
- * runs on one thread) it is a plain loop on the calling thread, thread 0.
+ * the job's work, tells whether it is worth waking a sleeping worker for.
+ * Without a pool (native builds, the single-threaded wasm builds, or a
+ * threaded build that runs on one thread) it is a plain loop on the calling
+ * thread, thread 0.
  *
  * With a pool, the calling thread and the workers claim chunks from a shared
  * counter, so a faster or idler core takes more of them. A task must write

@@ -29,15 +29,15 @@
 // 1 with --quick) run in turn, each round a fresh process per figure with a
 // share of the budget, the order turned by two places each round; a figure
 // is the median of its rounds' medians. On this shared machine the same
-// build moves by up to 30% from one process to the next: a slow spell then
+// build moves by up to 40% from one process to the next: a slow spell then
 // hits one round of every figure near it in time rather than one figure's
 // only run.
 // Results: printed, and written to tests/bench/results/latest.json and
 // latest.md (or --out=DIR); latest.md starts with the machine, the date and
 // the wall-clock tables in the form of README.md's Speed section.
 //
-// The default run takes about 9 minutes on the 2-core machine (536 and 558 s
-// in two runs with 3 rounds), a third of it in TF.js, whose LONG steps take
+// The default run takes about 9 minutes on the 2-core machine (536, 558 and
+// 566 s in three runs with 3 rounds), a third of it in TF.js, whose LONG steps take
 // tens of seconds each: there TF.js is timed once or twice, and a TF.js
 // workload is skipped once TF.js has used its share of the run
 // (TFJS_ALLOWANCE_MS). PyTorch on Debian's reference BLAS (no OpenBLAS
@@ -60,7 +60,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { WORKLOADS, CELLS, RESULT_TAG } from './common.js';
+import { WORKLOADS, CELLS, RESULT_TAG, median } from './common.js';
 import { runVariants, variantsReport, VARIANT_CELL, VARIANT_SIZE } from './variants.js';
 import { CLOCKS, buildRows, summarize, judgeTargets, markdownReport } from './report.js';
 
@@ -100,9 +100,9 @@ const BUDGET = quick
 // TF.js's share of the run: a TF.js workload that would take it past this
 // (counting TF.js's children only) is skipped
 const TFJS_ALLOWANCE_MS = quick ? 90e3 : full ? Infinity : 200e3;
-// a round's share of a budget: half of it for 2 or more rounds, but at least
-// a third of the whole (the warm-up before the timing is the same every round)
-const roundBudget = (ms) => (ROUNDS === 1 ? ms : Math.round(Math.max(ms / 2, ms / ROUNDS)));
+// a round's share of a budget: half of it for 2 or more rounds, whatever their
+// number (each round has the same warm-up before its timing)
+const roundBudget = (ms) => (ROUNDS === 1 ? ms : Math.round(ms / 2));
 const THREADS = [1, 2];
 const startedAt = Date.now();
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
@@ -335,11 +335,6 @@ function comparedChildren(cell, size) {
 }
 
 const roundOrder = (list, round) => list.map((_, i) => list[(i + 2 * round) % list.length]);
-
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 // One figure from its rounds: the first round's result, with every timed
 // phase's wall and CPU medians replaced by the medians over the rounds (the

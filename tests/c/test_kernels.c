@@ -403,29 +403,27 @@ static void test_gemm_shared_a_split_bits(void) {
     }
 }
 
-/* gemm_packed_bias: the bits of copying the bias into C and accumulating,
- * for short K (its own loop) and longer (the copy and gemm_packed), -0.0 in
- * the bias and in the products included. */
-static void test_gemm_packed_bias(void) {
-    static const int shapes[][3] = {{64, 512, 1}, {7, 19, 1}, {33, 40, 3}, {5, 8, 8}, {9, 23, 9}, {40, 100, 64}};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldc = N + (int)s % 3;
-        gemm_case g = make_case(0, 1, M, N, K, (int)s & 1, 1.0f);
-        float *A = alloc_view(M, K, g.lda), *B = alloc_view(N, K, g.ldb), *bias = alloc_view(1, N, N);
-        bias[0] = -0.0f;
-        A[0] = -0.0f; /* a product of -0 into the first column */
-        float *packed = malloc(sizeof(float) * gemm_packed_size(K, N));
-        float *want = malloc(sizeof(float) * (size_t)M * ldc), *got = malloc(sizeof(float) * (size_t)M * ldc);
-        for (size_t i = 0; i < (size_t)M * ldc; i++) want[i] = got[i] = NAN;
-        gemm_pack_b(1, K, N, B, g.ldb, packed);
-        for (int i = 0; i < M; i++) memcpy(want + (size_t)i * ldc, bias, sizeof(float) * N);
-        gemm_packed(M, N, K, A, g.lda, packed, 1.0f, want, ldc);
-        gemm_packed_bias(M, N, K, A, g.lda, packed, bias, got, ldc);
-        int differ = 0;
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) differ += float_bits(got[(size_t)i * ldc + j]) != float_bits(want[(size_t)i * ldc + j]);
-        CHECK(differ == 0, "gemm_packed_bias differs in %d elements (M=%d N=%d K=%d)", differ, M, N, K);
-        free(A); free(B); free(bias); free(packed); free(want); free(got);
+/* pool_plan: chunks at multiples of the alignment that cover the extent,
+ * and a count that shares evenly: n chunks on t threads take ceil(n / t)
+ * rounds, so when an even share exists the plan must find one. Pretending,
+ * a chunk is worth one flop, so `flops` caps the count. */
+static void test_pool_plan_balanced(void) {
+    static const struct { int threads, extent, align; double flops; int want; } cases[] = {
+        {2, 32, 4, 3.0, 2},   /* worth 3 chunks of 4+ rows: 2 of 16, not 3 (16 + 16 over 12 + 12 + 8) */
+        {2, 32, 4, 1e9, 8},   /* plenty of work: 4 chunks a thread */
+        {3, 32, 4, 1e9, 8},   /* 8 of 4 rows (3 rounds) share as well as 3 of 12 (1 round): a tie goes to more chunks */
+        {2, 256, 64, 1e9, 4}, /* 64-row chunks: 4 */
+        {2, 64, 64, 1e9, 1},  /* one aligned block: nothing to share */
+        {2, 32, 4, 1.5, 1},   /* worth one chunk */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        pool_pretend(cases[c].threads);
+        int step = -1, n = pool_plan(cases[c].extent, cases[c].align, cases[c].flops, &step);
+        pool_pretend(1);
+        CHECK(n == cases[c].want, "pool_plan case %zu: %d chunks, expected %d", c, n, cases[c].want);
+        CHECK(n == 1 ? step == cases[c].extent
+                     : step % cases[c].align == 0 && (cases[c].extent + step - 1) / step == n,
+              "pool_plan case %zu: step %d does not cut %d into %d chunks", c, step, cases[c].extent, n);
     }
 }
 
@@ -581,7 +579,7 @@ int main(int argc, char **argv) {
     run_test("gemm_shared_a: the bits of two gemm calls", test_gemm_shared_a);
     run_test("gemm, gemm_packed: split among threads, the same bits", test_gemm_split_bits);
     run_test("gemm_shared_a: split among threads, the same bits", test_gemm_shared_a_split_bits);
-    run_test("gemm_packed_bias: the bits of the bias copied and accumulated", test_gemm_packed_bias);
+    run_test("pool_plan: chunk counts that share evenly among the threads", test_pool_plan_balanced);
     run_test("vmath: accuracy against double", test_vmath_accuracy);
     run_test("vmath: saturation, NaN, Inf, signed zero, relu", test_vmath_edges);
     run_test("vmath: array forms equal scalar forms", test_vmath_vector_matches_scalar);

@@ -6,7 +6,7 @@
 //
 // THREADS is passed to init({ threads }); `threaded` loads the threaded build
 // even for one thread. The products are big enough that the engine splits
-// them among the threads (src/pool.c plans chunks of 1M flops and up).
+// them among the threads (src/pool.c plans chunks of 400k flops and up).
 
 import { createHash } from 'node:crypto';
 import { init, createModel, terminate } from '../../web/rnnlab.js';
