@@ -36,8 +36,8 @@
 // latest.md (or --out=DIR); latest.md starts with the machine, the date and
 // the wall-clock tables in the form of README.md's Speed section.
 //
-// The default run takes about 9 minutes on the 2-core machine (536, 558 and
-// 566 s in three runs with 3 rounds), a third of it in TF.js, whose LONG steps take
+// The default run takes about 9 minutes on the 2-core machine (536 to 566 s
+// in four runs with 3 rounds), a third of it in TF.js, whose LONG steps take
 // tens of seconds each: there TF.js is timed once or twice, and a TF.js
 // workload is skipped once TF.js has used its share of the run
 // (TFJS_ALLOWANCE_MS). PyTorch on Debian's reference BLAS (no OpenBLAS
